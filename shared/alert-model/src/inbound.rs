@@ -1,0 +1,1 @@
+//! Detection and normalisation of every inbound message shape (DESIGN.md §3).

@@ -1,0 +1,1 @@
+//! The template engine: product syntax and Jinja, with context-aware escaping.

@@ -1,0 +1,14 @@
+//! Definitions: integrations, alert definitions with escalation levels, operators and groups.
+//!
+//! - [`model`]: the types, shared by the YAML file, the DynamoDB table and the JSON Schema.
+//! - [`validate`](crate::validate()): every error with its path.
+//! - [`Catalog`]: definitions indexed for routing; [`Catalog::routes`] answers "which attachments of
+//!   this kind does this alert reach".
+//! - Stores: [`DynamoDbStore`] (the `Definitions` table), [`MemoryStore`], and the YAML loader.
+//!
+//! Invariant: this crate never sends a notification and never knows about Lambda or SNS.
+#![warn(missing_docs)]
+
+pub mod model;
+
+pub use model::*;
