@@ -9,6 +9,14 @@
 //! Invariant: this crate never sends a notification and never knows about Lambda or SNS.
 #![warn(missing_docs)]
 
+mod catalog;
 pub mod model;
+mod store;
+mod validate;
+mod yaml;
 
+pub use catalog::{Catalog, Route};
 pub use model::*;
+pub use store::{DefinitionSource, DynamoDbStore, MemoryStore, StoreError};
+pub use validate::{ValidationIssue, validate};
+pub use yaml::{LoadError, from_yaml, load_file};

@@ -8,6 +8,12 @@
 //! sleep; no secret value reaches a log line, an error message or the delivery log.
 #![warn(missing_docs)]
 
+mod config;
+pub mod http;
 mod notifier;
+mod runner;
 
+pub use config::{Config, ConfigError};
+pub use http::HttpClient;
 pub use notifier::*;
+pub use runner::{Init, run};

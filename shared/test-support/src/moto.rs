@@ -1,0 +1,52 @@
+//! The local AWS emulator: moto server, started by `scripts/local-stack.sh` (which `make test` runs).
+//!
+//! Tests that need it call [`sdk_config`]; when the emulator is not running they fail with a message
+//! that says how to start it. They never skip silently.
+
+use std::{
+    path::PathBuf,
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+/// The emulator's URL: `TOCSIN_MOTO_URL`, else the one `scripts/local-stack.sh start` wrote to
+/// `.tocsin/moto.url` at the workspace root.
+pub fn endpoint() -> String {
+    if let Ok(url) = std::env::var("TOCSIN_MOTO_URL") {
+        return url;
+    }
+    let file = workspace_root().join(".tocsin/moto.url");
+    match std::fs::read_to_string(&file) {
+        Ok(url) => url.trim().to_owned(),
+        Err(_) => panic!(
+            "the local AWS emulator is not running: start it with `scripts/local-stack.sh start` \
+             (or run `make test`), or set TOCSIN_MOTO_URL"
+        ),
+    }
+}
+
+/// An AWS SDK config pointing at the emulator, with dummy credentials and region `us-east-1`.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .test_credentials()
+        .load()
+        .await
+}
+
+/// A name no other test in this run uses (tables, topics, parameters share one emulator).
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{nanos}", std::process::id())
+}
+
+/// The workspace root (the folder holding the root `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().nth(2).map(PathBuf::from).unwrap_or(here)
+}
