@@ -8,11 +8,12 @@
 //!   (`null` → empty); `alert.description` = state reason; `account.accountId` = the account.
 //! - `alert.type`: `ALARM` → Alert, `OK` → Ok, `INSUFFICIENT_DATA` → Alert (the alarm cannot tell
 //!   whether the resource is healthy; the state is in `customFields.state` for routing).
-//! - `monitor.customFields`: `region` (code, from the ARN: the SNS `Region` is a display name, kept
-//!   as `regionName`), `state`, `previousState`, `namespace`, `metricName`, `statistic`, `unit`,
+//! - `monitor.customFields`: `region` (the code, from the alarm ARN: the SNS `Region` is a display
+//!   name, kept as `regionName` and mapped to its code only when there is no ARN), `state`, `previousState`, `namespace`, `metricName`, `statistic`, `unit`,
 //!   `period`, `evaluationPeriods`, `datapointsToAlarm`, `comparisonOperator`, `threshold`,
 //!   `treatMissingData`, `expression` (metric math: the returned expression), `alarmActions`,
-//!   `okActions`, `insufficientDataActions` (comma-separated), and every metric dimension by name.
+//!   `okActions`, `insufficientDataActions` (comma-separated), `alarmRule` (composite alarms),
+//!   and every metric dimension by name.
 //!   Metric-math alarms take `metricName` from the returned metric's label (else its metric name,
 //!   else its id) and namespace / dimensions from the metrics they read.
 //! - Times: the alert time is the state change time (`StateChangeTime`, `detail.state.timestamp`),
@@ -138,15 +139,19 @@ struct Alarm {
 impl Alarm {
     fn into_alert(self) -> Alert {
         let parsed = self.arn.as_deref().map(Arn::parse).unwrap_or_default();
-        let region = self
-            .region
-            .filter(|region| !region.is_empty())
-            .or_else(|| non_empty(parsed.region));
+        let region = non_empty(parsed.region).or(self.region.filter(|region| !region.is_empty()));
         let account = self
             .account
             .filter(|account| !account.is_empty())
             .or_else(|| non_empty(parsed.account));
-        let partition = non_empty(parsed.partition).unwrap_or_else(|| "aws".to_owned());
+        let partition = non_empty(parsed.partition).unwrap_or_else(|| {
+            match region.as_deref() {
+                Some(region) if region.starts_with("cn-") => "aws-cn",
+                Some(region) if region.starts_with("us-gov-") => "aws-us-gov",
+                _ => "aws",
+            }
+            .to_owned()
+        });
         let arn = self.arn.unwrap_or_else(|| match (&region, &account) {
             (Some(region), Some(account)) => {
                 format!(
@@ -185,6 +190,59 @@ impl Alarm {
         fill_times(&mut alert.alert, self.at, self.first_error);
         alert
     }
+}
+
+/// The region code for the display name CloudWatch puts in `Region` (`EU (Milan)` →
+/// `eu-south-1`); `Europe (…)` and `EU (…)` are both seen.
+fn region_code(display_name: &str) -> Option<&'static str> {
+    const REGIONS: &[(&str, &str)] = &[
+        ("US East (N. Virginia)", "us-east-1"),
+        ("US East (Ohio)", "us-east-2"),
+        ("US West (N. California)", "us-west-1"),
+        ("US West (Oregon)", "us-west-2"),
+        ("Africa (Cape Town)", "af-south-1"),
+        ("Asia Pacific (Hong Kong)", "ap-east-1"),
+        ("Asia Pacific (Taipei)", "ap-east-2"),
+        ("Asia Pacific (Mumbai)", "ap-south-1"),
+        ("Asia Pacific (Hyderabad)", "ap-south-2"),
+        ("Asia Pacific (Tokyo)", "ap-northeast-1"),
+        ("Asia Pacific (Seoul)", "ap-northeast-2"),
+        ("Asia Pacific (Osaka)", "ap-northeast-3"),
+        ("Asia Pacific (Singapore)", "ap-southeast-1"),
+        ("Asia Pacific (Sydney)", "ap-southeast-2"),
+        ("Asia Pacific (Jakarta)", "ap-southeast-3"),
+        ("Asia Pacific (Melbourne)", "ap-southeast-4"),
+        ("Asia Pacific (Malaysia)", "ap-southeast-5"),
+        ("Asia Pacific (Thailand)", "ap-southeast-7"),
+        ("Canada (Central)", "ca-central-1"),
+        ("Canada West (Calgary)", "ca-west-1"),
+        ("EU (Frankfurt)", "eu-central-1"),
+        ("EU (Zurich)", "eu-central-2"),
+        ("EU (Ireland)", "eu-west-1"),
+        ("EU (London)", "eu-west-2"),
+        ("EU (Paris)", "eu-west-3"),
+        ("EU (Milan)", "eu-south-1"),
+        ("EU (Spain)", "eu-south-2"),
+        ("EU (Stockholm)", "eu-north-1"),
+        ("Israel (Tel Aviv)", "il-central-1"),
+        ("Middle East (Bahrain)", "me-south-1"),
+        ("Middle East (UAE)", "me-central-1"),
+        ("Mexico (Central)", "mx-central-1"),
+        ("South America (Sao Paulo)", "sa-east-1"),
+        ("South America (São Paulo)", "sa-east-1"),
+        ("AWS GovCloud (US-West)", "us-gov-west-1"),
+        ("AWS GovCloud (US-East)", "us-gov-east-1"),
+        ("China (Beijing)", "cn-north-1"),
+        ("China (Ningxia)", "cn-northwest-1"),
+    ];
+    let name = display_name.trim();
+    let name = name
+        .strip_prefix("Europe (")
+        .map_or_else(|| name.to_owned(), |rest| format!("EU ({rest}"));
+    REGIONS
+        .iter()
+        .find(|(display, _)| display.eq_ignore_ascii_case(&name))
+        .map(|(_, code)| *code)
 }
 
 fn non_empty(text: String) -> Option<String> {
@@ -241,6 +299,7 @@ pub(super) fn normalize_sns(object: &Obj, input: &InboundMessage<'_>) -> Result<
         }
     }
     insert(&mut fields, "regionName", text(object, &["Region"]));
+    insert(&mut fields, "alarmRule", text(object, &["AlarmRule"]));
     insert(&mut fields, "state", text(object, &["NewStateValue"]));
     insert(&mut fields, "previousState", text(object, &["OldStateValue"]));
 
@@ -248,7 +307,10 @@ pub(super) fn normalize_sns(object: &Obj, input: &InboundMessage<'_>) -> Result<
         name,
         arn: text(object, &["AlarmArn"]),
         account: text(object, &["AWSAccountId"]),
-        region: None,
+        // Older notifications have no `AlarmArn`: then the display name gives the code.
+        region: text(object, &["Region"])
+            .and_then(|name| region_code(&name))
+            .map(str::to_owned),
         state,
         description: text(object, &["AlarmDescription"]),
         reason: text(object, &["NewStateReason"]),
@@ -294,6 +356,7 @@ pub(super) fn normalize_eventbridge(object: &Obj, input: &InboundMessage<'_>) ->
     let configuration = object_or_empty(detail.get("configuration"));
     let mut fields = BTreeMap::new();
     metric_fields(&configuration, &mut fields);
+    insert(&mut fields, "alarmRule", text(&configuration, &["alarmRule"]));
     if let Some(reason_data) = state_obj.get("reasonData").and_then(Value::as_str) {
         // Auxiliary JSON in a string: unreadable reason data only loses the threshold.
         if let Ok(Value::Object(data)) = serde_json::from_str::<Value>(reason_data) {

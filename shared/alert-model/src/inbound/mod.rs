@@ -142,11 +142,13 @@ pub fn normalize(input: &InboundMessage<'_>) -> Result<Normalized, InboundError>
 
 /// The JSON formats: `Ok(None)` when the message is not a JSON object of a known shape.
 fn normalize_json(input: &InboundMessage<'_>) -> Result<Option<Normalized>, InboundError> {
-    let trimmed = input.message.trim_start();
+    // A byte-order mark is not white space to `trim_start`.
+    let text = input.message.trim_start_matches('\u{feff}');
+    let trimmed = text.trim_start();
     if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
         return Ok(None);
     }
-    let object = match serde_json::from_str::<Value>(input.message) {
+    let object = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => object,
         Ok(_) => return Ok(None),
         Err(error) if error.to_string().contains("recursion limit") => {

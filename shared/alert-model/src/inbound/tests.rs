@@ -788,7 +788,7 @@ fn malformed_variants_never_panic() {
     for seed in &seeds {
         // Every prefix cut (truncated messages), at char boundaries.
         for (cut, _) in seed.char_indices().step_by(7) {
-            let _ = run(seed.get(..cut).unwrap_or_default(), Some("[FIRING:1] x"));
+            assert_structured(run(seed.get(..cut).unwrap_or_default(), Some("[FIRING:1] x")));
             runs += 1;
         }
         // Every field of the JSON seeds replaced by odd values, at every depth.
@@ -801,7 +801,7 @@ fn malformed_variants_never_panic() {
                     if let Some(slot) = pointer_mut(&mut mutated, path) {
                         *slot = serde_json::from_str(replacement).unwrap();
                     }
-                    let _ = run(&mutated.to_string(), None);
+                    assert_structured(run(&mutated.to_string(), None));
                     runs += 1;
                 }
             }
@@ -815,8 +815,8 @@ fn malformed_variants_never_panic() {
                 .filter(|(index, _)| *index != skip)
                 .map(|(_, line)| *line)
                 .collect();
-            let _ = run(&damaged.join("\n"), None);
-            let _ = run(&damaged.join("\n - = \n"), Some("[RESOLVED]"));
+            assert_structured(run(&damaged.join("\n"), None));
+            assert_structured(run(&damaged.join("\n - = \n"), Some("[RESOLVED]")));
             runs += 2;
         }
     }
@@ -832,11 +832,25 @@ fn malformed_variants_never_panic() {
         "Labels:",
         "**Firing**\nLabels:\n - =",
     ] {
-        let _ = run(odd, Some(odd));
-        let _ = run("body", Some(odd));
+        assert_structured(run(odd, Some(odd)));
+        assert_structured(run("body", Some(odd)));
         runs += 2;
     }
     assert!(runs > 5_000, "only {runs} variants ran");
+}
+
+/// A result that is an alert with its ids set, or an error that names a path.
+fn assert_structured(result: Result<Normalized, InboundError>) {
+    match result {
+        Ok(normalized) => {
+            assert!(!normalized.alert.alert.alert_guid.is_empty());
+            assert!(!normalized.alert.incident.key.is_empty());
+        }
+        Err(InboundError::Invalid { path, reason, .. }) => {
+            assert!(path.starts_with('$') && !reason.is_empty(), "{path}: {reason}");
+        }
+        Err(InboundError::Empty | InboundError::TooLarge { .. }) => {}
+    }
 }
 
 fn collect_paths(value: &Value, current: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
@@ -947,7 +961,7 @@ fn samples_normalise_in_their_formats() {
 #[test]
 fn events_carry_the_example_alerts() {
     let dir = manifest_dir().join("../../events");
-    let mut seen = 0;
+    let mut seen = Vec::new();
     for entry in fs::read_dir(&dir).unwrap_or_else(|error| panic!("cannot list {}: {error}", dir.display())) {
         let path = entry.unwrap().path();
         if path.extension().and_then(|ext| ext.to_str()) != Some("json") {
@@ -981,7 +995,71 @@ fn events_carry_the_example_alerts() {
             let from_event = normalize(&input).unwrap_or_else(|error| panic!("events/{name}: {error}"));
             assert_eq!(from_event.format, ok(&example, None).format, "events/{name}");
         }
-        seen += 1;
+        seen.push(name);
     }
-    assert!(seen >= 4, "expected the four sample events, found {seen}");
+    seen.sort();
+    for expected in [
+        "alert.json",
+        "alertmanager.json",
+        "cloudwatch-alarm.json",
+        "ok.json",
+    ] {
+        assert!(
+            seen.iter().any(|name| name == expected),
+            "events/{expected} is missing (found {seen:?})"
+        );
+    }
+}
+
+#[test]
+fn cloudwatch_without_arn_takes_the_region_from_its_display_name() {
+    let cases = [
+        (
+            "EU (Milan)",
+            "eu-south-1",
+            "arn:aws:cloudwatch:eu-south-1:123456789012:alarm:HighCPU",
+        ),
+        (
+            "Europe (Milan)",
+            "eu-south-1",
+            "arn:aws:cloudwatch:eu-south-1:123456789012:alarm:HighCPU",
+        ),
+        (
+            "China (Beijing)",
+            "cn-north-1",
+            "arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:HighCPU",
+        ),
+    ];
+    for (display, code, arn) in cases {
+        let text = json!({"AlarmName": "HighCPU", "AWSAccountId": "123456789012", "NewStateValue": "ALARM", "Region": display})
+            .to_string();
+        let n = ok(&text, None);
+        assert_eq!(n.alert.monitor.custom_fields["region"], code, "{display}");
+        assert_eq!(n.alert.monitor.monitor_guid, arn, "{display}");
+        assert_eq!(n.alert.incident.key, format!("cloudwatch:{arn}"), "{display}");
+    }
+    // Unknown display name, no ARN: no region, no console link, the name still identifies it.
+    let text = r#"{"AlarmName":"a","NewStateValue":"ALARM","Region":"Mars (Olympus)"}"#;
+    let n = ok(text, None);
+    assert_eq!(
+        (n.alert.monitor.url.as_str(), n.alert.incident.key.as_str()),
+        ("", "cloudwatch:a")
+    );
+    assert!(!n.alert.monitor.custom_fields.contains_key("region"));
+}
+
+#[test]
+fn composite_alarms_keep_their_rule() {
+    let text = r#"{"AlarmName":"ServiceDown","NewStateValue":"ALARM","AlarmArn":"arn:aws:cloudwatch:eu-west-1:1:alarm:ServiceDown","AlarmRule":"ALARM(\"HighCPU\") AND ALARM(\"High5xx\")"}"#;
+    let n = ok(text, None);
+    assert_eq!(
+        n.alert.monitor.custom_fields["alarmRule"],
+        "ALARM(\"HighCPU\") AND ALARM(\"High5xx\")"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_does_not_hide_json() {
+    let n = ok("\u{feff}{\"AlarmName\":\"a\",\"NewStateValue\":\"OK\"}", None);
+    assert_eq!(n.format, InboundFormat::CloudwatchAlarm);
 }
