@@ -661,6 +661,27 @@ fn firing_and_resolved_give_the_same_incident_key() {
             Some("[RESOLVED] A"),
         ),
         ("it broke", Some("Backup"), "it works", Some("Backup")),
+        // Subjects cut at 100 characters lose different tails.
+        (
+            "body",
+            Some(
+                "[FIRING:12] VeryLongAlertName eu-west-1 production-cluster-number-one checkout-service (critical team-paym…",
+            ),
+            "body",
+            Some(
+                "[RESOLVED] VeryLongAlertName eu-west-1 production-cluster-number-one checkout-service (critical team-payme…",
+            ),
+        ),
+        (
+            "body",
+            Some(
+                "[FIRING:12] VeryLongAlertName eu-west-1 production-cluster-number-one checkout-service payments-backen...",
+            ),
+            "body",
+            Some(
+                "[RESOLVED] VeryLongAlertName eu-west-1 production-cluster-number-one checkout-service payments-backend...",
+            ),
+        ),
     ];
     for (firing, firing_subject, resolved, resolved_subject) in pairs {
         let a = ok(firing, *firing_subject);

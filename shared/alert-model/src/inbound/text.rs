@@ -66,7 +66,15 @@ fn has_line(message: &str, wanted: &[&str]) -> bool {
     message.lines().any(|line| wanted.contains(&line.trim()))
 }
 
+/// Characters of the group part that make the incident key (see [`parse_subject`]).
+const GROUP_KEY_CHARS: usize = 80;
+
 /// `[FIRING:n] group (common)` / `[RESOLVED] group (common)` → (firing, group part).
+///
+/// The group part is the text after the status without the trailing `(common labels)`. Senders cut
+/// subjects at 100 characters with `…` (Alertmanager) or `...`; as `[FIRING:12] ` and `[RESOLVED] `
+/// differ in length, the cut falls elsewhere for the two, so a cut subject also loses its unclosed
+/// `(…` part, and only the first 80 characters of the group part are kept.
 fn parse_subject(subject: &str) -> Option<(bool, String)> {
     let rest = subject.trim_start().strip_prefix('[')?;
     let (status, rest) = rest.split_once(']')?;
@@ -78,15 +86,17 @@ fn parse_subject(subject: &str) -> Option<(bool, String)> {
         return None;
     };
     let rest = rest.trim();
-    let group = strip_trailing_parens(rest).trim_end();
-    Some((
-        firing,
-        if group.is_empty() {
-            rest.to_owned()
-        } else {
-            group.to_owned()
-        },
-    ))
+    let (rest, truncated) = match rest.strip_suffix('…').or_else(|| rest.strip_suffix("...")) {
+        Some(cut) => (cut.trim_end(), true),
+        None => (rest, false),
+    };
+    let mut group = strip_trailing_parens(rest).trim_end();
+    let unclosed = if truncated { group.rsplit_once(" (") } else { None };
+    if let Some((head, _)) = unclosed {
+        group = head.trim_end();
+    }
+    let group = if group.is_empty() { rest } else { group };
+    Some((firing, group.chars().take(GROUP_KEY_CHARS).collect()))
 }
 
 /// Removes a trailing balanced `( … )` segment (the common labels that are not group labels).
