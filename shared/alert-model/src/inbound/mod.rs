@@ -22,7 +22,20 @@
 //! - `alert.alertGuid`: the sender's id when it gives one (native `alert.alertGuid`, EventBridge
 //!   `id`), else the UUID v5 of the SNS message id, so a redelivery gets the same guid.
 //! - `incident.key`: shared by an incident's Alert, Reminder and Ok; the sender's when given, else
-//!   derived per format (see the modules).
+//!   derived per format (details in the modules):
+//!
+//!   | Format | `incident.key` |
+//!   |---|---|
+//!   | native | `incident.key`, else `monitor.monitorGuid` |
+//!   | CloudWatch (SNS) | `cloudwatch:<AlarmArn>` |
+//!   | EventBridge | `cloudwatch:<alarm ARN>@<time it went into ALARM>`, else `cloudwatch:<alarm ARN>` |
+//!   | Alertmanager / Grafana JSON | `alertmanager:` / `grafana:` + UUID v5 of `groupKey` (no `groupKey`: a single alert's `fingerprint`) |
+//!   | Alertmanager / Grafana text | `alertmanager:` / `grafana:` + UUID v5 of the subject's group part |
+//!   | plain text | `text:` + UUID v5 of the subject (or first line) |
+//! - `monitor.monitorGuid`: the sender's, the alarm ARN, or the UUID of the key above; `monitor.type`
+//!   is `CloudWatch alarm`, `Alertmanager`, `Grafana` or `Plain text` unless the sender says.
+//! - `monitor.customFields`: labels (names as they are), dimensions, and readable names for the rest
+//!   (`region`, `namespace`, `metricName`, `threshold`, `state`, …).
 //! - Times are UTC (the account time zone is UTC): `timestampUtc` = `timestamp` =
 //!   `YYYY-MM-DDTHH:MM:SS`, `*Formatted` = en-US `M/D/YYYY h:mm AM`; the message's own time, else
 //!   `Sns.Timestamp`. `downtimeDuration` (`H:mm:ss`) on Ok when the first-error time is known.
