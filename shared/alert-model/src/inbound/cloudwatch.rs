@@ -5,7 +5,9 @@
 //!   name when the message has none); `monitor.type` = `CloudWatch alarm`;
 //!   `monitor.url` = `monitor.dashboardUrl` = the alarm's CloudWatch console page in its region
 //!   (China and GovCloud partitions use their console hosts); `monitor.notes` = alarm description
-//!   (`null` → empty); `alert.description` = state reason; `account.accountId` = the account.
+//!   (`null` → empty); `alert.description` = state reason; `alert.firstErrorDescription` = the
+//!   reason of the transition into ALARM (this one on ALARM; EventBridge's `previousState.reason`
+//!   when leaving ALARM); `account.accountId` = the account.
 //! - `alert.type`: `ALARM` → Alert, `OK` → Ok, `INSUFFICIENT_DATA` → Alert (the alarm cannot tell
 //!   whether the resource is healthy; the state is in `customFields.state` for routing).
 //! - `monitor.customFields`: `region` (the code, from the alarm ARN: the SNS `Region` is a display
@@ -129,6 +131,8 @@ struct Alarm {
     state: State,
     description: Option<String>,
     reason: Option<String>,
+    /// The reason of the transition into ALARM, when known.
+    first_error_reason: Option<String>,
     at: Option<DateTime<Utc>>,
     first_error: Option<DateTime<Utc>>,
     guid: String,
@@ -166,6 +170,7 @@ impl Alarm {
         alert.account.account_id = account.unwrap_or_default();
         alert.alert.alert_guid = self.guid;
         alert.alert.alert_type = self.state.alert_type();
+        alert.alert.first_error_description = self.first_error_reason.unwrap_or_default();
         alert.alert.description = self.reason.unwrap_or_default();
         alert.monitor.name = self.name.clone();
         alert.monitor.monitor_guid = arn.clone();
@@ -314,6 +319,11 @@ pub(super) fn normalize_sns(object: &Obj, input: &InboundMessage<'_>) -> Result<
         state,
         description: text(object, &["AlarmDescription"]),
         reason: text(object, &["NewStateReason"]),
+        first_error_reason: if state == State::Alarm {
+            text(object, &["NewStateReason"])
+        } else {
+            None
+        },
         at,
         first_error: if state == State::Alarm { at } else { None },
         guid: message_guid(input),
@@ -341,9 +351,11 @@ pub(super) fn normalize_eventbridge(object: &Obj, input: &InboundMessage<'_>) ->
     let event_time = optional_time(object, "time", FORMAT, "$")?;
     let at = state_time.or(event_time).or_else(|| sns_time(input));
 
+    let left_alarm =
+        state != State::Alarm && previous_state.as_deref().and_then(State::parse) == Some(State::Alarm);
     let alarm_since = if state == State::Alarm {
         state_time
-    } else if previous_state.as_deref().and_then(State::parse) == Some(State::Alarm) {
+    } else if left_alarm {
         previous_time
     } else {
         None
@@ -374,6 +386,13 @@ pub(super) fn normalize_eventbridge(object: &Obj, input: &InboundMessage<'_>) ->
         state,
         description: text(&configuration, &["description"]),
         reason: text(state_obj, &["reason"]),
+        first_error_reason: if state == State::Alarm {
+            text(state_obj, &["reason"])
+        } else if left_alarm {
+            text(&previous, &["reason"])
+        } else {
+            None
+        },
         at,
         first_error: alarm_since.or(if state == State::Alarm { at } else { None }),
         guid: text(object, &["id"]).unwrap_or_else(|| message_guid(input)),
