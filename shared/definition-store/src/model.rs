@@ -192,8 +192,8 @@ pub struct Attachment {
     /// Send Reminder messages; default true.
     #[serde(default = "yes")]
     pub send_reminder: bool,
-    /// Values of the integration's per-level variables.
-    #[serde(default)]
+    /// Values of the integration's per-level variables (a YAML number or boolean is taken as text).
+    #[serde(default, deserialize_with = "scalar_map")]
     pub variables: BTreeMap<String, String>,
     /// E-mail only: addresses that receive the message besides the level's operators.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -367,6 +367,13 @@ impl<'de> serde::de::Visitor<'de> for VariableDefVisitor {
             (None, None, None) => Err(A::Error::custom(format!("empty variable ({VARIABLE_FORMS})"))),
         }
     }
+}
+
+fn scalar_map<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let map = BTreeMap::<String, ScalarText>::deserialize(deserializer)?;
+    Ok(map.into_iter().map(|(name, value)| (name, value.0)).collect())
 }
 
 /// A string, or a number/boolean taken as its text (YAML `default: 3`).

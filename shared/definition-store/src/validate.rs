@@ -15,8 +15,8 @@ use alert_model::{
 };
 
 use crate::{
-    AlertDefinition, Attachment, Definitions, HttpAuth, Integration, MessageDefinition, Operator, SecretRef,
-    VariableDef,
+    AlertDefinition, Attachment, Definitions, EscalationLevel, HttpAuth, Integration, MessageDefinition,
+    Operator, SecretRef, VariableDef,
     selector::{Selector, SelectorError},
 };
 
@@ -57,6 +57,15 @@ pub fn validate(definitions: &Definitions) -> Vec<ValidationIssue> {
     };
     check.run(definitions);
     check.issues
+}
+
+/// Indexes shared by the per-definition checks.
+struct Lookups<'a> {
+    definitions: &'a Definitions,
+    integrations: &'a HashMap<&'a str, &'a Integration>,
+    operators: &'a HashMap<&'a str, usize>,
+    operator_groups: &'a HashMap<&'a str, usize>,
+    monitor_groups: &'a HashMap<&'a str, usize>,
 }
 
 struct Checker {
@@ -144,15 +153,15 @@ impl Checker {
             .iter()
             .map(|(id, &i)| (*id, &definitions.integrations[i]))
             .collect();
+        let lookups = Lookups {
+            definitions,
+            integrations: &by_id,
+            operators: &operators,
+            operator_groups: &operator_groups,
+            monitor_groups: &monitor_groups,
+        };
         for (index, definition) in definitions.alert_definitions.iter().enumerate() {
-            self.definition(
-                index,
-                definition,
-                &by_id,
-                &operators,
-                &operator_groups,
-                &monitor_groups,
-            );
+            self.definition(index, definition, &lookups);
         }
     }
 
@@ -451,15 +460,14 @@ impl Checker {
         }
     }
 
-    fn definition(
-        &mut self,
-        index: usize,
-        definition: &AlertDefinition,
-        integrations: &HashMap<&str, &Integration>,
-        operators: &HashMap<&str, usize>,
-        operator_groups: &HashMap<&str, usize>,
-        monitor_groups: &HashMap<&str, usize>,
-    ) {
+    fn definition(&mut self, index: usize, definition: &AlertDefinition, lookups: &Lookups<'_>) {
+        let Lookups {
+            integrations,
+            operators,
+            operator_groups,
+            monitor_groups,
+            ..
+        } = *lookups;
         let path = format!("alertDefinitions[{index}]");
         if definition.monitors.is_empty() {
             self.issue(
@@ -504,9 +512,53 @@ impl Checker {
                     );
                 }
             }
+            self.level_emails(&level_path, level, lookups);
             for (a, attachment) in level.integrations.iter().enumerate() {
                 let attachment_path = format!("{level_path}.integrations[{a}]");
                 self.attachment(&attachment_path, attachment, integrations);
+            }
+        }
+    }
+
+    /// On a level that sends e-mail, every operator it names (directly or through a group) needs an
+    /// address: otherwise that person silently gets nothing.
+    fn level_emails(&mut self, level_path: &str, level: &EscalationLevel, lookups: &Lookups<'_>) {
+        let Some(email) = level
+            .integrations
+            .iter()
+            .filter_map(|attachment| lookups.integrations.get(attachment.integration.as_str()))
+            .find(|integration| integration.kind == IntegrationKind::Email)
+        else {
+            return;
+        };
+        let operator = |id: &str| {
+            lookups
+                .operators
+                .get(id)
+                .map(|&i| &lookups.definitions.operators[i])
+        };
+        for (o, id) in level.operators.iter().enumerate() {
+            let (members, via): (Vec<&Operator>, String) =
+                match (operator(id), lookups.operator_groups.get(id.as_str())) {
+                    (Some(operator), _) => (vec![operator], String::new()),
+                    (None, Some(&g)) => (
+                        lookups.definitions.operator_groups[g]
+                            .members
+                            .iter()
+                            .filter_map(|m| operator(m))
+                            .collect(),
+                        format!(" (member of group \"{id}\")"),
+                    ),
+                    (None, None) => continue,
+                };
+            for member in members.iter().filter(|member| member.email.is_none()) {
+                self.issue(
+                    format!("{level_path}.operators[{o}]"),
+                    format!(
+                        "operator \"{}\"{via} has no email, but the level sends e-mail through \"{}\"",
+                        member.id, email.id
+                    ),
+                );
             }
         }
     }

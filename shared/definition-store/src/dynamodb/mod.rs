@@ -206,6 +206,7 @@ impl DynamoDbStore {
                 .client
                 .scan()
                 .table_name(&self.table)
+                .consistent_read(true)
                 .projection_expression("#pk, #sk")
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#sk", SK)

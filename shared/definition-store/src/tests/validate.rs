@@ -437,3 +437,24 @@ integrations:
         ]
     );
 }
+
+#[test]
+fn operators_of_an_email_level_need_an_address() {
+    assert_issues(
+        r#"
+integrations: [{id: mail, kind: email}]
+operators:
+  - {id: sms, phone: "+31612345678"}
+  - {id: ok, email: ok@example.com}
+operatorGroups: [{id: team, members: [ok, sms]}]
+alertDefinitions:
+  - id: d
+    monitors: ["*"]
+    levels: [{id: 1, operators: [sms, team], integrations: [{integration: mail}]}]
+"#,
+        &[
+            "alertDefinitions[0].levels[0].operators[0]: operator \"sms\" has no email, but the level sends e-mail through \"mail\"",
+            "alertDefinitions[0].levels[0].operators[1]: operator \"sms\" (member of group \"team\") has no email, but the level sends e-mail through \"mail\"",
+        ],
+    );
+}

@@ -186,3 +186,55 @@ fn load_file_names_a_missing_file() {
         "{error}"
     );
 }
+
+#[test]
+fn duplicate_keys_are_refused_not_overwritten() {
+    let (path, reason) =
+        parse_error("integrations:\n  - id: a\n    kind: webhook\n    variables: {A: x, A: y}\n");
+    assert_eq!(path, "integrations[0].variables");
+    assert_eq!(reason, "duplicate entry with key \"A\" (line 4, column 16)");
+    let (path, reason) = parse_error("integrations: []\nintegrations: []\n");
+    assert_eq!(path, "$");
+    assert!(
+        reason.starts_with("duplicate entry with key \"integrations\""),
+        "{reason}"
+    );
+}
+
+#[test]
+fn several_documents_are_refused() {
+    let (_, reason) = parse_error("integrations: []\n---\noperators: []\n");
+    assert!(reason.contains("more than one document"), "{reason}");
+}
+
+#[test]
+fn empty_or_comment_only_file_is_empty_definitions() {
+    assert_eq!(from_yaml("").unwrap(), crate::Definitions::default());
+    assert_eq!(
+        from_yaml("# nothing yet\n").unwrap(),
+        crate::Definitions::default()
+    );
+}
+
+#[test]
+fn attachment_variables_take_scalars_as_text() {
+    let definitions = from_yaml(
+        "alertDefinitions:\n  - id: d\n    monitors: ['*']\n    levels:\n      - id: 1\n        integrations:\n          - integration: x\n            variables: {Priority: 2, Page: true, Team: ops}\n",
+    )
+    .unwrap();
+    let variables = &definitions.alert_definitions[0].levels[0].integrations[0].variables;
+    assert_eq!(variables["Priority"], "2");
+    assert_eq!(variables["Page"], "true");
+    assert_eq!(variables["Team"], "ops");
+    let (path, reason) = parse_error(
+        "alertDefinitions:\n  - id: d\n    monitors: ['*']\n    levels:\n      - id: 1\n        integrations:\n          - integration: x\n            variables: {Team: [a]}\n",
+    );
+    assert_eq!(
+        path,
+        "alertDefinitions[0].levels[0].integrations[0].variables.Team"
+    );
+    assert!(
+        reason.starts_with("invalid type: sequence, expected a string"),
+        "{reason}"
+    );
+}
