@@ -55,7 +55,7 @@ impl DynamoDbStore {
     }
 
     /// Creates a `Definitions` table (`pk` S hash key, `sk` S range key, on-demand billing) and waits
-    /// up to a minute for it to become active. For the CLI, the local demo and tests; in production the
+    /// up to a minute for it to become active. A table that already exists is left as it is. For the CLI, the local demo and tests; in production the
     /// SAM template creates the table.
     pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), StoreError> {
         let attribute = |attribute: &str| {
@@ -72,7 +72,7 @@ impl DynamoDbStore {
                 .build()
                 .map_err(|error| dynamo_error("CreateTable", name, error))
         };
-        client
+        let created = client
             .create_table()
             .table_name(name)
             .attribute_definitions(attribute(PK)?)
@@ -81,8 +81,17 @@ impl DynamoDbStore {
             .key_schema(key(SK, KeyType::Range)?)
             .billing_mode(BillingMode::PayPerRequest)
             .send()
-            .await
-            .map_err(|error| dynamo_error("CreateTable", name, error))?;
+            .await;
+        match created {
+            Ok(_) => {}
+            // Already there (e.g. `tocsin apply --create-table` run twice): fine, its key schema is
+            // checked by the first write.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(error) => return Err(dynamo_error("CreateTable", name, error)),
+        }
         client
             .wait_until_table_exists()
             .table_name(name)

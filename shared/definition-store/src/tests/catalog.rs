@@ -130,6 +130,12 @@ alertDefinitions:
     // WHEN it names c (which does not select the monitor) THEN c: the sender said so
     named.alert_definition.guid = "c".to_owned();
     assert_eq!(route_ids(&catalog, &named, IntegrationKind::Email), ["c/1/mail"]);
+    // WHEN it names an inactive definition THEN nothing (no fall back to the others)
+    let mut inactive = catalog.definitions().clone();
+    inactive.alert_definitions[1].active = false;
+    let inactive = Catalog::new(inactive);
+    named.alert_definition.guid = "b".to_owned();
+    assert!(inactive.routes(&named, IntegrationKind::Email).is_empty());
     // WHEN it names a definition that does not exist THEN the monitor decides
     named.alert_definition.guid = "zzz".to_owned();
     assert_eq!(

@@ -131,3 +131,15 @@ async fn a_missing_table_is_a_dynamo_error_naming_it() {
     );
     assert!(error.to_string().contains(store.table()), "{error}");
 }
+
+#[tokio::test]
+async fn creating_an_existing_table_is_fine() {
+    let (client, store) = fresh_store().await;
+    store.apply(&example()).await.unwrap();
+    DynamoDbStore::create_table(&client, store.table()).await.unwrap();
+    assert_eq!(
+        store.load().await.unwrap(),
+        example(),
+        "the existing table is left as it is"
+    );
+}
