@@ -43,6 +43,9 @@ struct Index {
 }
 
 /// One attachment an alert reaches: definition → level → attachment → integration.
+///
+/// An integration reached through two definitions gives two routes, one per definition (each with
+/// its own level message, per-level variables, extra e-mails and recipients).
 #[derive(Debug, Clone)]
 pub struct Route<'a> {
     /// The alert definition covering the monitor.

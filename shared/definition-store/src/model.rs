@@ -59,7 +59,7 @@ pub struct Integration {
 /// `{perLevel: true, default: "…"}` takes its value from each attachment's `variables`.
 ///
 /// A YAML number or boolean is taken as a fixed value too (`Port: 8443` is `"8443"`).
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum VariableDef {
     /// A fixed, non-secret value.
@@ -194,6 +194,7 @@ pub struct Attachment {
     pub send_reminder: bool,
     /// Values of the integration's per-level variables (a YAML number or boolean is taken as text).
     #[serde(default, deserialize_with = "scalar_map")]
+    #[schemars(with = "BTreeMap<String, ScalarText>")]
     pub variables: BTreeMap<String, String>,
     /// E-mail only: addresses that receive the message besides the level's operators.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -378,6 +379,63 @@ fn scalar_map<'de, D: serde::Deserializer<'de>>(
 
 /// A string, or a number/boolean taken as its text (YAML `default: 3`).
 struct ScalarText(String);
+
+impl schemars::JsonSchema for ScalarText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ScalarText".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A text value; a number or boolean is taken as its text.",
+            "type": ["string", "number", "boolean"]
+        })
+    }
+}
+
+// Written by hand: the deserializer is custom (see `VariableDefVisitor`), and the schema should say
+// exactly what it accepts.
+impl schemars::JsonSchema for VariableDef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "VariableDef".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let text = generator.subschema_for::<ScalarText>();
+        schemars::json_schema!({
+            "description": "How a user variable gets its value: a plain value (fixed), {secret: …} (resolved at send time, never printed) or {perLevel: true, default?: …} (given by each escalation-level attachment).",
+            "oneOf": [
+                {
+                    "description": "A fixed, non-secret value.",
+                    "type": ["string", "number", "boolean"]
+                },
+                {
+                    "description": "A reference to a secret.",
+                    "type": "object",
+                    "properties": {
+                        "secret": {
+                            "description": "`ssm:/parameter/name` or `secretsmanager:<name or arn>[#json-key]`.",
+                            "type": "string",
+                            "pattern": "^(ssm:/.+|secretsmanager:.+)$"
+                        }
+                    },
+                    "required": ["secret"],
+                    "additionalProperties": false
+                },
+                {
+                    "description": "The value is given by each escalation-level attachment.",
+                    "type": "object",
+                    "properties": {
+                        "perLevel": { "const": true },
+                        "default": text
+                    },
+                    "required": ["perLevel"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
 
 impl<'de> Deserialize<'de> for ScalarText {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
