@@ -261,17 +261,13 @@ impl Checker {
                     served.insert(*alert_type, m);
                 }
             }
-            self.steps(&message_path, m, message, integration);
+            self.steps(path, m, message, integration);
         }
     }
 
-    fn steps(
-        &mut self,
-        message_path: &str,
-        m: usize,
-        message: &MessageDefinition,
-        integration: &Integration,
-    ) {
+    /// `path` is the integration's (`integrations[3]`), `m` the message definition's index.
+    fn steps(&mut self, path: &str, m: usize, message: &MessageDefinition, integration: &Integration) {
+        let message_path = format!("{path}.messages[{m}]");
         if message.steps.is_empty() {
             self.issue(format!("{message_path}.steps"), "no step");
         }
@@ -290,51 +286,24 @@ impl Checker {
             if step.url.trim().is_empty() {
                 self.issue(format!("{step_path}.url"), "empty url");
             } else {
-                self.template(
-                    &integration.id,
-                    message_path_prefix(&step_path),
-                    &format!("{field}.url"),
-                    &step.url,
-                );
+                self.template(&integration.id, path, &format!("{field}.url"), &step.url);
             }
             for (name, value) in &step.headers {
                 if name.trim().is_empty() {
                     self.issue(format!("{step_path}.headers"), "empty header name");
                 }
-                self.template(
-                    &integration.id,
-                    message_path_prefix(&step_path),
-                    &format!("{field}.headers.{name}"),
-                    value,
-                );
+                self.template(&integration.id, path, &format!("{field}.headers.{name}"), value);
             }
             if let Some(body) = &step.body {
-                self.template(
-                    &integration.id,
-                    message_path_prefix(&step_path),
-                    &format!("{field}.body"),
-                    body,
-                );
+                self.template(&integration.id, path, &format!("{field}.body"), body);
             }
             match &step.auth {
                 Some(HttpAuth::Basic { username, password }) => {
-                    let prefix = message_path_prefix(&step_path);
-                    self.template(
-                        &integration.id,
-                        prefix,
-                        &format!("{field}.auth.username"),
-                        username,
-                    );
-                    self.template(
-                        &integration.id,
-                        prefix,
-                        &format!("{field}.auth.password"),
-                        password,
-                    );
+                    self.template(&integration.id, path, &format!("{field}.auth.username"), username);
+                    self.template(&integration.id, path, &format!("{field}.auth.password"), password);
                 }
                 Some(HttpAuth::Bearer { token }) => {
-                    let prefix = message_path_prefix(&step_path);
-                    self.template(&integration.id, prefix, &format!("{field}.auth.token"), token);
+                    self.template(&integration.id, path, &format!("{field}.auth.token"), token);
                 }
                 None => {}
             }
@@ -641,13 +610,6 @@ impl Checker {
             );
         }
     }
-}
-
-/// `integrations[3].messages[0].steps[1]` → `integrations[3]`.
-fn message_path_prefix(step_path: &str) -> &str {
-    step_path
-        .split_once(".messages")
-        .map_or(step_path, |(prefix, _)| prefix)
 }
 
 /// Checks a secret reference's form without echoing it (a misplaced secret must not be printed).
