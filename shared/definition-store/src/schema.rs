@@ -5,5 +5,5 @@ use crate::Definitions;
 /// The JSON Schema of a definitions file (YAML or JSON), generated from the model types; committed as
 /// `shared/definition-store/schema/definitions.schema.json`.
 pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Definitions)).unwrap_or_default()
+    schemars::schema_for!(Definitions).to_value()
 }
