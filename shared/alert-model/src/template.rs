@@ -165,14 +165,14 @@ impl Engine {
                 render_cached(source, &env, &name, &values)
             } else {
                 drop(env);
-                let translated =
-                    prepass::translate(template).map_err(|err| prepass_error(source, template, err))?;
+                let translated = prepass::translate(template, escape == Escape::Url)
+                    .map_err(|err| prepass_error(source, template, err))?;
                 let mut env = self.env.write().unwrap_or_else(PoisonError::into_inner);
                 if env.templates().count() >= MAX_CACHED {
                     env.clear_templates();
                 }
-                env.add_template_owned(name.clone(), translated)
-                    .map_err(|err| minijinja_error(source, &err, None))?;
+                env.add_template_owned(name.clone(), translated.clone())
+                    .map_err(|err| minijinja_error(source, &err, None, Some(&translated)))?;
                 render_cached(source, &env, &name, &values)
             }
         }?;
@@ -209,11 +209,12 @@ impl Engine {
 
     /// Checks the syntax of `template` without rendering it (for `tocsin validate`).
     pub fn check(&self, source: TemplateSource<'_>, template: &str) -> Result<(), TemplateError> {
-        let translated = prepass::translate(template).map_err(|err| prepass_error(source, template, err))?;
+        let translated =
+            prepass::translate(template, false).map_err(|err| prepass_error(source, template, err))?;
         let env = Environment::empty();
         env.template_from_str(&translated)
             .map(|_| ())
-            .map_err(|err| minijinja_error(source, &err, None))
+            .map_err(|err| minijinja_error(source, &err, None, Some(&translated)))
     }
 }
 
@@ -268,7 +269,7 @@ fn render_cached(
 ) -> Result<String, TemplateError> {
     let template = env
         .get_template(name)
-        .map_err(|err| minijinja_error(source, &err, None))?;
+        .map_err(|err| minijinja_error(source, &err, None, None))?;
     let mut out = LimitedWriter {
         buf: Vec::new(),
         exceeded: false,
@@ -286,7 +287,12 @@ fn render_cached(
             template: &template,
             values,
         };
-        return Err(minijinja_error(source, &err, Some(&scope)));
+        return Err(minijinja_error(
+            source,
+            &err,
+            Some(&scope),
+            Some(template.source()),
+        ));
     }
     String::from_utf8(out.buf).map_err(|_| error(source, None, "the rendered output is not UTF-8 text"))
 }
@@ -295,10 +301,23 @@ fn minijinja_error(
     source: TemplateSource<'_>,
     err: &minijinja::Error,
     scope: Option<&Scope<'_>>,
+    jinja_source: Option<&str>,
 ) -> TemplateError {
     let detail = err.detail().map(str::to_owned);
+    let line_text = jinja_source
+        .zip(err.line())
+        .and_then(|(text, line)| text.lines().nth(line.saturating_sub(1)));
     let reason = match err.kind() {
-        ErrorKind::SyntaxError => format!("syntax error: {}", detail.unwrap_or_default()),
+        _ if helpers::is_plain(err) => detail.unwrap_or_default(),
+        ErrorKind::SyntaxError => {
+            let mut reason = format!("syntax error: {}", detail.unwrap_or_default());
+            if reason.ends_with("unexpected character") && line_text.is_some_and(|text| text.contains('@')) {
+                reason.push_str(
+                    " (`@` names work only in `{{@…}}` tags; inside Jinja write `alert.type`, `monitor.name`, …)",
+                );
+            }
+            reason
+        }
         ErrorKind::OutOfFuel => {
             format!("the template does too much work (more than {FUEL} steps); bound its loops")
         }
@@ -307,6 +326,10 @@ fn minijinja_error(
                 .map(|scope| undefined_names(scope, err.line()))
                 .unwrap_or_default();
             match names.as_slice() {
+                [] if line_text.is_some() => {
+                    "undefined value: a variable, attribute or item used on this line does not exist"
+                        .to_owned()
+                }
                 [] => "undefined value".to_owned(),
                 [name] => format!("undefined variable `{name}`"),
                 many => format!(
@@ -384,6 +407,7 @@ fn context_value(source: TemplateSource<'_>, context: &RenderContext<'_>) -> Val
         now: context.now,
         unique_guid: uuid::Uuid::new_v5(&namespace, unique.as_bytes()),
         custom_fields: context.alert.monitor.custom_fields.clone(),
+        encoded: std::sync::Mutex::default(),
     };
     map.insert(prepass::INTERNAL.to_owned(), Value::from_object(internal));
     Value::from(map)
@@ -411,8 +435,7 @@ fn escape_text(mode: AutoEscape, text: &str, safe: bool) -> Result<String, minij
             percent_encoding::utf8_percent_encode(text, helpers::URL_UNRESERVED).to_string()
         }
         AutoEscape::Custom("header") if text.contains(['\r', '\n']) => {
-            return Err(minijinja::Error::new(
-                ErrorKind::InvalidOperation,
+            return Err(helpers::failure(
                 "a value contains a line break (CR or LF), which a header refuses",
             ));
         }
@@ -430,8 +453,30 @@ fn format_value(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> R
             owned.as_str()
         }
     };
-    let escaped = escape_text(state.auto_escape(), text, value.is_safe())?;
+    let mode = state.auto_escape();
+    // An encoder's output is written unescaped only where its encoding fits.
+    let safe = value.is_safe() && encoding_of(state, text).is_none_or(|encoding| fits(encoding, mode));
+    let escaped = escape_text(mode, text, safe)?;
     out.write_str(&escaped).map_err(minijinja::Error::from)
+}
+
+/// The encoding of `text` when an encoder produced it during this render.
+fn encoding_of(state: &State<'_, '_>, text: &str) -> Option<helpers::Encoding> {
+    let internal = state.lookup(prepass::INTERNAL)?;
+    internal
+        .downcast_object_ref::<helpers::Internal>()?
+        .encoding_of(text)
+}
+
+/// Whether an encoder's output can be written unescaped in `mode`.
+fn fits(encoding: helpers::Encoding, mode: AutoEscape) -> bool {
+    use helpers::Encoding;
+    match (encoding, mode) {
+        (Encoding::Url, _) => true,
+        (_, AutoEscape::Custom("url")) => false,
+        (Encoding::Json, AutoEscape::Html) => false,
+        _ => true,
+    }
 }
 
 /// `|escape` / `|e`: escapes for the template's context (HTML when auto-escaping is off).

@@ -6,7 +6,11 @@
 //! (`JsonDecode`, `XmlDecode`, `Base64Decode`, `DateTime`, `RandomGuid`, `UniqueGuid`,
 //! `CustomField`) returns an ordinary value, escaped like any bare value.
 
-use std::{collections::BTreeMap, fmt, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -76,11 +80,50 @@ pub(super) const URL_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// What an encoder's output is already encoded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Encoding {
+    /// `JsonEncode`: JSON string content.
+    Json,
+    /// `XmlEncode`: XML/HTML text.
+    Xml,
+    /// `UrlEncode` (and a URL base): only URL-safe characters.
+    Url,
+    /// `Base64Encode`, `HexToBase64`: `[A-Za-z0-9+/=]`.
+    Base64,
+}
+
+/// Encoder outputs remembered per render, at most this many.
+const MAX_REMEMBERED: usize = 10_000;
+
 /// Per-render data the helpers need, put into the context as [`super::prepass::INTERNAL`].
 pub(super) struct Internal {
     pub now: DateTime<Utc>,
     pub unique_guid: uuid::Uuid,
     pub custom_fields: BTreeMap<String, String>,
+    /// Texts the encoders produced in this render, so that the formatter writes them unescaped
+    /// only where their encoding fits (a `JsonEncode` output is still HTML-escaped in HTML).
+    pub encoded: Mutex<HashMap<String, Encoding>>,
+}
+
+impl Internal {
+    /// A marked-safe encoder output, remembered with its encoding.
+    fn encoded(&self, text: String, encoding: Encoding) -> Value {
+        let mut encoded = self.encoded.lock().unwrap_or_else(PoisonError::into_inner);
+        if encoded.len() < MAX_REMEMBERED {
+            encoded.insert(text.clone(), encoding);
+        }
+        Value::from_safe_string(text)
+    }
+
+    /// The encoding of `text` when an encoder produced it in this render.
+    pub fn encoding_of(&self, text: &str) -> Option<Encoding> {
+        self.encoded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(text)
+            .copied()
+    }
 }
 
 impl fmt::Debug for Internal {
@@ -96,6 +139,13 @@ impl Object for Internal {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
+        if method == "UrlBase" {
+            // The value that starts a URL template: an absolute http(s) URL stays as it is.
+            return Ok(match args.first().and_then(Value::as_str) {
+                Some(text) if is_url_base(text) => self.encoded(text.to_owned(), Encoding::Url),
+                _ => args.first().cloned().unwrap_or(Value::UNDEFINED),
+            });
+        }
         if method == "concat" {
             let mut text = String::new();
             for arg in args {
@@ -126,8 +176,26 @@ pub(super) fn call_from_state(state: &State<'_, '_>, name: &str, args: &[Value])
     call(internal, name, args)
 }
 
-fn failure(detail: String) -> Error {
-    Error::new(ErrorKind::InvalidOperation, detail)
+/// Marks an error whose detail is the whole user-facing reason (no minijinja kind prefix).
+#[derive(Debug)]
+pub(super) struct Plain;
+
+impl fmt::Display for Plain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tocsin template error")
+    }
+}
+
+impl std::error::Error for Plain {}
+
+/// An error whose detail is shown as the reason.
+pub(super) fn failure(detail: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, detail.into()).with_source(Plain)
+}
+
+/// Whether `err` came from [`failure`].
+pub(super) fn is_plain(err: &Error) -> bool {
+    std::error::Error::source(err).is_some_and(|source| source.is::<Plain>())
 }
 
 /// A helper argument as text; undefined is an error (strict), none is empty.
@@ -164,14 +232,20 @@ fn call(internal: &Internal, name: &str, args: &[Value]) -> Result<Value, Error>
     }
     let arg = |i: usize| -> Result<String, Error> { args.get(i).map_or(Ok(String::new()), text_of) };
     let value = match canonical {
-        "JsonEncode" => Value::from_safe_string(json_escape(&arg(0)?)),
+        "JsonEncode" => internal.encoded(json_escape(&arg(0)?), Encoding::Json),
         "JsonDecode" => Value::from(json_decode(&arg(0)?)?),
-        "XmlEncode" => Value::from_safe_string(xml_encode(&arg(0)?)),
+        "XmlEncode" => internal.encoded(xml_encode(&arg(0)?), Encoding::Xml),
         "XmlDecode" => Value::from(xml_decode(&arg(0)?)),
-        "UrlEncode" => Value::from_safe_string(utf8_percent_encode(&arg(0)?, URL_UNRESERVED).to_string()),
-        "Base64Encode" => Value::from_safe_string(base64::engine::general_purpose::STANDARD.encode(arg(0)?)),
+        "UrlEncode" => internal.encoded(
+            utf8_percent_encode(&arg(0)?, URL_UNRESERVED).to_string(),
+            Encoding::Url,
+        ),
+        "Base64Encode" => internal.encoded(
+            base64::engine::general_purpose::STANDARD.encode(arg(0)?),
+            Encoding::Base64,
+        ),
         "Base64Decode" => Value::from(base64_decode(&arg(0)?)?),
-        "HexToBase64" => Value::from_safe_string(hex_to_base64(&arg(0)?)?),
+        "HexToBase64" => internal.encoded(hex_to_base64(&arg(0)?)?, Encoding::Base64),
         "DateTime" => {
             let offset = if args.len() > 1 { Some(arg(1)?) } else { None };
             Value::from(datetime::render(internal.now, &arg(0)?, offset.as_deref()).map_err(failure)?)
@@ -311,4 +385,13 @@ fn custom_field(fields: &BTreeMap<String, String>, name: &str) -> Result<String,
             known.join(", ")
         }
     )))
+}
+
+/// An absolute `http://` or `https://` URL without characters a URL cannot hold.
+fn is_url_base(text: &str) -> bool {
+    let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
+    (lower.starts_with("http://") || lower.starts_with("https://"))
+        && !text
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"<>\\`{}|^".contains(c))
 }

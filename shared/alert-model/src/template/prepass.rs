@@ -35,12 +35,48 @@ pub(super) struct PrepassError {
 type Result<T> = std::result::Result<T, PrepassError>;
 
 /// Translates the product syntax in `source` into Jinja, keeping line numbers.
-pub(super) fn translate(source: &str) -> Result<String> {
+///
+/// With `url_base` (URL templates), a tag at the very start of the template is wrapped in
+/// `UrlBase`, which keeps an absolute http(s) URL value as it is (`{{ApiUrl}}/incidents`);
+/// every other value of a URL template is percent-encoded.
+pub(super) fn translate(source: &str, url_base: bool) -> Result<String> {
     let scanner = Scanner {
         src: source,
         bytes: source.as_bytes(),
     };
-    scanner.run()
+    let translated = scanner.run()?;
+    Ok(if url_base {
+        wrap_url_base(&translated)
+    } else {
+        translated
+    })
+}
+
+/// Wraps the expression of a leading `{{ … }}` tag of translated Jinja in `UrlBase`.
+fn wrap_url_base(translated: &str) -> String {
+    if !translated.starts_with("{{") {
+        return translated.to_owned();
+    }
+    let scanner = Scanner {
+        src: translated,
+        bytes: translated.as_bytes(),
+    };
+    let end = scanner.tag_end(2, "}}");
+    let Some(inner) = translated
+        .get(2..end.saturating_sub(2))
+        .filter(|_| translated[..end].ends_with("}}"))
+    else {
+        return translated.to_owned();
+    };
+    let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
+    let (inner, trail) = match inner.strip_suffix(['-', '+']) {
+        Some(stripped) => (stripped, &inner[stripped.len()..]),
+        None => (inner, ""),
+    };
+    format!(
+        "{{{{ {INTERNAL}.UrlBase(({inner})) {trail}}}}}{}",
+        &translated[end..]
+    )
 }
 
 /// Whether `source` contains Jinja block tags (`{% … %}`), which can drop or repeat lines.

@@ -72,6 +72,7 @@ fn variables() -> BTreeMap<String, String> {
         ("User".to_owned(), "alice".to_owned()),
         ("Password".to_owned(), "p@ss:w\"rd".to_owned()),
         ("Offset".to_owned(), "-60".to_owned()),
+        ("ApiUrl".to_owned(), "https://api.example.com/v2".to_owned()),
     ])
 }
 
@@ -744,4 +745,133 @@ fn default_email_templates() {
     );
     render_default("email.html", Escape::Html, &empty);
     render_default("email.text", Escape::Text, &empty);
+}
+
+#[test]
+fn encoder_outputs_are_escaped_only_where_their_encoding_does_not_fit() {
+    let alert = with_notes("<b>\"x\" & y</b>");
+    let cases: &[(&str, Escape, &str)] = &[
+        // JSON string content is not HTML: escaped in HTML, kept in JSON and text.
+        (
+            "{{@JsonEncode({{@monitor.notes}})}}",
+            Escape::Html,
+            "&lt;b&gt;\\&quot;x\\&quot; &amp; y&lt;/b&gt;",
+        ),
+        (
+            "{{@JsonEncode({{@monitor.notes}})}}",
+            Escape::Text,
+            "<b>\\\"x\\\" & y</b>",
+        ),
+        (
+            "\"{{@JsonEncode({{@monitor.notes}})}}\"",
+            Escape::Json,
+            "\"<b>\\\"x\\\" & y</b>\"",
+        ),
+        // XML text is HTML-safe.
+        (
+            "{{@XmlEncode({{@monitor.notes}})}}",
+            Escape::Html,
+            "&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;",
+        ),
+        // Base64 holds `+`, `/` and `=`: percent-encoded in a URL, kept elsewhere.
+        (
+            "https://x/?s={{@HexToBase64(fbff)}}",
+            Escape::Url,
+            "https://x/?s=%2B%2F8%3D",
+        ),
+        ("{{@HexToBase64(fbff)}}", Escape::Html, "+/8="),
+        // UrlEncode output fits everywhere and is never encoded twice.
+        (
+            "https://x/?s={{@UrlEncode({{@HexToBase64(fbff)}})}}",
+            Escape::Url,
+            "https://x/?s=%2B%2F8%3D",
+        ),
+        // A hand-marked safe value is the template author's choice.
+        ("{{ '<i>' | safe }}{{ '<i>' }}", Escape::Html, "<i>&lt;i&gt;"),
+    ];
+    for (template, escape, expected) in cases {
+        assert_eq!(
+            check(template, *escape, &alert).expect("renders"),
+            *expected,
+            "{template} ({escape:?})"
+        );
+    }
+}
+
+#[test]
+fn a_url_template_may_start_with_a_base_url_value() {
+    let alert = sample(AlertType::Alert);
+    let cases: &[(&str, &str)] = &[
+        (
+            "{{ApiUrl}}/incidents?monitor={{@monitor.name}}",
+            "https://api.example.com/v2/incidents?monitor=GalacticResorts.com%20-%20DNS",
+        ),
+        ("{{ ApiUrl -}}\n/x", "https://api.example.com/v2/x"),
+        // Only at the very start, and only an absolute http(s) URL.
+        (
+            "https://x/?next={{ApiUrl}}",
+            "https://x/?next=https%3A%2F%2Fapi.example.com%2Fv2",
+        ),
+        ("{{@monitor.name}}/x", "GalacticResorts.com%20-%20DNS/x"),
+    ];
+    for (template, expected) in cases {
+        assert_eq!(ok(template, Escape::Url), *expected, "{template}");
+    }
+    let mut hostile = sample(AlertType::Alert);
+    hostile.monitor.url = "https://evil.example/a b?x=<y>".to_owned();
+    assert_eq!(
+        check("{{@monitor.url}}", Escape::Url, &hostile).expect("renders"),
+        "https%3A%2F%2Fevil.example%2Fa%20b%3Fx%3D%3Cy%3E"
+    );
+    assert_eq!(ok("{{ApiUrl}}", Escape::Text), "https://api.example.com/v2");
+    let err = fails("{{ApiUrI}}/x", Escape::Url, &alert);
+    assert!(err.reason.contains("`ApiUrI`"), "{err}");
+}
+
+#[test]
+fn error_reasons_are_plain_and_specific() {
+    let alert = sample(AlertType::Alert);
+    let cases: &[(&str, &str)] = &[
+        (
+            "{{@Base64Decode(@@)}}",
+            "Base64Decode: the argument is not valid base64",
+        ),
+        (
+            "{{@HexToBase64(abc)}}",
+            "HexToBase64: the argument is not an even-length hexadecimal string",
+        ),
+        (
+            "{{@JsonDecode(a\"b)}}",
+            "JsonDecode: the argument is not JSON-escaped text (trailing characters)",
+        ),
+        (
+            "{{@CustomField(Nope)}}",
+            "unknown custom field `Nope` (the monitor has `Team`)",
+        ),
+        ("{{ Foo(1) }}", "unknown function: Foo is unknown"),
+        ("{{myFn({{ApiKey}})}}", "unknown function: myFn is unknown"),
+        (
+            "{{ monitor.name | nofilter }}",
+            "unknown filter: filter nofilter is unknown",
+        ),
+        (
+            "{% for x in [1] %}{{ x.y }}{% endfor %}",
+            "undefined value: a variable, attribute or item used on this line does not exist",
+        ),
+    ];
+    for (template, reason) in cases {
+        let err = fails(template, Escape::Text, &alert);
+        assert_eq!(err.reason, *reason, "{template}");
+        assert_eq!(err.line, Some(1), "{template}");
+    }
+    let err = fails(
+        "x\n{% if @alert.type == 'Ok' %}x{% endif %}",
+        Escape::Text,
+        &alert,
+    );
+    assert_eq!(err.line, Some(2));
+    assert!(
+        err.reason.contains("`@` names work only in `{{@…}}` tags"),
+        "{err}"
+    );
 }
