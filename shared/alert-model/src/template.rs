@@ -96,8 +96,8 @@ impl Escape {
 
 /// The template engine. Build it once and reuse it: it caches compiled templates.
 ///
-/// Product syntax is translated into Jinja by a pre-pass over the template text
-/// ([`prepass`]), then minijinja renders it with strict undefined values, a fuel limit
+/// Product syntax is translated into Jinja by a pre-pass over the template text only (values
+/// never pass through it, so they stay data), then minijinja renders it with strict undefined values, a fuel limit
 /// ([`FUEL`]), an output limit ([`MAX_OUTPUT_BYTES`]) and a formatter that escapes every bare
 /// value for its [`Escape`] context.
 pub struct Engine {
@@ -179,7 +179,9 @@ impl Engine {
         match escape {
             Escape::Header if rendered.contains(['\r', '\n']) => Err(error(
                 source,
-                None,
+                template
+                    .find(['\r', '\n'])
+                    .map(|offset| prepass::line_of(template, offset)),
                 "the rendered header value contains a line break (CR or LF); a header must be one line",
             )),
             Escape::Json => match serde_json::from_str::<serde::de::IgnoredAny>(&rendered) {

@@ -463,6 +463,7 @@ fn header_values_refuse_line_breaks() {
     assert!(err.reason.contains("line break"), "{err}");
     let err = fails("a\nb", Escape::Header, &alert);
     assert!(err.reason.contains("line break"), "{err}");
+    assert_eq!(err.line, Some(1), "{err}");
     let err = fails("{{@JsonDecode(a\\nb)}}", Escape::Header, &alert);
     assert!(err.reason.contains("line break"), "{err}");
     assert_eq!(ok("Bearer {{ApiKey}}", Escape::Header), "Bearer k-123");
@@ -874,4 +875,29 @@ fn error_reasons_are_plain_and_specific() {
         err.reason.contains("`@` names work only in `{{@…}}` tags"),
         "{err}"
     );
+}
+
+#[test]
+fn every_prefix_of_a_complex_template_renders_or_fails_cleanly() {
+    let template = "é{{@Base64Encode({{User}}:{{ Password | upper }}, ü)}} {% raw %}{{@x}}{% endraw %}\n\
+                    {{@DateTime('yyyy' MMM, {{Offset}})}}{# c #}{{ \"}}\" }}{{myFn({{@monitor.name}})}}漢{% if a %}{% endif %}";
+    let alert = sample(AlertType::Alert);
+    let engine = Engine::new();
+    for (end, _) in template.char_indices() {
+        let prefix = &template[..end];
+        let results = [Escape::Text, Escape::Json, Escape::Url]
+            .map(|escape| check(prefix, escape, &alert).map(|_| ()))
+            .into_iter()
+            .chain([engine.check(SOURCE, prefix)]);
+        for result in results {
+            // Rendering may succeed or fail, but a failure is a clean error on a real line.
+            if let Err(err) = result {
+                assert!(!err.reason.is_empty(), "{prefix:?}: {err:?}");
+                assert!(
+                    err.line.is_none_or(|line| (1..=2).contains(&line)),
+                    "{prefix:?}: {err:?}"
+                );
+            }
+        }
+    }
 }
