@@ -1,5 +1,24 @@
 //! The template engine: product syntax (`{{@monitor.name}}`, `{{@JsonEncode({{@monitor.notes}})}}`,
 //! `{{ApiKey}}`, `{{@CustomField(Team)}}`) and Jinja syntax, on minijinja, with context-aware escaping.
+//!
+//! - Product syntax: `{{@group.name}}` for the alert variables ([`variable_names`], any case),
+//!   `{{@Helper(arguments)}}` / `{{@Helper}}` for the helpers ([`helper_names`]), arguments mixing
+//!   literal text and nested tags (`{{@Base64Encode({{User}}:{{Password}})}}`), user variables
+//!   `{{ApiKey}}`, and user functions `{{fn({{x}})}}` (recognised when an argument holds a nested
+//!   tag). A small pre-pass rewrites these in the template text only; values are never parsed, so
+//!   a value that looks like template code renders literally.
+//! - Jinja (minijinja): `{% if alert.type == "Ok" %}`, loops, filters, `{{ monitor.customFields.Team }}`.
+//!   The helpers are also Jinja functions and filters (`{{ JsonEncode(x) }}`, `{{ x | Base64Encode }}`),
+//!   plus `|firstline`. The context holds `account`, `alert`, `alertDefinition`, `escalationLevel`,
+//!   `incident`, `monitor` and the user variables (an alert group wins over a variable of the same name).
+//! - Escaping per [`Escape`]: every bare value is escaped where it lands. Encoder outputs
+//!   (`JsonEncode`, `XmlEncode`, `UrlEncode`, `Base64Encode`, `HexToBase64`) are not escaped again
+//!   where their encoding fits (JSON text in JSON, XML text in HTML, …) and are escaped where it
+//!   does not (JSON text in HTML, base64 in a URL). In a URL template, a value that starts the
+//!   template and is an absolute http(s) URL is kept as it is (`{{ApiUrl}}/incidents`).
+//! - Strict: an undefined variable, an unknown custom field, an unknown helper or variable, a JSON
+//!   result that does not parse and a header with a line break are errors naming the template's
+//!   integration, field and line. Work is bounded by [`FUEL`] and [`MAX_OUTPUT_BYTES`].
 
 use std::{
     collections::BTreeMap,

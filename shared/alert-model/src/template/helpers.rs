@@ -2,7 +2,8 @@
 //! object) and as `{{ JsonEncode(x) }}` / `{{ x | JsonEncode }}` (Jinja).
 //!
 //! Encoders (`JsonEncode`, `XmlEncode`, `UrlEncode`, `Base64Encode`, `HexToBase64`) return values
-//! marked safe: they are not escaped a second time where they land. Every other helper
+//! marked safe and remembered with their [`Encoding`]: they are not escaped a second time where
+//! their encoding fits, and are escaped where it does not. Every other helper
 //! (`JsonDecode`, `XmlDecode`, `Base64Decode`, `DateTime`, `RandomGuid`, `UniqueGuid`,
 //! `CustomField`) returns an ordinary value, escaped like any bare value.
 

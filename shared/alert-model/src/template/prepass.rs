@@ -22,6 +22,12 @@ use std::{collections::BTreeMap, sync::OnceLock};
 use super::helpers::{self, Arity};
 use crate::Alert;
 
+/// Deepest nesting of tags inside arguments.
+const MAX_DEPTH: usize = 32;
+
+/// Largest template accepted, in bytes.
+pub(super) const MAX_TEMPLATE_BYTES: usize = 512 * 1024;
+
 /// Name of the per-render object that carries the helpers in translated expressions.
 pub(super) const INTERNAL: &str = "__tocsin";
 
@@ -40,6 +46,12 @@ type Result<T> = std::result::Result<T, PrepassError>;
 /// `UrlBase`, which keeps an absolute http(s) URL value as it is (`{{ApiUrl}}/incidents`);
 /// every other value of a URL template is percent-encoded.
 pub(super) fn translate(source: &str, url_base: bool) -> Result<String> {
+    if source.len() > MAX_TEMPLATE_BYTES {
+        return Err(PrepassError {
+            offset: 0,
+            reason: format!("the template is larger than {MAX_TEMPLATE_BYTES} bytes"),
+        });
+    }
     let scanner = Scanner {
         src: source,
         bytes: source.as_bytes(),
@@ -193,18 +205,21 @@ impl<'a> Scanner<'a> {
     fn top_tag(&self, start: usize) -> Result<Option<(String, usize)>> {
         let body = start + 2;
         if self.at(body, "@") {
-            return self.product(body + 1, start).map(Some);
+            return self.product(body + 1, start, 0).map(Some);
         }
-        self.user_call(body)
+        self.user_call(body, 0)
     }
 
     /// A nested `{{…}}` inside an argument list: product syntax or any Jinja expression.
-    fn nested_tag(&self, start: usize) -> Result<(String, usize)> {
+    fn nested_tag(&self, start: usize, depth: usize) -> Result<(String, usize)> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(start, format!("tags are nested more than {MAX_DEPTH} deep")));
+        }
         let body = start + 2;
         if self.at(body, "@") {
-            return self.product(body + 1, start);
+            return self.product(body + 1, start, depth);
         }
-        if let Some(found) = self.user_call(body)? {
+        if let Some(found) = self.user_call(body, depth)? {
             return Ok(found);
         }
         let end = self.tag_end(body, "}}");
@@ -218,19 +233,23 @@ impl<'a> Scanner<'a> {
         Ok((format!("({inner})"), end))
     }
 
-    /// `name(args)}}` without `@`, starting at `body`: a user function when an argument holds a
-    /// nested tag.
-    fn user_call(&self, body: usize) -> Result<Option<(String, usize)>> {
+    /// `name(args)}}` without `@`, starting at `body`: a user function when a nested `{{` comes
+    /// before the next `}}` (a Jinja call such as `{{range(3)}}` never holds one). Decided by that
+    /// short look-ahead, never by backtracking, so scanning stays linear.
+    fn user_call(&self, body: usize, depth: usize) -> Result<Option<(String, usize)>> {
         let name_end = self.ident_end(body, false);
         if name_end == body || !self.at(name_end, "(") {
             return Ok(None);
         }
-        let Ok((parts, end)) = self.args(name_end + 1, body - 2) else {
-            return Ok(None);
-        };
-        if !parts.iter().any(|part| matches!(part, Part::Expr(_))) {
+        let rest = &self.bytes[name_end + 1..];
+        let nested_first = rest
+            .windows(2)
+            .find(|pair| pair == b"{{" || pair == b"}}")
+            .is_some_and(|pair| pair == b"{{");
+        if !nested_first {
             return Ok(None);
         }
+        let (parts, end) = self.args(name_end + 1, body - 2, depth)?;
         let name = &self.src[body..name_end];
         let arg = argument(parts);
         Ok(Some((format!("{name}({arg})"), end)))
@@ -251,7 +270,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// After `{{@` (at `body`): a variable or a helper call; `start` is the tag's `{{`.
-    fn product(&self, body: usize, start: usize) -> Result<(String, usize)> {
+    fn product(&self, body: usize, start: usize, depth: usize) -> Result<(String, usize)> {
         let name_end = self.ident_end(body, true);
         let name = &self.src[body..name_end];
         if name.is_empty() {
@@ -271,7 +290,7 @@ impl<'a> Scanner<'a> {
             ));
         };
         let (parts, end) = if self.at(name_end, "(") {
-            self.args(name_end + 1, start)?
+            self.args(name_end + 1, start, depth)?
         } else {
             (Vec::new(), self.close(name_end, start, name)?)
         };
@@ -298,7 +317,7 @@ impl<'a> Scanner<'a> {
 
     /// An argument list starting after `(`, ending at `)}}`; returns the parts and the position
     /// after `}}`.
-    fn args(&self, from: usize, start: usize) -> Result<(Vec<Part>, usize)> {
+    fn args(&self, from: usize, start: usize, depth: usize) -> Result<(Vec<Part>, usize)> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut pos = from;
@@ -312,7 +331,7 @@ impl<'a> Scanner<'a> {
             }
             if self.at(pos, "{{") {
                 flush(&mut literal, &mut parts);
-                let (expr, end) = self.nested_tag(pos)?;
+                let (expr, end) = self.nested_tag(pos, depth + 1)?;
                 parts.push(Part::Expr(expr));
                 pos = end;
                 continue;

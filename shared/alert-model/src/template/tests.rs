@@ -901,3 +901,28 @@ fn every_prefix_of_a_complex_template_renders_or_fails_cleanly() {
         }
     }
 }
+
+#[test]
+fn hostile_template_shapes_are_refused_quickly() {
+    let alert = sample(AlertType::Alert);
+    let deep = format!("{}x{}", "{{@JsonEncode(".repeat(100), ")}}".repeat(100));
+    let err = fails(&deep, Escape::Text, &alert);
+    assert!(err.reason.contains("nested more than 32 deep"), "{err}");
+    let shallow = format!("{}x{}", "{{@JsonEncode(".repeat(3), ")}}".repeat(3));
+    assert_eq!(ok(&shallow, Escape::Text), "x");
+    let huge = "x".repeat(prepass::MAX_TEMPLATE_BYTES + 1);
+    let err = fails(&huge, Escape::Text, &alert);
+    assert!(
+        err.reason.contains("the template is larger than 524288 bytes"),
+        "{err}"
+    );
+    // Many unterminated user-function starts stay linear (this would take minutes if quadratic).
+    let started = std::time::Instant::now();
+    let many = "{{a({{b}} x}} ".repeat(20_000);
+    let _ = Engine::new().check(SOURCE, &many);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
