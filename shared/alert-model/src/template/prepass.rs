@@ -452,6 +452,14 @@ fn variable(name: &str) -> std::result::Result<String, String> {
             "`@{name}`: vault items are not supported; use a secret variable of the integration"
         ));
     }
+    if let Some(field) = name
+        .get(..21)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("monitor.customFields."))
+        .and_then(|_| name.get(21..))
+        .filter(|field| !field.is_empty())
+    {
+        return Ok(format!("{INTERNAL}.CustomField({})", string_literal(field)));
+    }
     known_variables()
         .get(&name.to_ascii_lowercase())
         .cloned()

@@ -116,6 +116,7 @@ fn product_syntax_and_jinja_render_in_one_template() {
         ("{{@alertDefinition.name}}", "Default Alert"),
         ("{{@CustomField(Team)}}", "ops"),
         ("{{@CustomField( Team )}}", "ops"),
+        ("{{@monitor.customFields.Team}}", "ops"),
         ("{{ApiKey}}", "k-123"),
         ("{{ ApiKey }}", "k-123"),
         ("{{ monitor.customFields.Team }}", "ops"),
@@ -536,6 +537,8 @@ fn unknown_custom_field_is_an_error_naming_it() {
     assert_eq!(err.line, Some(1));
     assert!(err.reason.contains("unknown custom field `ComponentId`"), "{err}");
     assert!(err.reason.contains("`Team`"), "lists the known fields: {err}");
+    let err = fails("{{@monitor.customFields.Nope}}", Escape::Text, &alert);
+    assert!(err.reason.contains("unknown custom field `Nope`"), "{err}");
     let err = fails("{{ CustomField('Nope') }}", Escape::Text, &Alert::default());
     assert!(
         err.reason
