@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod apply;
+mod serve;
 mod publish;
 mod validate;
 
