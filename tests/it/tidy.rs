@@ -248,7 +248,7 @@ fn every_kind_has_a_sam_function_and_every_sam_function_a_kind() {
             "BuildMethod: rust-cargolambda".to_owned(),
         ];
         for line in expected {
-            if !block.iter().any(|have| *have == line) {
+            if !block.contains(&line) {
                 problems.push(format!("{id} in infra/template.yaml must have `{line}`"));
             }
         }
