@@ -198,7 +198,7 @@ fn every_kind_has_a_function_crate_and_every_crate_a_kind() {
     for kind in &kinds {
         let manifest = root().join(format!("functions/notify-{kind}/Cargo.toml"));
         match fs::read_to_string(&manifest) {
-            Ok(text) if text.lines().any(|line| line.trim() == format!("name = \"notify-{kind}\"")) => {}
+            Ok(text) if text.lines().any(|line| line.replace(' ', "").replace('\'', "\"") == format!("name=\"notify-{kind}\"")) => {}
             Ok(_) => problems.push(format!(
                 "functions/notify-{kind}/Cargo.toml must declare the package `name = \"notify-{kind}\"`"
             )),
