@@ -12,19 +12,30 @@ state="$root/.tocsin"
 venv="$root/.venv"
 mkdir -p "$state"
 
-ensure_venv() {
+moto_spec='moto[server]>=5,<6'
+tools_spec=('cfn-lint>=1,<2' 'aws-sam-cli>=1,<2')
+
+has_moto() { "$venv/bin/python" -c 'import moto.server, flask' 2>/dev/null; }
+has_tools() { [ -x "$venv/bin/cfn-lint" ] && [ -x "$venv/bin/sam" ]; }
+
+make_venv() {
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c 'import moto.server, flask' 2>/dev/null; then
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+}
+
+ensure_venv() {
+  make_venv
+  if ! has_moto; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_spec"
   fi
 }
 
 ensure_tools() {
-  ensure_venv
-  if [ ! -x "$venv/bin/cfn-lint" ] || [ ! -x "$venv/bin/sam" ]; then
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'cfn-lint>=1,<2' 'aws-sam-cli>=1,<2'
+  make_venv
+  # One pip run for everything missing: the resolver then sees every requirement at once.
+  if ! has_moto || ! has_tools; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_spec" "${tools_spec[@]}"
   fi
 }
 

@@ -14,7 +14,9 @@ stack="$root/scripts/local-stack.sh"
 say() { printf '\n==> %s\n' "$*"; }
 
 say "python tools (.venv: moto server, cfn-lint, aws-sam-cli)"
+t0=$(date +%s)
 "$stack" tools
+echo "ready in $(($(date +%s) - t0)) s"
 export PATH="$root/.venv/bin:$PATH"
 
 say "rust components (rustfmt, clippy)"
