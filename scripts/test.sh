@@ -56,7 +56,8 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN
 export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 export SAM_CLI_TELEMETRY=0
 if [ "${CI:-}" = true ]; then
-  export CARGO_TERM_COLOR=never
+  # A fresh clone builds once: incremental state would only cost time and disk.
+  export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
 fi
 
 results=()
