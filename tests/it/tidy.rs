@@ -242,15 +242,28 @@ fn every_kind_has_a_sam_function_and_every_sam_function_a_kind() {
             ));
             continue;
         };
+        // Every function receives every alert (no filter policy), and what it cannot deliver after
+        // Lambda's retries goes to the on-failure queue, for `tocsin replay`.
         let expected = [
             format!("CodeUri: ../functions/notify-{kind}"),
             "Type: AWS::Serverless::Function".to_owned(),
             "BuildMethod: rust-cargolambda".to_owned(),
+            "Topic: !Ref AlertsTopic".to_owned(),
+            "MaximumRetryAttempts: 2".to_owned(),
+            "Destination: !GetAtt FailedAlertsQueue.Arn".to_owned(),
         ];
         for line in expected {
             if !block.contains(&line) {
-                problems.push(format!("{id} in infra/template.yaml must have `{line}`"));
+                problems.push(format!(
+                    "{id} in infra/template.yaml must have `{line}` (see NotifyWebhookFunction)"
+                ));
             }
+        }
+        if block.iter().any(|line| line.starts_with("FilterPolicy")) {
+            problems.push(format!(
+                "{id} in infra/template.yaml has a FilterPolicy: every function receives every alert and picks \
+                 its own routes, so remove it"
+            ));
         }
     }
     let known: BTreeSet<String> = kinds
