@@ -9,11 +9,25 @@
 #![warn(missing_docs)]
 
 mod config;
+pub mod deliveries;
 pub mod http;
 mod notifier;
+pub mod pipeline;
 mod runner;
+pub mod secret;
+mod ssrf;
+#[cfg(test)]
+mod tests;
 
-pub use config::{Config, ConfigError};
+pub use config::{AllowList, Cidr, Config, ConfigError};
+pub use deliveries::{
+    Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DynamoDeliveryLog,
+    Finish, LogTimes, MemoryDeliveryLog,
+};
 pub use http::HttpClient;
 pub use notifier::*;
-pub use runner::{Init, run};
+pub use pipeline::{
+    EventReport, HandlerError, PendingRoute, Pipeline, PlanError, PlannedMessage, Settings, plan,
+};
+pub use runner::{AnyDeliveryLog, Init, init_tracing, run};
+pub use secret::{MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets};

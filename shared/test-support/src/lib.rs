@@ -5,3 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod moto;
+pub mod receiver;
+
+pub use receiver::{Receiver, Recorded, Reply, Script};
