@@ -168,7 +168,11 @@ impl Config {
             ),
             log_json,
             log_filter: get("AWS_LAMBDA_LOG_LEVEL")
-                .map(|level| level.to_ascii_lowercase())
+                .map(|level| match level.to_ascii_lowercase().as_str() {
+                    // Lambda's level names; FATAL has no tracing counterpart.
+                    "fatal" => "error".to_owned(),
+                    other => other.to_owned(),
+                })
                 .or_else(|| get("RUST_LOG"))
                 .unwrap_or(defaults.log_filter),
             definitions_file,

@@ -63,8 +63,18 @@ impl HttpClient {
             .map_err(|error| NotifyError::permanent(format!("invalid url: {error}")))?;
         let target = origin(&url);
         self.check_url(&url, &target)?;
-        let method = Method::from_str(&request.method.to_ascii_uppercase())
-            .map_err(|_| NotifyError::permanent(format!("{target}: invalid http method")))?;
+        let method = match request.method.to_ascii_uppercase().as_str() {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "PUT" => Method::PUT,
+            "PATCH" => Method::PATCH,
+            "DELETE" => Method::DELETE,
+            other => {
+                return Err(NotifyError::permanent(format!(
+                    "{target}: http method `{other}` is not GET, POST, PUT, PATCH or DELETE"
+                )));
+            }
+        };
         let mut headers = HeaderMap::new();
         for (name, value) in &request.headers {
             let header = HeaderName::from_str(name)

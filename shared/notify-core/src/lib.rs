@@ -29,5 +29,7 @@ pub use notifier::*;
 pub use pipeline::{
     EventReport, HandlerError, PendingRoute, Pipeline, PlanError, PlannedMessage, Settings, plan,
 };
-pub use runner::{AnyDeliveryLog, Init, init_tracing, run};
+pub use runner::{
+    AnyDeliveryLog, ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing, run,
+};
 pub use secret::{MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets};

@@ -575,7 +575,9 @@ where
                 Err(failure) => {
                     let wait = self.backoff(attempt_in_invocation, &failure);
                     let out_of_attempts = attempt_in_invocation >= self.settings.max_attempts;
-                    let out_of_time = Instant::now() + wait + self.settings.min_attempt_time > deadline;
+                    let out_of_time = Instant::now()
+                        .checked_add(wait.saturating_add(self.settings.min_attempt_time))
+                        .is_none_or(|earliest_end| earliest_end > deadline);
                     if out_of_attempts || out_of_time {
                         let why = if out_of_attempts {
                             "attempts exhausted"

@@ -47,33 +47,7 @@ where
     let http = HttpClient::new(&config)?;
     let init = Init { config, sdk, http };
     let notifier = make(&init)?;
-    let Init { config, sdk, .. } = init;
-    let definitions = match &config.definitions_file {
-        Some(path) => Source::File(path.clone()),
-        None => Source::Dynamo(DynamoDbStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            config.definitions_table.clone(),
-        )),
-    };
-    let times = LogTimes::from_config(&config);
-    let deliveries = if config.deliveries_table.is_empty() {
-        tracing::warn!("no DELIVERIES_TABLE: the delivery log is in memory (local use only)");
-        AnyDeliveryLog::Memory(MemoryDeliveryLog::new(times))
-    } else {
-        AnyDeliveryLog::Dynamo(DynamoDeliveryLog::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            config.deliveries_table.clone(),
-            times,
-        ))
-    };
-    let secrets = SecretResolver::new(&sdk, config.cache_ttl);
-    let pipeline = Pipeline::new(
-        notifier,
-        definitions,
-        secrets,
-        deliveries,
-        Settings::from_config(&config),
-    );
+    let pipeline = build_pipeline(notifier, &init.config, &init.sdk);
     let pipeline = &pipeline;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
@@ -82,6 +56,46 @@ where
         },
     ))
     .await
+}
+
+/// The pipeline `run` serves, as built from the configuration.
+pub type ConfiguredPipeline<N> = Pipeline<N, ConfiguredDefinitions, SecretResolver, AnyDeliveryLog>;
+
+/// Builds the pipeline of a function from its settings (what [`run`] does before serving events;
+/// the CLI's local runs use it too): definitions from `TOCSIN_DEFINITIONS_FILE` or the
+/// `Definitions` table, secrets from SSM / Secrets Manager, the delivery log on the `Deliveries`
+/// table (in memory when none is configured). Makes no network call.
+pub fn build_pipeline<N: Notifier>(
+    notifier: N,
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> ConfiguredPipeline<N> {
+    let definitions = match &config.definitions_file {
+        Some(path) => ConfiguredDefinitions::File(path.clone()),
+        None => ConfiguredDefinitions::Dynamo(DynamoDbStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.definitions_table.clone(),
+        )),
+    };
+    let times = LogTimes::from_config(config);
+    let deliveries = if config.deliveries_table.is_empty() {
+        tracing::warn!("no DELIVERIES_TABLE: the delivery log is in memory (local use only)");
+        AnyDeliveryLog::Memory(MemoryDeliveryLog::new(times))
+    } else {
+        AnyDeliveryLog::Dynamo(DynamoDeliveryLog::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.deliveries_table.clone(),
+            times,
+        ))
+    };
+    let secrets = SecretResolver::new(sdk, config.cache_ttl);
+    Pipeline::new(
+        notifier,
+        definitions,
+        secrets,
+        deliveries,
+        Settings::from_config(config),
+    )
 }
 
 /// Starts tracing once: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`, compact text otherwise, at the
@@ -111,24 +125,32 @@ fn instant_of(deadline_ms: u64) -> Instant {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    let now = Instant::now();
+    // A nonsensical deadline far in the future must not overflow; an hour is beyond any Lambda's.
+    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).min(Duration::from_secs(3600));
+    now.checked_add(remaining).unwrap_or(now)
 }
 
 /// The definitions of a function: a YAML file (local runs) or the DynamoDB table.
-enum Source {
+#[derive(Debug, Clone)]
+pub enum ConfiguredDefinitions {
+    /// `TOCSIN_DEFINITIONS_FILE`, re-read at each cache expiry.
     File(PathBuf),
+    /// The `Definitions` table.
     Dynamo(DynamoDbStore),
 }
 
-impl DefinitionSource for Source {
+impl DefinitionSource for ConfiguredDefinitions {
     async fn load(&self) -> Result<Definitions, StoreError> {
         match self {
-            Source::File(path) => definition_store::load_file(path).map_err(|error| StoreError::Item {
-                key: "-".to_owned(),
-                table: path.display().to_string(),
-                reason: error.to_string(),
-            }),
-            Source::Dynamo(store) => store.load().await,
+            ConfiguredDefinitions::File(path) => {
+                definition_store::load_file(path).map_err(|error| StoreError::Item {
+                    key: "-".to_owned(),
+                    table: path.display().to_string(),
+                    reason: error.to_string(),
+                })
+            }
+            ConfiguredDefinitions::Dynamo(store) => store.load().await,
         }
     }
 }

@@ -5,6 +5,7 @@ mod config;
 mod deliveries;
 mod http;
 mod pipeline;
+mod runner;
 
 mod secrets;
 mod support;

@@ -13,13 +13,12 @@ use alert_model::{Alert, AlertType, template::Engine};
 use definition_store::{Catalog, Definitions, MemoryStore, VariableDef};
 use test_support::{
     Receiver, Reply, Script,
+    logs::capture as capture_logs,
     moto::{sdk_config, unique},
+    sns::{event as sns_event, native_alert as native},
 };
 
-use super::support::{
-    TestNotifier, capture_logs, definitions, integration, local_client, native, settings, sns_event,
-    with_secret_token,
-};
+use super::support::{TestNotifier, definitions, integration, local_client, settings, with_secret_token};
 use crate::{
     DeliveryLog, DynamoDeliveryLog, EventReport, HandlerError, LogTimes, MemoryDeliveryLog, MemorySecrets,
     Pipeline, PlaceholderSecrets, Settings, deliveries::AttemptOutcome, deliveries::create_table, plan,

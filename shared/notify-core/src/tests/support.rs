@@ -1,11 +1,6 @@
-//! Test-only notifier, builders and log capture.
+//! Test-only notifier and definitions builders.
 
-use std::{
-    collections::BTreeMap,
-    io::Write,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::BTreeMap, time::Duration};
 
 use alert_model::IntegrationKind;
 use definition_store::{
@@ -188,74 +183,4 @@ pub(crate) fn definitions(integrations: Vec<Integration>) -> Definitions {
         }],
         ..Definitions::default()
     }
-}
-
-/// A native envelope v1 message for the sample monitor.
-pub(crate) fn native(alert_guid: &str) -> String {
-    json!({
-        "version": 1,
-        "alert": {"alertGuid": alert_guid, "type": "Alert", "description": "DNS lookup failed"},
-        "monitor": {"monitorGuid": "849b2046-213d-43ad-9efc-5af1faaeb222", "name": "GalacticResorts.com - DNS"},
-        "incident": {"key": "ba8ffcb7-5de0-489e-b649-f00f0b447e80-0-30099055746"}
-    })
-    .to_string()
-}
-
-/// An SNS event with one record per `(message id, message)`.
-pub(crate) fn sns_event(records: &[(&str, &str)]) -> serde_json::Value {
-    let records: Vec<serde_json::Value> = records
-        .iter()
-        .map(|(id, message)| {
-            json!({
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": id,
-                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
-                    "Subject": null,
-                    "Message": message,
-                    "Timestamp": "2026-11-28T10:00:00.000Z",
-                    "SigningCertURL": "https://sns.us-east-1.amazonaws.com/cert.pem",
-                    "MessageAttributes": {"severity": {"Type": "String", "Value": "critical"}}
-                }
-            })
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
-/// Everything logged while the guard lives, as JSON lines.
-#[derive(Clone, Default)]
-pub(crate) struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Captures the current thread's logs (use with a current-thread runtime).
-pub(crate) fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(true)
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    (logs, tracing::subscriber::set_default(subscriber))
 }
