@@ -161,7 +161,15 @@ impl Config {
             max_attempts: number("TOCSIN_MAX_ATTEMPTS", 1, 20, 4)? as u32,
             allow_hosts,
             allow_http: flag("TOCSIN_ALLOW_HTTP")?,
-            email_from: get("TOCSIN_EMAIL_FROM"),
+            email_from: match get("TOCSIN_EMAIL_FROM") {
+                Some(from) if !from.contains('@') => {
+                    return Err(ConfigError::Invalid {
+                        name: "TOCSIN_EMAIL_FROM",
+                        reason: format!("`{from}` is not an e-mail address"),
+                    });
+                }
+                from => from,
+            },
             claim_ttl: Duration::from_secs(number("TOCSIN_CLAIM_SECONDS", 1, 86_400, 300)?),
             delivery_retention: Duration::from_secs(
                 number("TOCSIN_DELIVERY_RETENTION_DAYS", 1, 3650, 30)? * 24 * 3600,

@@ -78,7 +78,8 @@ pub struct EventReport {
     pub routes: usize,
     /// Routes whose every message is now delivered, some of them by this invocation.
     pub delivered: usize,
-    /// Routes delivered entirely by earlier invocations.
+    /// Routes with nothing left to send: delivered entirely by earlier invocations, or no message
+    /// built (e.g. no recipient on duty).
     pub skipped: usize,
     /// Routes that failed permanently (now or earlier).
     pub failed: usize,
@@ -385,13 +386,14 @@ where
                 let _entered = span.enter();
                 info!("no route of this kind");
             }
-            for route in routes {
-                report.routes += 1;
+            // Routes go to different targets: deliver them concurrently, so that one slow or
+            // throttling target does not hold back the others. Steps within a route stay in order.
+            report.routes += routes.len();
+            let deliveries = routes.iter().map(|route| {
                 let route_span = info_span!(parent: &span, "route", integration_id = %route.integration.id);
-                let outcome = self
-                    .deliver_route(&route, &alert, deadline)
-                    .instrument(route_span)
-                    .await;
+                self.deliver_route(route, &alert, deadline).instrument(route_span)
+            });
+            for outcome in futures_util::future::join_all(deliveries).await {
                 match outcome {
                     RouteOutcome::Delivered => report.delivered += 1,
                     RouteOutcome::Skipped => report.skipped += 1,
@@ -464,7 +466,10 @@ where
                 }
             }
         }
-        if sent_any || messages.is_empty() {
+        if messages.is_empty() {
+            info!("the route has nothing to send");
+        }
+        if sent_any {
             RouteOutcome::Delivered
         } else {
             RouteOutcome::Skipped

@@ -154,6 +154,16 @@ fn invalid_values_name_the_variable_and_the_reason() {
             "xml",
             "environment variable `AWS_LAMBDA_LOG_FORMAT`: `xml` is not JSON or Text",
         ),
+        (
+            "TOCSIN_EMAIL_FROM",
+            "alerts",
+            "environment variable `TOCSIN_EMAIL_FROM`: `alerts` is not an e-mail address",
+        ),
+        (
+            "TOCSIN_CLAIM_SECONDS",
+            "0",
+            "environment variable `TOCSIN_CLAIM_SECONDS`: 0 is outside 1..=86400",
+        ),
     ];
     for (name, value, expected) in cases {
         let error = config(&[TABLES[0], TABLES[1], (name, value)]).unwrap_err();
@@ -170,4 +180,23 @@ fn allow_list_matches_hosts_case_insensitively_and_mapped_addresses() {
     let mapped: IpAddr = "::ffff:192.168.3.4".parse().unwrap();
     assert!(list.allows_ip(mapped));
     assert!(!list.allows_ip("192.169.0.1".parse().unwrap()));
+}
+
+#[test]
+fn lambda_log_levels_map_to_filters() {
+    for (level, filter) in [
+        ("TRACE", "trace"),
+        ("INFO", "info"),
+        ("WARN", "warn"),
+        ("FATAL", "error"),
+    ] {
+        let config = config(&[
+            TABLES[0],
+            TABLES[1],
+            ("AWS_LAMBDA_LOG_LEVEL", level),
+            ("RUST_LOG", "off"),
+        ])
+        .unwrap();
+        assert_eq!(config.log_filter, filter);
+    }
 }

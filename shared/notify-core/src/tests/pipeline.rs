@@ -704,3 +704,33 @@ async fn plan_describes_messages_without_sending() {
     );
     assert!(receiver.requests().is_empty());
 }
+
+#[tokio::test]
+async fn routes_are_delivered_concurrently_so_a_throttled_target_holds_back_no_other() {
+    let receiver = Receiver::start(
+        Script::new()
+            .route(
+                "/throttled",
+                [Reply::status(429).header("Retry-After", "1"), Reply::ok()],
+            )
+            .route("/fast", [Reply::ok().delay(Duration::from_millis(100))]),
+    )
+    .await;
+    let definitions = definitions(vec![
+        integration("throttled", &receiver.url("/throttled")),
+        integration("fast", &receiver.url("/fast")),
+    ]);
+    let pipeline = pipeline(definitions, settings(3));
+    let report = pipeline
+        .handle_event(&sns_event(&[("m-1", &native(&unique("a")))]), later(30))
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 2);
+    let throttled = receiver.requests_to("/throttled");
+    let fast = receiver.requests_to("/fast");
+    assert_eq!((throttled.len(), fast.len()), (2, 1));
+    assert!(
+        fast[0].at < throttled[1].at,
+        "the fast route waited for the throttled one"
+    );
+}
