@@ -56,6 +56,13 @@ impl Reply {
         Reply::status(200).body("ok")
     }
 
+    /// `status` with a JSON body and `content-type: application/json`.
+    pub fn json(status: u16, body: &serde_json::Value) -> Self {
+        Reply::status(status)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    }
+
     /// Closes the connection without answering.
     pub fn drop_connection() -> Self {
         Reply {

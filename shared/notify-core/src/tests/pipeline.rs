@@ -734,3 +734,28 @@ async fn routes_are_delivered_concurrently_so_a_throttled_target_holds_back_no_o
         "the fast route waited for the throttled one"
     );
 }
+
+#[tokio::test]
+async fn without_a_claim_nothing_is_sent_and_the_invocation_is_retried() {
+    let receiver = Receiver::start(Script::new().route("/hook", [Reply::ok()])).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let pipeline = Pipeline::new(
+        TestNotifier { http: local_client() },
+        MemoryStore::new(definitions(vec![integration("hook", &receiver.url("/hook"))])),
+        MemorySecrets::new(),
+        DynamoDeliveryLog::new(client, unique("NoSuchTable"), LogTimes::default()),
+        settings(3),
+    );
+    let error = pipeline
+        .handle_event(&sns_event(&[("m-1", &native(&unique("a")))]), later(30))
+        .await
+        .unwrap_err();
+    assert_eq!(error.report().retryable, 1);
+    assert!(
+        error
+            .to_string()
+            .contains("dynamodb GetItem on table `NoSuchTable"),
+        "{error}"
+    );
+    assert!(receiver.requests().is_empty());
+}

@@ -209,3 +209,58 @@ async fn the_placeholder_resolver_calls_nothing_and_names_the_reference() {
         "secret `ssm:/c` not found"
     );
 }
+
+/// An SDK config pointing at a local receiver that plays the AWS JSON protocol's error answers.
+async fn scripted_aws(replies: Vec<test_support::Reply>) -> (test_support::Receiver, aws_config::SdkConfig) {
+    let receiver = test_support::Receiver::start(test_support::Script::new().route("/", replies)).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(receiver.url(""))
+        .region(aws_config::Region::new("us-east-1"))
+        .test_credentials()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    (receiver, sdk)
+}
+
+fn aws_error(status: u16, error_type: &str) -> test_support::Reply {
+    test_support::Reply::status(status)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amzn-errortype", error_type)
+        .body(format!(r#"{{"__type":"{error_type}","message":"scripted"}}"#))
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retryable_other_errors_permanent() {
+    let cases: &[(u16, &str, bool)] = &[
+        (500, "InternalServerError", true),
+        (503, "ServiceUnavailable", true),
+        (400, "ThrottlingException", true),
+        (429, "TooManyRequestsException", true),
+        (400, "ParameterNotFound", false),
+        (400, "AccessDeniedException", false),
+    ];
+    for (status, error_type, retryable) in cases {
+        let (receiver, sdk) = scripted_aws(vec![aws_error(*status, error_type)]).await;
+        let resolver = SecretResolver::new(&sdk, Duration::from_secs(60));
+        let error = resolver
+            .resolve(&reference("ssm:/tocsin/scripted"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.is_retryable(), *retryable, "{status} {error_type}: {error}");
+        assert!(
+            error.to_string().starts_with("secret `ssm:/tocsin/scripted`"),
+            "{error}"
+        );
+        let error = resolver
+            .resolve(&reference("secretsmanager:scripted"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.is_retryable(), *retryable, "{status} {error_type}: {error}");
+        assert_eq!(
+            receiver.requests().len(),
+            2,
+            "one request per resolve, no hidden retries"
+        );
+    }
+}
