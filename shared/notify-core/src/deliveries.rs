@@ -291,6 +291,14 @@ impl MemoryDeliveryLog {
             ..MemoryDeliveryLog::default()
         }
     }
+
+    /// Every record, in the order recorded (tests, `tocsin demo`).
+    pub fn records(&self) -> Vec<DeliveryRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
 }
 
 impl DeliveryLog for MemoryDeliveryLog {

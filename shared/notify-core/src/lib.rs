@@ -25,6 +25,8 @@ pub mod pipeline;
 mod runner;
 pub mod secret;
 mod ssrf;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 

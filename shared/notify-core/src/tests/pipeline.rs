@@ -759,3 +759,32 @@ async fn without_a_claim_nothing_is_sent_and_the_invocation_is_retried() {
     );
     assert!(receiver.requests().is_empty());
 }
+
+#[tokio::test]
+async fn the_testing_helper_finds_a_leak_and_passes_redacted_output() {
+    let receiver =
+        Receiver::start(Script::new().route("/echo", [Reply::status(400).body("token sekrit-helper")])).await;
+    let definitions = definitions(vec![with_secret_token(
+        integration("echo", &receiver.url("/echo")),
+        "ssm:/t",
+    )]);
+    let pipeline = pipeline_with(
+        definitions,
+        settings(1),
+        MemorySecrets::new().with("ssm:/t", "sekrit-helper"),
+    );
+    let captured = crate::testing::capture(&pipeline, &sns_event(&[("m-1", &native(&unique("a")))])).await;
+    assert_eq!(captured.result.as_ref().map(|report| report.failed).ok(), Some(1));
+    assert_eq!(captured.records.len(), 1);
+    assert!(captured.logs.contains("failed permanently"), "{}", captured.logs);
+    captured.assert_no_leak("sekrit-helper");
+    // It does see what the pipeline printed: the redaction marker, and non-secret values.
+    assert!(
+        captured
+            .outputs()
+            .iter()
+            .any(|output| output.contains("[redacted]"))
+    );
+    let found = std::panic::catch_unwind(|| captured.assert_no_leak("token"));
+    assert!(found.is_err(), "a value that is printed is reported");
+}
