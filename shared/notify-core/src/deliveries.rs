@@ -207,6 +207,12 @@ pub trait DeliveryLog: Send + Sync {
         &self,
         alert_id: &str,
     ) -> impl Future<Output = Result<Vec<DeliveryRecord>, DeliveryLogError>> + Send;
+
+    /// The state of every message claimed for `alert_id`, by integration and step.
+    fn states(
+        &self,
+        alert_id: &str,
+    ) -> impl Future<Output = Result<Vec<DeliveryState>, DeliveryLogError>> + Send;
 }
 
 /// Timing of claims and items.
@@ -248,15 +254,24 @@ fn new_token() -> String {
     format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+/// Where a message of a route stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryStatus {
+    /// An invocation holds the claim (or held it and crashed: it expires).
     Claimed,
+    /// Delivered.
     Delivered,
+    /// Failed permanently.
     Failed,
+    /// Failed, retryable; the next invocation may claim it.
     Released,
 }
 
-impl State {
+/// Kept as `State` inside this module.
+type State = DeliveryStatus;
+
+impl DeliveryStatus {
     fn as_str(self) -> &'static str {
         match self {
             State::Claimed => "claimed",
@@ -265,6 +280,33 @@ impl State {
             State::Released => "released",
         }
     }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "claimed" => Some(State::Claimed),
+            "delivered" => Some(State::Delivered),
+            "failed" => Some(State::Failed),
+            "released" => Some(State::Released),
+            _ => None,
+        }
+    }
+}
+
+/// The current state of one message of a route, as `tocsin log` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryState {
+    /// Which message.
+    #[serde(flatten)]
+    pub key: DeliveryKey,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Attempts so far, over every invocation.
+    pub attempts: u32,
+    /// The target's id for what was created, once delivered.
+    pub external_id: Option<String>,
+    /// The last failure, redacted.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +315,8 @@ struct MemoryState {
     token: String,
     claim_expires_ms: u64,
     attempts: u32,
+    external_id: Option<String>,
+    last_error: Option<String>,
 }
 
 /// The delivery log in memory: tests, the CLI's local runs.
@@ -325,6 +369,8 @@ impl DeliveryLog for MemoryDeliveryLog {
                 token: token.clone(),
                 claim_expires_ms: now + self.times.claim_ttl.as_millis() as u64,
                 attempts: previous_attempts,
+                external_id: None,
+                last_error: None,
             },
         );
         Ok(ClaimOutcome::Claimed(Claim {
@@ -362,11 +408,40 @@ impl DeliveryLog for MemoryDeliveryLog {
             return Err(DeliveryLogError::ClaimLost(describe_key(&claim.key)));
         }
         state.state = match finish {
-            Finish::Delivered { .. } => State::Delivered,
-            Finish::FailedPermanently { .. } => State::Failed,
-            Finish::ReleasedForRetry { .. } => State::Released,
+            Finish::Delivered { external_id } => {
+                state.external_id = external_id.clone();
+                State::Delivered
+            }
+            Finish::FailedPermanently { error } => {
+                state.last_error = Some(truncate_utf8(error, MAX_ERROR_BYTES));
+                State::Failed
+            }
+            Finish::ReleasedForRetry { error } => {
+                state.last_error = Some(truncate_utf8(error, MAX_ERROR_BYTES));
+                State::Released
+            }
         };
         Ok(())
+    }
+
+    async fn states(&self, alert_id: &str) -> Result<Vec<DeliveryState>, DeliveryLogError> {
+        let states = self
+            .states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut found: Vec<DeliveryState> = states
+            .iter()
+            .filter(|(key, _)| key.alert_id == alert_id)
+            .map(|(key, state)| DeliveryState {
+                key: key.clone(),
+                status: state.state,
+                attempts: state.attempts,
+                external_id: state.external_id.clone(),
+                last_error: state.last_error.clone(),
+            })
+            .collect();
+        found.sort_by(|a, b| (&a.key.integration_id, &a.key.step).cmp(&(&b.key.integration_id, &b.key.step)));
+        Ok(found)
     }
 
     async fn history(&self, alert_id: &str) -> Result<Vec<DeliveryRecord>, DeliveryLogError> {
@@ -633,6 +708,57 @@ impl DeliveryLog for DynamoDeliveryLog {
         records.sort_by_key(|record| (record.time, record.attempt));
         Ok(records)
     }
+
+    async fn states(&self, alert_id: &str) -> Result<Vec<DeliveryState>, DeliveryLogError> {
+        let mut states = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :route)")
+                .expression_attribute_values(":pk", pk(alert_id))
+                .expression_attribute_values(":route", s("route#"))
+                .set_exclusive_start_key(start.take())
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|error| self.dynamo_error("Query", error))?;
+            for item in output.items.unwrap_or_default() {
+                states.push(state_from_item(&item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        states
+            .sort_by(|a, b| (&a.key.integration_id, &a.key.step).cmp(&(&b.key.integration_id, &b.key.step)));
+        Ok(states)
+    }
+}
+
+fn state_from_item(item: &HashMap<String, AttributeValue>) -> Result<DeliveryState, DeliveryLogError> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let sk = text("sk").unwrap_or_default();
+    let bad = |reason: &str| DeliveryLogError::Item {
+        key: sk.clone(),
+        reason: reason.to_owned(),
+    };
+    Ok(DeliveryState {
+        key: DeliveryKey {
+            alert_id: text("alertId").ok_or_else(|| bad("missing `alertId`"))?,
+            integration_id: text("integrationId").ok_or_else(|| bad("missing `integrationId`"))?,
+            step: text("step").ok_or_else(|| bad("missing `step`"))?,
+        },
+        status: text("status")
+            .and_then(|status| DeliveryStatus::parse(&status))
+            .ok_or_else(|| bad("missing or invalid `status`"))?,
+        attempts: number(item, "attempts") as u32,
+        external_id: text("externalId"),
+        last_error: text("lastError"),
+    })
 }
 
 impl DynamoDeliveryLog {

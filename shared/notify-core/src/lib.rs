@@ -32,8 +32,8 @@ mod tests;
 
 pub use config::{AllowList, Cidr, Config, ConfigError};
 pub use deliveries::{
-    Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DynamoDeliveryLog,
-    Finish, LogTimes, MemoryDeliveryLog,
+    Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
+    DeliveryStatus, DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog,
 };
 pub use http::HttpClient;
 pub use notifier::*;

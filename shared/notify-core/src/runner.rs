@@ -11,8 +11,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use crate::{
     Config, ConfigError, HttpClient, Notifier,
     deliveries::{
-        Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DynamoDeliveryLog,
-        Finish, LogTimes, MemoryDeliveryLog,
+        Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
+        DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog,
     },
     pipeline::{Pipeline, Settings},
     secret::SecretResolver,
@@ -183,6 +183,13 @@ impl DeliveryLog for AnyDeliveryLog {
         match self {
             AnyDeliveryLog::Dynamo(log) => log.finish(claim, finish).await,
             AnyDeliveryLog::Memory(log) => log.finish(claim, finish).await,
+        }
+    }
+
+    async fn states(&self, alert_id: &str) -> Result<Vec<DeliveryState>, DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.states(alert_id).await,
+            AnyDeliveryLog::Memory(log) => log.states(alert_id).await,
         }
     }
 

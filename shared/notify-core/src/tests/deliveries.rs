@@ -6,8 +6,8 @@ use chrono::Utc;
 use test_support::moto::{sdk_config, unique};
 
 use crate::{
-    ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DynamoDeliveryLog, Finish,
-    LogTimes, MemoryDeliveryLog,
+    ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryStatus,
+    DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog,
     deliveries::{AttemptOutcome, create_table},
 };
 
@@ -309,4 +309,107 @@ async fn dynamo_items_all_expire_and_the_table_has_ttl() {
         .unwrap();
     let description = ttl.time_to_live_description.unwrap();
     assert_eq!(description.attribute_name.as_deref(), Some("expiresAt"));
+}
+
+async fn states_show_where_each_message_stands(log: &impl DeliveryLog) {
+    let alert = unique("alert");
+    let claim = |step: &'static str| {
+        let key = key(&alert, step);
+        async move {
+            match log.claim(&key).await.unwrap() {
+                ClaimOutcome::Claimed(claim) => claim,
+                other => panic!("expected a claim, got {other:?}"),
+            }
+        }
+    };
+    let delivered = claim("a-delivered").await;
+    log.record_attempt(&record(&delivered.key, 1, AttemptOutcome::Delivered))
+        .await
+        .unwrap();
+    log.finish(
+        &delivered,
+        &Finish::Delivered {
+            external_id: Some("msg-1".to_owned()),
+        },
+    )
+    .await
+    .unwrap();
+    let failed = claim("b-failed").await;
+    log.finish(
+        &failed,
+        &Finish::FailedPermanently {
+            error: "status 400".to_owned(),
+        },
+    )
+    .await
+    .unwrap();
+    let released = claim("c-released").await;
+    log.record_attempt(&record(&released.key, 1, AttemptOutcome::Retryable))
+        .await
+        .unwrap();
+    log.record_attempt(&record(&released.key, 2, AttemptOutcome::Retryable))
+        .await
+        .unwrap();
+    log.finish(
+        &released,
+        &Finish::ReleasedForRetry {
+            error: "status 503".to_owned(),
+        },
+    )
+    .await
+    .unwrap();
+    let _held = claim("d-claimed").await;
+    type Row = (String, DeliveryStatus, u32, Option<String>, Option<String>);
+    let states: Vec<Row> = log
+        .states(&alert)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|state| {
+            (
+                state.key.step,
+                state.status,
+                state.attempts,
+                state.external_id,
+                state.last_error,
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (
+                "a-delivered".to_owned(),
+                DeliveryStatus::Delivered,
+                1,
+                Some("msg-1".to_owned()),
+                None
+            ),
+            (
+                "b-failed".to_owned(),
+                DeliveryStatus::Failed,
+                0,
+                None,
+                Some("status 400".to_owned())
+            ),
+            (
+                "c-released".to_owned(),
+                DeliveryStatus::Released,
+                2,
+                None,
+                Some("status 503".to_owned())
+            ),
+            ("d-claimed".to_owned(), DeliveryStatus::Claimed, 0, None, None),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn memory_states_show_where_each_message_stands() {
+    states_show_where_each_message_stands(&MemoryDeliveryLog::new(LogTimes::default())).await;
+}
+
+#[tokio::test]
+async fn dynamo_states_show_where_each_message_stands() {
+    states_show_where_each_message_stands(&dynamo(Duration::from_secs(300)).await.0).await;
 }
