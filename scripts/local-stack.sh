@@ -8,7 +8,7 @@
 #   scripts/local-stack.sh running exit 0 when this checkout's moto is running, 1 when not
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-state="$root/.tocsin"
+state="${TOCSIN_STATE_DIR:-$root/.tocsin}"
 venv="$root/.venv"
 mkdir -p "$state"
 

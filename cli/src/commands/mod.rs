@@ -1,7 +1,11 @@
 //! One module per command.
 
 mod apply;
+mod demo;
+mod local;
+mod log;
 mod publish;
+mod render;
 mod serve;
 mod validate;
 
@@ -14,26 +18,17 @@ use crate::{
 pub(crate) async fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         Command::Validate { file } => validate::run(&file),
-        Command::Apply {
-            file,
-            table,
-            create_table,
-        } => apply::run(&file, table, create_table).await,
-        Command::Publish {
-            alert,
-            topic_arn,
-            subject,
-        } => publish::run(&alert, topic_arn, subject).await,
-        Command::Render { .. } | Command::Log { .. } | Command::Demo { .. } => {
-            Err(CliError::Input("not available yet".to_owned()))
+        Command::Apply { file, table, create_table } => apply::run(&file, table, create_table).await,
+        Command::Render { file, alert, integration, alert_type } => {
+            render::run(&file, &alert, integration.as_deref(), alert_type).await
         }
+        Command::Publish { alert, topic_arn, subject } => publish::run(&alert, topic_arn, subject).await,
+        Command::Log { alert, table, json } => log::run(&alert, table, json).await,
+        Command::Demo { file, alerts } => demo::run(&file, &alerts).await,
     }
 }
 
 /// Reads a whole file, naming it on failure.
 pub(crate) fn read(path: &std::path::Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|source| CliError::Read {
-        path: path.display().to_string(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| CliError::Read { path: path.display().to_string(), source })
 }

@@ -360,7 +360,7 @@ where
                 .to_owned();
             let span =
                 info_span!("record", index, sns_message_id = %message_id, alert_id = tracing::field::Empty);
-            let alert = match parse_record(record) {
+            let alert = match alert_from_record(record) {
                 Ok(alert) => alert,
                 Err(reason) => {
                     let _entered = span.enter();
@@ -631,8 +631,9 @@ enum StepOutcome {
     Retryable(String),
 }
 
-/// Reads one record and normalises its message. The error is the reason, for the log.
-fn parse_record(record: &serde_json::Value) -> Result<Alert, String> {
+/// Reads one SNS record tolerantly and normalises its message (also used by `tocsin render` for
+/// SNS event files). The error is the reason, for the log; it holds no message content.
+pub fn alert_from_record(record: &serde_json::Value) -> Result<Alert, String> {
     if !record.is_object() {
         return Err("the record is not an object".to_owned());
     }

@@ -1,0 +1,393 @@
+//! `tocsin demo`: the whole path on the local emulator, end to end.
+//!
+//! Creates the tables, the topic, the SES identity and the demo secrets in the emulator, applies the
+//! definitions, subscribes a local bridge to the topic (standing in for Lambda's SNS trigger: it wraps
+//! each SNS HTTP notification in the Lambda SNS event and hands it to the real function code), starts
+//! a webhook receiver, publishes every sample alert, and prints what was delivered: the e-mails as
+//! SES recorded them in the emulator, the requests the receiver got, and the delivery log.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use alert_model::IntegrationKind;
+use definition_store::{Definitions, DynamoDbStore, VariableDef};
+use notify_core::{Config, ConfiguredPipeline, EventReport, build_pipeline};
+use notify_email::EmailNotifier;
+use notify_webhook::WebhookNotifier;
+use tokio::sync::mpsc;
+
+use crate::{
+    CliError, aws,
+    commands::{
+        local::Notifiers,
+        log, read,
+        serve::{Received, serve},
+        validate,
+    },
+};
+
+const DEFINITIONS_TABLE: &str = "tocsin-demo-definitions";
+const DELIVERIES_TABLE: &str = "tocsin-demo-deliveries";
+const TOPIC: &str = "tocsin-demo-alerts";
+/// The receiver's address; `examples/definitions.yaml` sends webhooks to it (`BaseUrl`).
+const RECEIVER: &str = "127.0.0.1:8787";
+
+pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
+    let endpoint = local_endpoint()?;
+    println!("== Tocsin demo against the local emulator at {endpoint}");
+    let definitions = validate::load_valid(file)?;
+    let sdk = aws::sdk_config().await;
+
+    // The stack: what `infra/template.yaml` creates in AWS.
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    DynamoDbStore::create_table(&dynamo, DEFINITIONS_TABLE).await.map_err(aws_err)?;
+    notify_core::deliveries::create_table(&dynamo, DELIVERIES_TABLE).await.map_err(aws_err)?;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic_arn = sns
+        .create_topic()
+        .name(TOPIC)
+        .send()
+        .await
+        .map_err(|err| CliError::Aws(format!("sns CreateTopic: {}", chain(&err))))?
+        .topic_arn
+        .unwrap_or_default();
+    verify_senders(&sdk, &definitions).await?;
+    store_demo_secrets(&sdk, &definitions).await?;
+    DynamoDbStore::new(dynamo.clone(), DEFINITIONS_TABLE).apply(&definitions).await.map_err(aws_err)?;
+    println!(
+        "applied {} ({} integrations, {} alert definitions) to table {DEFINITIONS_TABLE}",
+        file.display(),
+        definitions.integrations.len(),
+        definitions.alert_definitions.len()
+    );
+
+    // The webhook receiver and the bridge from the topic to the functions.
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let log_received = Arc::clone(&received);
+    let receiver_addr: SocketAddr = RECEIVER.parse().map_err(|_| CliError::Input("bad receiver address".to_owned()))?;
+    let (_, receiver_task) = serve(receiver_addr, move |request| {
+        let received = Arc::clone(&log_received);
+        async move {
+            if let Ok(mut list) = received.lock() {
+                list.push(request);
+            }
+            (200, "{\"ok\":true}".to_owned())
+        }
+    })
+    .await?;
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<serde_json::Value>();
+    let bridge_topic = topic_arn.clone();
+    let (bridge_addr, bridge_task) = serve("127.0.0.1:0".parse().map_err(|_| CliError::Input("bad address".to_owned()))?, move |request| {
+        let events_tx = events_tx.clone();
+        let topic = bridge_topic.clone();
+        async move {
+            match lambda_event(&request.body, &topic) {
+                Ok(event) => {
+                    let _ = events_tx.send(event);
+                    (200, String::new())
+                }
+                Err(reason) => (400, reason),
+            }
+        }
+    })
+    .await?;
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("http")
+        .endpoint(format!("http://{bridge_addr}/sns"))
+        .send()
+        .await
+        .map_err(|err| CliError::Aws(format!("sns Subscribe: {}", chain(&err))))?;
+    println!("topic {topic_arn} → bridge http://{bridge_addr}/sns → notify-email, notify-webhook");
+
+    // The functions, as Lambda would build them.
+    let config = demo_config()?;
+    let notifiers = Notifiers::new(&config, &sdk)?;
+    let email = build_pipeline(notifiers.email, &config, &sdk);
+    let webhook = build_pipeline(notifiers.webhook, &config, &sdk);
+
+    let mut alert_ids = Vec::new();
+    let mut failures = 0usize;
+    let mut first_event = None;
+    for path in sample_files(alerts)? {
+        let message = read(&path)?;
+        let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+        let subject = subject_for(&name);
+        let published = sns
+            .publish()
+            .topic_arn(&topic_arn)
+            .message(message)
+            .set_subject(subject)
+            .send()
+            .await
+            .map_err(|err| CliError::Aws(format!("sns Publish: {}", chain(&err))))?;
+        let event = tokio::time::timeout(Duration::from_secs(10), events_rx.recv())
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| CliError::Aws("the topic did not deliver the message to the bridge".to_owned()))?;
+        let record = event.get("Records").and_then(|records| records.get(0)).cloned().unwrap_or_default();
+        let alert = notify_core::pipeline::alert_from_record(&record).map_err(CliError::Input)?;
+        println!(
+            "\n-- published {} (SNS message {}) → alert {} ({}, monitor \"{}\")",
+            path.display(),
+            published.message_id.unwrap_or_default(),
+            alert.alert.alert_guid,
+            alert.alert.alert_type,
+            alert.monitor.name
+        );
+        failures += deliver(&email, &webhook, &event).await;
+        alert_ids.push(alert.alert.alert_guid.clone());
+        first_event.get_or_insert(event);
+    }
+
+    if let Some(event) = first_event {
+        println!("\n-- the first event again (SNS and Lambda deliver at least once):");
+        failures += deliver(&email, &webhook, &event).await;
+    }
+
+    print_emails(&endpoint).await?;
+    print_requests(&received);
+    println!("\n== Delivery log (table {DELIVERIES_TABLE})");
+    for alert_id in &alert_ids {
+        log::print(email.deliveries(), alert_id, false).await?;
+    }
+    receiver_task.abort();
+    bridge_task.abort();
+    if failures == 0 {
+        println!("\n== Demo finished: every route delivered once.");
+        Ok(())
+    } else {
+        Err(CliError::Aws(format!("{failures} route(s) were not delivered")))
+    }
+}
+
+/// Runs the event through both functions and prints their reports; returns the routes not delivered.
+async fn deliver(
+    email: &ConfiguredPipeline<EmailNotifier>,
+    webhook: &ConfiguredPipeline<WebhookNotifier>,
+    event: &serde_json::Value,
+) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (email_result, webhook_result) =
+        tokio::join!(email.handle_event(event, deadline), webhook.handle_event(event, deadline));
+    let mut failures = 0;
+    for (kind, result) in [(IntegrationKind::Email, email_result), (IntegrationKind::Webhook, webhook_result)] {
+        let report = match &result {
+            Ok(report) => *report,
+            Err(err) => {
+                println!("   {}: {err}", kind.function_name());
+                *err.report()
+            }
+        };
+        failures += report.failed + report.retryable + report.rejected;
+        println!("   {}: {}", kind.function_name(), describe(&report));
+    }
+    failures
+}
+
+fn describe(report: &EventReport) -> String {
+    format!(
+        "{} route(s): {} delivered, {} skipped (already delivered or nothing to send), {} failed, {} retryable",
+        report.routes, report.delivered, report.skipped, report.failed, report.retryable
+    )
+}
+
+/// The demo refuses to touch real AWS.
+fn local_endpoint() -> Result<String, CliError> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    let local = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
+    if local.iter().any(|prefix| endpoint.starts_with(prefix)) {
+        Ok(endpoint)
+    } else {
+        Err(CliError::Input(
+            "the demo runs only against the local emulator: set AWS_ENDPOINT_URL to it (make demo does)".to_owned(),
+        ))
+    }
+}
+
+/// The functions' settings for the demo: the demo tables, and the SSRF guard opened for the
+/// loopback receiver only.
+fn demo_config() -> Result<Config, CliError> {
+    Config::from_lookup(|name| match name {
+        "DEFINITIONS_TABLE" => Some(DEFINITIONS_TABLE.to_owned()),
+        "DELIVERIES_TABLE" => Some(DELIVERIES_TABLE.to_owned()),
+        "TOCSIN_DEFINITIONS_FILE" => None,
+        "TOCSIN_ALLOW_HOSTS" => Some("127.0.0.1,localhost".to_owned()),
+        "TOCSIN_ALLOW_HTTP" => Some("true".to_owned()),
+        "TOCSIN_HTTP_TIMEOUT_MS" => Some("5000".to_owned()),
+        _ => std::env::var(name).ok(),
+    })
+    .map_err(|err| CliError::Input(err.to_string()))
+}
+
+/// SES sends only from verified identities: verify every e-mail integration's sender.
+async fn verify_senders(sdk: &aws_config::SdkConfig, definitions: &Definitions) -> Result<(), CliError> {
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    let senders = definitions
+        .integrations
+        .iter()
+        .filter(|integration| integration.kind == IntegrationKind::Email)
+        .filter_map(|integration| integration.settings.get("from").and_then(|from| from.as_str()));
+    for sender in senders {
+        let address = sender.rsplit('<').next().unwrap_or(sender).trim_end_matches('>').trim();
+        ses.create_email_identity()
+            .email_identity(address)
+            .send()
+            .await
+            .map_err(|err| CliError::Aws(format!("ses CreateEmailIdentity `{address}`: {}", chain(&err))))?;
+    }
+    Ok(())
+}
+
+/// Stores a made-up value for every `ssm:` secret the definitions reference.
+async fn store_demo_secrets(sdk: &aws_config::SdkConfig, definitions: &Definitions) -> Result<(), CliError> {
+    let ssm = aws_sdk_ssm::Client::new(sdk);
+    let references = definitions
+        .integrations
+        .iter()
+        .flat_map(|integration| integration.variables.values())
+        .filter_map(|variable| match variable {
+            VariableDef::Secret { secret } => secret.0.strip_prefix("ssm:"),
+            _ => None,
+        });
+    for (index, name) in references.enumerate() {
+        ssm.put_parameter()
+            .name(name)
+            .value(format!("demo-secret-{index}-{}", std::process::id()))
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|err| CliError::Aws(format!("ssm PutParameter `{name}`: {}", chain(&err))))?;
+    }
+    Ok(())
+}
+
+/// Wraps an SNS HTTP notification in the event Lambda's SNS trigger would pass.
+fn lambda_event(body: &str, topic_arn: &str) -> Result<serde_json::Value, String> {
+    let notification: serde_json::Value =
+        serde_json::from_str(body).map_err(|err| format!("not an SNS notification: {err}"))?;
+    Ok(serde_json::json!({
+        "Records": [{
+            "EventSource": "aws:sns",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": format!("{topic_arn}:demo"),
+            "Sns": notification,
+        }]
+    }))
+}
+
+/// The samples in a readable order: the native incident first (Alert, Reminder, Ok), then the rest.
+fn sample_files(folder: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let entries = std::fs::read_dir(folder)
+        .map_err(|source| CliError::Read { path: folder.display().to_string(), source })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file())
+        .collect();
+    let rank = |path: &PathBuf| {
+        let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+        let position = ["alert", "reminder", "ok"].iter().position(|first| *first == name);
+        (position.unwrap_or(usize::MAX), name)
+    };
+    files.sort_by_key(rank);
+    Ok(files)
+}
+
+/// The SNS subject a real sender would set.
+fn subject_for(sample: &str) -> Option<String> {
+    match sample {
+        "cloudwatch-alarm" => Some("ALARM: \"HighCPU\" in EU (Milan)".to_owned()),
+        "alertmanager" => Some("[FIRING:1] HighLatency".to_owned()),
+        _ => None,
+    }
+}
+
+/// The e-mails as SES recorded them in the emulator.
+async fn print_emails(endpoint: &str) -> Result<(), CliError> {
+    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
+    let data: serde_json::Value = reqwest::get(&url)
+        .await
+        .map_err(|err| CliError::Aws(format!("cannot read {url}: {err}")))?
+        .text()
+        .await
+        .ok()
+        .and_then(|body| serde_json::from_str(&body).ok())
+        .ok_or_else(|| CliError::Aws(format!("cannot read {url}: not JSON")))?;
+    let messages = data.pointer("/ses/Message").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
+    println!("\n== E-mails recorded by SES in the emulator: {}", messages.len());
+    for message in &messages {
+        let to: Vec<String> = ["ToAddresses", "CcAddresses", "BccAddresses"]
+            .iter()
+            .filter_map(|field| message.pointer(&format!("/destinations/{field}")).and_then(|v| v.as_array()))
+            .flatten()
+            .filter_map(|address| address.as_str().map(str::to_owned))
+            .collect();
+        println!("\nfrom:    {}", text(message, "/source"));
+        println!("to:      {}", to.join(", "));
+        println!("subject: {}", text(message, "/subject"));
+        let body = text(message, "/body");
+        let shown: Vec<&str> = body.lines().filter(|line| !line.trim().is_empty()).take(12).collect();
+        println!("body ({} bytes, first lines):", body.len());
+        for line in shown {
+            println!("  | {}", line.trim().chars().take(110).collect::<String>());
+        }
+    }
+    Ok(())
+}
+
+fn text(value: &serde_json::Value, pointer: &str) -> String {
+    value.pointer(pointer).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+}
+
+/// The requests the webhook receiver got; credentials are masked.
+fn print_requests(received: &Mutex<Vec<Received>>) {
+    let requests = received.lock().map(|list| list.clone()).unwrap_or_default();
+    println!("\n== Webhook requests received at http://{RECEIVER}: {}", requests.len());
+    for request in &requests {
+        println!("\n{} {}", request.method, request.path);
+        let headers: BTreeMap<&String, String> = request
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = if name.eq_ignore_ascii_case("authorization") {
+                    format!("{} [redacted]", value.split(' ').next().unwrap_or_default())
+                } else {
+                    value.clone()
+                };
+                (name, shown)
+            })
+            .collect();
+        for (name, value) in headers {
+            if name != "host" && name != "accept" {
+                println!("  {name}: {value}");
+            }
+        }
+        let body = serde_json::from_str::<serde_json::Value>(&request.body)
+            .ok()
+            .and_then(|json| serde_json::to_string_pretty(&json).ok())
+            .unwrap_or_else(|| request.body.clone());
+        let lines: Vec<&str> = body.lines().collect();
+        for line in lines.iter().take(30) {
+            println!("  | {line}");
+        }
+        if lines.len() > 30 {
+            println!("  | … {} more lines", lines.len() - 30);
+        }
+    }
+}
+
+fn aws_err(err: impl std::fmt::Display) -> CliError {
+    CliError::Aws(err.to_string())
+}
+
+fn chain(err: &dyn std::error::Error) -> String {
+    crate::commands::publish::aws_error(err)
+}
