@@ -38,7 +38,10 @@ impl Catalog {
 
     /// The integration with this id.
     pub fn integration(&self, id: &str) -> Option<&Integration> {
-        self.definitions.integrations.iter().find(|integration| integration.id == id)
+        self.definitions
+            .integrations
+            .iter()
+            .find(|integration| integration.id == id)
     }
 
     /// The routes of `kind` that `alert` reaches: active definitions covering the monitor, the level

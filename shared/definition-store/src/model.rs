@@ -79,7 +79,9 @@ pub enum VariableDef {
 }
 
 /// A secret reference: `ssm:/path` or `secretsmanager:<name or arn>[#json-key]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct SecretRef(pub String);
 

@@ -65,18 +65,29 @@ pub struct DynamoDbStore {
 impl DynamoDbStore {
     /// A store on `table`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        DynamoDbStore { client, table: table.into() }
+        DynamoDbStore {
+            client,
+            table: table.into(),
+        }
     }
 
     /// Replaces the table's content with `definitions` (upserts every item, deletes the others).
     pub async fn apply(&self, definitions: &Definitions) -> Result<(), StoreError> {
         let _ = (definitions, &self.client);
-        Err(StoreError::Item { key: "-".to_owned(), table: self.table.clone(), reason: "not implemented yet".to_owned() })
+        Err(StoreError::Item {
+            key: "-".to_owned(),
+            table: self.table.clone(),
+            reason: "not implemented yet".to_owned(),
+        })
     }
 }
 
 impl DefinitionSource for DynamoDbStore {
     async fn load(&self) -> Result<Definitions, StoreError> {
-        Err(StoreError::Item { key: "-".to_owned(), table: self.table.clone(), reason: "not implemented yet".to_owned() })
+        Err(StoreError::Item {
+            key: "-".to_owned(),
+            table: self.table.clone(),
+            reason: "not implemented yet".to_owned(),
+        })
     }
 }

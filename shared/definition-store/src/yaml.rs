@@ -29,12 +29,17 @@ pub enum LoadError {
 /// Parses definitions from YAML (JSON is YAML too).
 pub fn from_yaml(text: &str) -> Result<Definitions, LoadError> {
     let _ = text;
-    Err(LoadError::Parse { path: "$".to_owned(), reason: "not implemented yet".to_owned() })
+    Err(LoadError::Parse {
+        path: "$".to_owned(),
+        reason: "not implemented yet".to_owned(),
+    })
 }
 
 /// Reads and parses a definitions file.
 pub fn load_file(path: &Path) -> Result<Definitions, LoadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
     from_yaml(&text)
 }
