@@ -745,3 +745,37 @@ fn variables_without_values_still_build_when_unused() {
         }
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// No secret in errors
+
+#[test]
+fn secret_with_line_break_is_refused_without_being_repeated() {
+    let mut variables = Variables::default();
+    variables.insert("ServiceId", "svc-42");
+    variables.insert_secret("ApiKey", "s3cr3t\r\nX-Evil: 1");
+    let cases = [
+        (all_variables(), AlertType::Alert, "settings.headers.X-Api-Key"),
+        (incident_api(), AlertType::Ok, "messages[1].steps[0].auth.token"),
+    ];
+    for (integration, alert_type, field) in cases {
+        let error = permanent(build_with(&alert(alert_type), &integration, &variables));
+        assert!(error.contains(field), "{error}");
+        assert!(!error.contains("s3cr3t"), "the error leaks the secret: {error}");
+        assert!(
+            !format!("{error:?}").contains("s3cr3t"),
+            "the error leaks the secret: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn secret_in_a_refused_url_is_not_repeated() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].url = "mailto:{{ApiKey}}".to_owned();
+    let error = build(&alert(AlertType::Alert), &integration).unwrap_err();
+    assert!(
+        !error.to_string().contains("s3cr3t") && !format!("{error:?}").contains("s3cr3t"),
+        "{error:?}"
+    );
+}
