@@ -10,13 +10,21 @@
 #![warn(missing_docs)]
 
 mod catalog;
+pub mod dynamodb;
 pub mod model;
+mod schema;
+pub mod selector;
 mod store;
 mod validate;
 mod yaml;
 
-pub use catalog::{Catalog, Route};
+pub use catalog::{Catalog, CatalogStats, Route};
+pub use dynamodb::DynamoDbStore;
 pub use model::*;
-pub use store::{DefinitionSource, DynamoDbStore, MemoryStore, StoreError};
+pub use schema::json_schema;
+pub use store::{DefinitionSource, MemoryStore, StoreError};
 pub use validate::{ValidationIssue, validate};
+
+#[cfg(test)]
+mod tests;
 pub use yaml::{LoadError, from_yaml, load_file};

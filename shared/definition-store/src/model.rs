@@ -57,7 +57,9 @@ pub struct Integration {
 /// YAML: a plain string is a fixed value; `{secret: "ssm:/path"}` or
 /// `{secret: "secretsmanager:name#key"}` is resolved at send time and never printed;
 /// `{perLevel: true, default: "…"}` takes its value from each attachment's `variables`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+///
+/// A YAML number or boolean is taken as a fixed value too (`Port: 8443` is `"8443"`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum VariableDef {
     /// A fixed, non-secret value.
@@ -118,9 +120,9 @@ pub struct HttpStep {
     pub auth: Option<HttpAuth>,
 }
 
-/// Request authentication.
+/// Request authentication: `{type: basic, username, password}` or `{type: bearer, token}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
 pub enum HttpAuth {
     /// `Authorization: Basic …`
     Basic {
@@ -190,8 +192,9 @@ pub struct Attachment {
     /// Send Reminder messages; default true.
     #[serde(default = "yes")]
     pub send_reminder: bool,
-    /// Values of the integration's per-level variables.
-    #[serde(default)]
+    /// Values of the integration's per-level variables (a YAML number or boolean is taken as text).
+    #[serde(default, deserialize_with = "scalar_map")]
+    #[schemars(with = "BTreeMap<String, ScalarText>")]
     pub variables: BTreeMap<String, String>,
     /// E-mail only: addresses that receive the message besides the level's operators.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -258,6 +261,216 @@ pub struct MonitorGroup {
     pub name: String,
     /// Monitor selectors (any form except `group:`).
     pub monitors: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for VariableDef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(VariableDefVisitor)
+    }
+}
+
+const VARIABLE_FORMS: &str = "expected a string (fixed value), {secret: \"ssm:/…\" | \"secretsmanager:…\"} or {perLevel: true, default?: \"…\"}";
+
+struct VariableDefVisitor;
+
+impl<'de> serde::de::Visitor<'de> for VariableDefVisitor {
+    type Value = VariableDef;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(VARIABLE_FORMS)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<VariableDef, E> {
+        Ok(VariableDef::Fixed(value.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, value: String) -> Result<VariableDef, E> {
+        Ok(VariableDef::Fixed(value))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<VariableDef, E> {
+        Ok(VariableDef::Fixed(value.to_string()))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<VariableDef, E> {
+        Ok(VariableDef::Fixed(value.to_string()))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<VariableDef, E> {
+        Ok(VariableDef::Fixed(value.to_string()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<VariableDef, E> {
+        Ok(VariableDef::Fixed(value.to_string()))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<VariableDef, E> {
+        Err(E::custom(format!("variable has no value ({VARIABLE_FORMS})")))
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<VariableDef, E> {
+        self.visit_unit()
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _seq: A) -> Result<VariableDef, A::Error> {
+        Err(serde::de::Error::custom(format!(
+            "a variable cannot be a list ({VARIABLE_FORMS})"
+        )))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<VariableDef, A::Error> {
+        use serde::de::Error;
+        let mut secret: Option<String> = None;
+        let mut per_level: Option<bool> = None;
+        let mut default: Option<String> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "secret" => {
+                    if secret.is_some() {
+                        return Err(A::Error::custom("duplicate key `secret` in variable"));
+                    }
+                    secret = Some(map.next_value()?);
+                }
+                "perLevel" => {
+                    if per_level.is_some() {
+                        return Err(A::Error::custom("duplicate key `perLevel` in variable"));
+                    }
+                    per_level = Some(map.next_value()?);
+                }
+                "default" => {
+                    if default.is_some() {
+                        return Err(A::Error::custom("duplicate key `default` in variable"));
+                    }
+                    default = Some(map.next_value::<ScalarText>()?.0);
+                }
+                other => {
+                    return Err(A::Error::custom(format!(
+                        "unknown key `{other}` in variable ({VARIABLE_FORMS})"
+                    )));
+                }
+            }
+        }
+        match (secret, per_level, default) {
+            (Some(secret), None, None) => Ok(VariableDef::Secret {
+                secret: SecretRef(secret),
+            }),
+            (Some(_), _, _) => Err(A::Error::custom(
+                "a secret variable takes only `secret` (not `perLevel` or `default`)",
+            )),
+            (None, Some(true), default) => Ok(VariableDef::PerLevel {
+                per_level: true,
+                default,
+            }),
+            (None, Some(false), _) => Err(A::Error::custom(
+                "`perLevel` must be true (write a plain string for a fixed value)",
+            )),
+            (None, None, Some(_)) => Err(A::Error::custom("`default` needs `perLevel: true`")),
+            (None, None, None) => Err(A::Error::custom(format!("empty variable ({VARIABLE_FORMS})"))),
+        }
+    }
+}
+
+fn scalar_map<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let map = BTreeMap::<String, ScalarText>::deserialize(deserializer)?;
+    Ok(map.into_iter().map(|(name, value)| (name, value.0)).collect())
+}
+
+/// A string, or a number/boolean taken as its text (YAML `default: 3`).
+struct ScalarText(String);
+
+impl schemars::JsonSchema for ScalarText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ScalarText".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A text value; a number or boolean is taken as its text.",
+            "type": ["string", "number", "boolean"]
+        })
+    }
+}
+
+// Written by hand: the deserializer is custom (see `VariableDefVisitor`), and the schema should say
+// exactly what it accepts.
+impl schemars::JsonSchema for VariableDef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "VariableDef".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let text = generator.subschema_for::<ScalarText>();
+        schemars::json_schema!({
+            "description": "How a user variable gets its value: a plain value (fixed), {secret: …} (resolved at send time, never printed) or {perLevel: true, default?: …} (given by each escalation-level attachment).",
+            "oneOf": [
+                {
+                    "description": "A fixed, non-secret value.",
+                    "type": ["string", "number", "boolean"]
+                },
+                {
+                    "description": "A reference to a secret.",
+                    "type": "object",
+                    "properties": {
+                        "secret": {
+                            "description": "`ssm:/parameter/name` or `secretsmanager:<name or arn>[#json-key]`.",
+                            "type": "string",
+                            "pattern": "^(ssm:/.+|secretsmanager:.+)$"
+                        }
+                    },
+                    "required": ["secret"],
+                    "additionalProperties": false
+                },
+                {
+                    "description": "The value is given by each escalation-level attachment.",
+                    "type": "object",
+                    "properties": {
+                        "perLevel": { "const": true },
+                        "default": text
+                    },
+                    "required": ["perLevel"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarTextVisitor).map(ScalarText)
+    }
+}
+
+struct ScalarTextVisitor;
+
+impl serde::de::Visitor<'_> for ScalarTextVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<String, E> {
+        Ok(value.to_owned())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<String, E> {
+        Ok(value.to_string())
+    }
 }
 
 fn yes() -> bool {

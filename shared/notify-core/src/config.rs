@@ -34,8 +34,7 @@ impl Config {
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         Ok(Config {
-            definitions_table: lookup("DEFINITIONS_TABLE")
-                .ok_or(ConfigError::Missing("DEFINITIONS_TABLE"))?,
+            definitions_table: lookup("DEFINITIONS_TABLE").ok_or(ConfigError::Missing("DEFINITIONS_TABLE"))?,
             deliveries_table: lookup("DELIVERIES_TABLE").ok_or(ConfigError::Missing("DELIVERIES_TABLE"))?,
         })
     }

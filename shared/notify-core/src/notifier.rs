@@ -143,19 +143,12 @@ pub enum NotifyError {
 impl NotifyError {
     /// A permanent error without HTTP status.
     pub fn permanent(reason: impl Into<String>) -> Self {
-        NotifyError::Permanent {
-            reason: reason.into(),
-            status: None,
-        }
+        NotifyError::Permanent { reason: reason.into(), status: None }
     }
 
     /// A retryable error without HTTP status.
     pub fn retryable(reason: impl Into<String>) -> Self {
-        NotifyError::Retryable {
-            reason: reason.into(),
-            status: None,
-            retry_after: None,
-        }
+        NotifyError::Retryable { reason: reason.into(), status: None, retry_after: None }
     }
 
     /// Whether the runner may try again.

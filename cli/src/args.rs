@@ -1,0 +1,88 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Tocsin: alert integrations on AWS Lambda.
+#[derive(Debug, Parser)]
+#[command(name = "tocsin", version, about)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check a definitions file and report every problem with its path.
+    Validate {
+        /// The definitions file (YAML or JSON).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// Validate, then write the definitions to the DynamoDB Definitions table.
+    Apply {
+        /// The definitions file (YAML or JSON).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// The table (default: $DEFINITIONS_TABLE, else `Definitions`).
+        #[arg(long)]
+        table: Option<String>,
+        /// Create the table first if it does not exist (local emulator).
+        #[arg(long)]
+        create_table: bool,
+    },
+    /// Print every request that would be sent for an alert, without sending anything.
+    Render {
+        /// The definitions file (YAML or JSON).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// A raw message in any inbound format, or an SNS event.
+        #[arg(long)]
+        alert: PathBuf,
+        /// Only this integration.
+        #[arg(long)]
+        integration: Option<String>,
+        /// Render as this alert type instead of the message's own.
+        #[arg(long = "type", value_enum)]
+        alert_type: Option<AlertTypeArg>,
+    },
+    /// Publish an alert file to the alerts topic.
+    Publish {
+        /// The message to publish (any inbound format).
+        #[arg(long)]
+        alert: PathBuf,
+        /// The topic (default: $TOCSIN_TOPIC_ARN, else the topic named `alerts`).
+        #[arg(long)]
+        topic_arn: Option<String>,
+        /// The SNS subject.
+        #[arg(long)]
+        subject: Option<String>,
+    },
+    /// Show the delivery log of an alert.
+    Log {
+        /// The alert id (`alert.alertGuid`).
+        #[arg(long)]
+        alert: String,
+        /// The table (default: $DELIVERIES_TABLE, else `Deliveries`).
+        #[arg(long)]
+        table: Option<String>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the local demo against the emulator (see `make demo`).
+    Demo {
+        /// The definitions file.
+        #[arg(short = 'f', long = "file", default_value = "examples/definitions.yaml")]
+        file: PathBuf,
+        /// The folder of sample alerts.
+        #[arg(long, default_value = "examples/alerts")]
+        alerts: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum AlertTypeArg {
+    Alert,
+    Ok,
+    Reminder,
+}

@@ -1,0 +1,39 @@
+use std::process::ExitCode;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The definitions file could not be loaded.
+    #[error(transparent)]
+    Load(#[from] definition_store::LoadError),
+    /// The definitions are invalid; every issue was printed.
+    #[error("{0} problem(s) in the definitions")]
+    Invalid(usize),
+    /// A file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The command's input is not usable.
+    #[error("{0}")]
+    Input(String),
+    /// An AWS call or store operation failed.
+    #[error("{0}")]
+    Aws(String),
+}
+
+impl CliError {
+    /// 2 for invalid input or definitions, 1 for everything else.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Load(_) | CliError::Invalid(_) | CliError::Input(_) | CliError::Read { .. } => {
+                ExitCode::from(2)
+            }
+            CliError::Aws(_) => ExitCode::from(1),
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! One test per rule: the exact path and message.
+
+use super::defs;
+use crate::{ValidationIssue, validate};
+
+/// Issues other than template syntax (the template engine is checked in its own tests).
+fn issues(yaml: &str) -> Vec<String> {
+    validate(&defs(yaml))
+        .iter()
+        .filter(|issue| !issue.message.starts_with("invalid template:"))
+        .map(ValidationIssue::to_string)
+        .collect()
+}
+
+fn assert_issues(yaml: &str, expected: &[&str]) {
+    assert_eq!(issues(yaml), expected, "fixture:\n{yaml}");
+}
+
+/// A small valid base: an e-mail integration, an operator, a definition using both.
+const BASE: &str = r#"
+integrations:
+  - id: mail
+    kind: email
+operators:
+  - id: op
+    email: op@example.com
+alertDefinitions:
+  - id: def
+    monitors: ["*"]
+    levels:
+      - id: 1
+        operators: [op]
+        integrations:
+          - integration: mail
+"#;
+
+#[test]
+fn base_is_valid() {
+    assert_issues(BASE, &[]);
+}
+
+#[test]
+fn empty_ids_are_reported() {
+    assert_issues(
+        r#"
+integrations: [{id: "", kind: email}]
+operators: [{id: " ", email: a@b.co}]
+operatorGroups: [{id: "", members: []}]
+monitorGroups: [{id: "", monitors: ["*"]}]
+alertDefinitions: [{id: "", monitors: ["*"], levels: []}]
+"#,
+        &[
+            "integrations[0].id: empty integration id",
+            "alertDefinitions[0].id: empty alert definition id",
+            "operators[0].id: empty operator id",
+            "operatorGroups[0].id: empty operator group id",
+            "monitorGroups[0].id: empty monitor group id",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_ids_are_reported_with_the_first() {
+    assert_issues(
+        r#"
+integrations: [{id: m, kind: email}, {id: m, kind: email}]
+operators: [{id: o, email: a@b.co}, {id: o, email: a@b.co}]
+operatorGroups: [{id: g, members: []}, {id: g, members: []}]
+monitorGroups: [{id: mg, monitors: ["*"]}, {id: mg, monitors: ["*"]}]
+alertDefinitions: [{id: d, monitors: ["*"], levels: []}, {id: d, monitors: ["*"], levels: []}]
+"#,
+        &[
+            "integrations[1].id: duplicate integration id \"m\" (first at integrations[0])",
+            "alertDefinitions[1].id: duplicate alert definition id \"d\" (first at alertDefinitions[0])",
+            "operators[1].id: duplicate operator id \"o\" (first at operators[0])",
+            "operatorGroups[1].id: duplicate operator group id \"g\" (first at operatorGroups[0])",
+            "monitorGroups[1].id: duplicate monitor group id \"mg\" (first at monitorGroups[0])",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_and_zero_level_ids_are_reported() {
+    assert_issues(
+        r#"
+alertDefinitions:
+  - id: d
+    monitors: ["*"]
+    levels: [{id: 1}, {id: 2}, {id: 1}, {id: 0}]
+"#,
+        &[
+            "alertDefinitions[0].levels[2].id: duplicate level id 1 (first at alertDefinitions[0].levels[0])",
+            "alertDefinitions[0].levels[3].id: level ids start at 1",
+        ],
+    );
+}
+
+#[test]
+fn operator_group_id_clashing_with_an_operator_is_reported() {
+    assert_issues(
+        "operators: [{id: o, email: a@b.co}]\noperatorGroups: [{id: o, members: [o]}]\n",
+        &["operatorGroups[0].id: operator group id \"o\" is also an operator id"],
+    );
+}
+
+#[test]
+fn unknown_integration_in_an_attachment_is_reported() {
+    let yaml = BASE.replace(
+        "- integration: mail",
+        "- integration: mail\n          - integration: pagerduty-main",
+    );
+    assert_issues(
+        &yaml,
+        &[
+            "alertDefinitions[0].levels[0].integrations[1].integration: unknown integration \"pagerduty-main\"",
+        ],
+    );
+}
+
+#[test]
+fn unknown_level_operator_is_reported() {
+    let yaml = BASE.replace("operators: [op]", "operators: [op, nobody]");
+    assert_issues(
+        &yaml,
+        &["alertDefinitions[0].levels[0].operators[1]: unknown operator or operator group \"nobody\""],
+    );
+}
+
+#[test]
+fn level_operator_may_be_a_group() {
+    let yaml = format!("{BASE}operatorGroups: [{{id: team, members: [op]}}]\n").replace(
+        "operators: [op]\n        integrations",
+        "operators: [team]\n        integrations",
+    );
+    assert_issues(&yaml, &[]);
+}
+
+#[test]
+fn unknown_group_member_is_reported() {
+    assert_issues(
+        "operators: [{id: o, email: a@b.co}]\noperatorGroups: [{id: g, members: [o, ghost]}]\n",
+        &["operatorGroups[0].members[1]: unknown operator \"ghost\""],
+    );
+}
+
+#[test]
+fn unknown_monitor_group_selector_is_reported() {
+    let yaml = BASE.replace(r#"monitors: ["*"]"#, r#"monitors: ["group:web"]"#);
+    assert_issues(
+        &yaml,
+        &["alertDefinitions[0].monitors[0]: unknown monitor group \"web\""],
+    );
+}
+
+#[test]
+fn known_monitor_group_selector_is_accepted() {
+    let yaml = format!("{BASE}monitorGroups: [{{id: web, monitors: [\"name:Shop\", \"tag:Team=web\"]}}]\n")
+        .replace(r#"monitors: ["*"]"#, r#"monitors: ["group:web"]"#);
+    assert_issues(&yaml, &[]);
+}
+
+#[test]
+fn bad_selectors_are_reported() {
+    let yaml = BASE.replace(
+        r#"monitors: ["*"]"#,
+        r#"monitors: ["", "tag:Team", "tag:=ops", "name:", "foo:bar", "id:abc", "849b2046-213d-43ad-9efc-5af1faaeb222", "tag:Team=ops", "name:Shop: EU"]"#,
+    );
+    assert_issues(
+        &yaml,
+        &[
+            "alertDefinitions[0].monitors[0]: empty monitor selector",
+            "alertDefinitions[0].monitors[1]: tag selector \"tag:Team\" needs the form \"tag:<custom field>=<value>\"",
+            "alertDefinitions[0].monitors[2]: tag selector \"tag:=ops\" needs the form \"tag:<custom field>=<value>\"",
+            "alertDefinitions[0].monitors[3]: selector \"name:\" has nothing after the prefix",
+            "alertDefinitions[0].monitors[4]: unknown selector prefix in \"foo:bar\" (expected \"*\", a guid, id:, name:, group: or tag:)",
+        ],
+    );
+}
+
+#[test]
+fn definition_without_selector_is_reported() {
+    let yaml = BASE.replace(r#"monitors: ["*"]"#, "monitors: []");
+    assert_issues(
+        &yaml,
+        &["alertDefinitions[0].monitors: no monitor selector (use \"*\" for every monitor)"],
+    );
+}
+
+#[test]
+fn nested_monitor_group_is_reported() {
+    assert_issues(
+        "monitorGroups: [{id: a, monitors: [\"*\"]}, {id: b, monitors: [\"group:a\"]}]\n",
+        &["monitorGroups[1].monitors[0]: a monitor group cannot contain \"group:\" selectors"],
+    );
+}
+
+const WEBHOOK_VARS: &str = r#"
+integrations:
+  - id: hook
+    kind: webhook
+    settings: {preset: all-variables, url: "http://x"}
+    variables:
+      Fixed: x
+      Sev: {perLevel: true}
+      Team: {perLevel: true, default: ops}
+alertDefinitions:
+  - id: def
+    monitors: ["*"]
+    levels:
+      - id: 1
+        integrations:
+          - integration: hook
+            variables: VARS
+"#;
+
+#[test]
+fn attachment_variable_not_per_level_is_reported() {
+    assert_issues(
+        &WEBHOOK_VARS.replace("VARS", "{Sev: s, Fixed: y, Other: z}"),
+        &[
+            "alertDefinitions[0].levels[0].integrations[0].variables.Fixed: variable \"Fixed\" of integration \"hook\" is not per-level",
+            "alertDefinitions[0].levels[0].integrations[0].variables.Other: integration \"hook\" declares no variable \"Other\"",
+        ],
+    );
+}
+
+#[test]
+fn per_level_variable_without_default_must_be_given() {
+    let expected = [
+        "alertDefinitions[0].levels[0].integrations[0].variables.Sev: missing value for per-level variable \"Sev\" of integration \"hook\" (it has no default)",
+    ];
+    assert_issues(&WEBHOOK_VARS.replace("VARS", "{}"), &expected);
+    assert_issues(&WEBHOOK_VARS.replace("VARS", "{Sev: \"\"}"), &expected);
+    assert_issues(&WEBHOOK_VARS.replace("VARS", "{Sev: high}"), &[]);
+}
+
+#[test]
+fn bad_secret_references_are_reported_without_the_value() {
+    let yaml = r#"
+integrations:
+  - id: hook
+    kind: webhook
+    settings: {preset: all-variables, url: "http://x"}
+    variables:
+      A: {secret: "hunter2-token"}
+      B: {secret: "ssm:relative"}
+      C: {secret: "secretsmanager:"}
+      D: {secret: "secretsmanager:name#"}
+      E: {secret: "ssm:/ok/path"}
+      F: {secret: "secretsmanager:arn:aws:secretsmanager:eu-west-1:1:secret:x#key"}
+"#;
+    let found = issues(yaml);
+    assert_eq!(
+        found,
+        [
+            "integrations[0].variables.A.secret: a secret reference must start with \"ssm:/\" or \"secretsmanager:\" (value not shown)",
+            "integrations[0].variables.B.secret: an ssm secret reference must be \"ssm:/<parameter name>\"",
+            "integrations[0].variables.C.secret: a secretsmanager reference needs a secret name or arn",
+            "integrations[0].variables.D.secret: empty json key after \"#\" in secretsmanager reference",
+        ]
+    );
+    assert!(
+        found.iter().all(|issue| !issue.contains("hunter2")),
+        "a secret value leaked: {found:?}"
+    );
+}
+
+const MESSAGES: &str = r#"
+integrations:
+  - id: hook
+    kind: webhook
+    messages:
+      - types: [Alert, Ok]
+        steps: [{method: POST, url: "http://x/a"}]
+      - types: [Reminder, Ok]
+        steps: [{method: FETCH, url: ""}, {method: post, url: "http://x"}]
+      - types: []
+        steps: []
+"#;
+
+#[test]
+fn message_definitions_are_checked() {
+    assert_issues(
+        MESSAGES,
+        &[
+            "integrations[0].messages[1].types[1]: alert type Ok already served by messages[0]",
+            "integrations[0].messages[1].steps[0].method: unknown method \"FETCH\" (expected GET, POST, PUT, PATCH or DELETE)",
+            "integrations[0].messages[1].steps[0].url: empty url",
+            "integrations[0].messages[1].steps[1].method: unknown method \"post\" (expected GET, POST, PUT, PATCH or DELETE)",
+            "integrations[0].messages[2].types: no alert type",
+            "integrations[0].messages[2].steps: no step",
+        ],
+    );
+}
+
+#[test]
+fn webhook_needs_messages_or_a_preset() {
+    assert_issues(
+        "integrations: [{id: hook, kind: webhook}]\n",
+        &[
+            "integrations[0]: webhook integration \"hook\" needs \"messages\" or settings.preset \"all-variables\"",
+        ],
+    );
+}
+
+#[test]
+fn webhook_preset_settings_are_checked() {
+    assert_issues(
+        r#"
+integrations:
+  - {id: a, kind: webhook, settings: {preset: everything}}
+  - {id: b, kind: webhook, settings: {preset: all-variables}}
+  - {id: c, kind: webhook, settings: {preset: all-variables, url: "http://x", method: SEND, headers: [x], extra: 1}}
+"#,
+        &[
+            "integrations[0].settings.preset: unknown preset \"everything\" (expected \"all-variables\")",
+            "integrations[1].settings.url: preset \"all-variables\" needs a url",
+            "integrations[2].settings.extra: unknown setting for kind webhook (expected one of: preset, url, method, headers)",
+            "integrations[2].settings.method: unknown method \"SEND\" (expected GET, POST, PUT, PATCH or DELETE)",
+            "integrations[2].settings.headers: must be a map of header name to template",
+        ],
+    );
+}
+
+#[test]
+fn email_settings_are_checked() {
+    assert_issues(
+        r#"
+integrations:
+  - {id: a, kind: email, settings: {from: "not-an-address", subjct: x, html: 3}}
+  - {id: b, kind: email, settings: {from: "Alerts <alerts@example.com>"}}
+"#,
+        &[
+            "integrations[0].settings.subjct: unknown setting for kind email (expected one of: from, subject, html, text)",
+            "integrations[0].settings.from: \"not-an-address\" is not an e-mail address",
+            "integrations[0].settings.html: must be a string",
+        ],
+    );
+}
+
+#[test]
+fn extra_emails_must_be_addresses_on_email_integrations() {
+    let yaml = BASE.replace(
+        "- integration: mail",
+        "- integration: mail\n            extraEmails: [ok@example.com, \"nope\", \"a b@example.com\"]",
+    );
+    assert_issues(
+        &yaml,
+        &[
+            "alertDefinitions[0].levels[0].integrations[0].extraEmails[1]: \"nope\" is not an e-mail address",
+            "alertDefinitions[0].levels[0].integrations[0].extraEmails[2]: \"a b@example.com\" is not an e-mail address",
+        ],
+    );
+    let yaml = r#"
+integrations: [{id: hook, kind: webhook, settings: {preset: all-variables, url: "http://x"}}]
+alertDefinitions:
+  - id: d
+    monitors: ["*"]
+    levels: [{id: 1, integrations: [{integration: hook, extraEmails: [a@example.com]}]}]
+"#;
+    assert_issues(
+        yaml,
+        &[
+            "alertDefinitions[0].levels[0].integrations[0].extraEmails: extraEmails are for e-mail integrations; \"hook\" is of kind webhook",
+        ],
+    );
+}
+
+#[test]
+fn operators_need_a_reachable_address() {
+    assert_issues(
+        r#"
+operators:
+  - {id: a}
+  - {id: b, email: "b-at-example.com"}
+  - {id: c, phone: "0612345678"}
+  - {id: d, phone: "+31612345678"}
+"#,
+        &[
+            "operators[0]: operator \"a\" has neither email nor phone",
+            "operators[1].email: \"b-at-example.com\" is not an e-mail address",
+            "operators[2].phone: \"0612345678\" is not a phone number in E.164 form (+ and 8 to 15 digits)",
+        ],
+    );
+}
+
+#[test]
+fn service_links_need_monitor_and_service() {
+    let yaml = BASE.replace("- integration: mail", "- integration: mail\n            serviceLinks: [{monitor: \"\", service: s}, {monitor: m, service: \" \"}]");
+    assert_issues(
+        &yaml,
+        &[
+            "alertDefinitions[0].levels[0].integrations[0].serviceLinks[0].monitor: empty monitor",
+            "alertDefinitions[0].levels[0].integrations[0].serviceLinks[1].service: empty service",
+        ],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_not_just_the_first() {
+    let yaml = r#"
+integrations: [{id: "", kind: email}, {id: hook, kind: webhook}]
+alertDefinitions: [{id: d, monitors: ["tag:x"], levels: [{id: 1, integrations: [{integration: nope}]}]}]
+"#;
+    assert_eq!(issues(yaml).len(), 4, "{:#?}", issues(yaml));
+}
+
+// Template syntax goes through alert_model::template::Engine::check. Until the engine lands (another
+// helper writes it), its stub refuses every template, so this test fails in this branch; it states the
+// real behaviour.
+#[test]
+fn broken_templates_are_reported_at_their_path_and_valid_ones_are_not() {
+    let yaml = r#"
+integrations:
+  - id: hook
+    kind: webhook
+    messages:
+      - types: [Alert]
+        steps:
+          - url: "http://x/{{@monitor.monitorGuid}}"
+            headers: {X-Name: "{{@monitor.name}}"}
+            body: '{"name": "{{@monitor.name"}'
+            auth: {type: bearer, token: "{{Token}}"}
+  - id: mail
+    kind: email
+    settings: {subject: "{{@monitor.name", text: "Down: {{@monitor.name}}"}
+"#;
+    let found: Vec<String> = validate(&defs(yaml))
+        .iter()
+        .map(|issue| issue.path.clone())
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "integrations[0].messages[0].steps[0].body",
+            "integrations[1].settings.subject"
+        ]
+    );
+}
+
+#[test]
+fn operators_of_an_email_level_need_an_address() {
+    assert_issues(
+        r#"
+integrations: [{id: mail, kind: email}]
+operators:
+  - {id: sms, phone: "+31612345678"}
+  - {id: ok, email: ok@example.com}
+operatorGroups: [{id: team, members: [ok, sms]}]
+alertDefinitions:
+  - id: d
+    monitors: ["*"]
+    levels: [{id: 1, operators: [sms, team], integrations: [{integration: mail}]}]
+"#,
+        &[
+            "alertDefinitions[0].levels[0].operators[0]: operator \"sms\" has no email, but the level sends e-mail through \"mail\"",
+            "alertDefinitions[0].levels[0].operators[1]: operator \"sms\" (member of group \"team\") has no email, but the level sends e-mail through \"mail\"",
+        ],
+    );
+}
