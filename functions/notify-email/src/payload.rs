@@ -47,15 +47,15 @@ pub(crate) fn build_messages(
     let render = |field: Field, escape: Escape| -> Result<String, NotifyError> {
         let integration = route.integration.id.as_str();
         let (template, source_field) = match field.overridden(target) {
-            Some(template) => (template, field.setting),
+            Some(template) => (template, field.setting()),
             None => {
-                let template = default_template(field.default).ok_or_else(|| {
+                let template = default_template(field.default()).ok_or_else(|| {
                     NotifyError::permanent(format!(
                         "integration `{integration}`: no built-in template `{}`",
-                        field.default
+                        field.default()
                     ))
                 })?;
-                (template, field.default)
+                (template, field.default())
             }
         };
         let source = TemplateSource {
@@ -66,9 +66,9 @@ pub(crate) fn build_messages(
             .render(source, template, escape, &context)
             .map_err(|error| NotifyError::permanent(error.to_string()))
     };
-    let subject = one_line(&render(Field::SUBJECT, Escape::Text)?, MAX_SUBJECT_CHARS);
-    let html = render(Field::HTML, Escape::Html)?;
-    let text = render(Field::TEXT, Escape::Text)?;
+    let subject = one_line(&render(Field::Subject, Escape::Text)?, MAX_SUBJECT_CHARS);
+    let html = render(Field::Html, Escape::Html)?;
+    let text = render(Field::Text, Escape::Text)?;
     Ok(recipients
         .chunks(MAX_RECIPIENTS_PER_MESSAGE)
         .enumerate()
@@ -85,32 +85,38 @@ pub(crate) fn build_messages(
         .collect())
 }
 
-/// One templated field: its settings key and its built-in default.
+/// One templated field of the message.
 #[derive(Clone, Copy)]
-struct Field {
-    setting: &'static str,
-    default: &'static str,
+enum Field {
+    Subject,
+    Html,
+    Text,
 }
 
 impl Field {
-    const SUBJECT: Field = Field {
-        setting: "settings.subject",
-        default: "email.subject",
-    };
-    const HTML: Field = Field {
-        setting: "settings.html",
-        default: "email.html",
-    };
-    const TEXT: Field = Field {
-        setting: "settings.text",
-        default: "email.text",
-    };
+    /// Where an override lives, for errors.
+    fn setting(self) -> &'static str {
+        match self {
+            Field::Subject => "settings.subject",
+            Field::Html => "settings.html",
+            Field::Text => "settings.text",
+        }
+    }
+
+    /// The built-in template.
+    fn default(self) -> &'static str {
+        match self {
+            Field::Subject => "email.subject",
+            Field::Html => "email.html",
+            Field::Text => "email.text",
+        }
+    }
 
     fn overridden(self, target: &EmailTarget) -> Option<&str> {
-        match self.default {
-            "email.subject" => target.subject.as_deref(),
-            "email.html" => target.html.as_deref(),
-            _ => target.text.as_deref(),
+        match self {
+            Field::Subject => target.subject.as_deref(),
+            Field::Html => target.html.as_deref(),
+            Field::Text => target.text.as_deref(),
         }
     }
 }
