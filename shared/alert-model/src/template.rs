@@ -1,9 +1,40 @@
 //! The template engine: product syntax (`{{@monitor.name}}`, `{{@JsonEncode({{@monitor.notes}})}}`,
 //! `{{ApiKey}}`, `{{@CustomField(Team)}}`) and Jinja syntax, on minijinja, with context-aware escaping.
+//!
+//! - Product syntax: `{{@group.name}}` for the alert variables ([`variable_names`], any case),
+//!   `{{@Helper(arguments)}}` / `{{@Helper}}` for the helpers ([`helper_names`]), arguments mixing
+//!   literal text and nested tags (`{{@Base64Encode({{User}}:{{Password}})}}`), user variables
+//!   `{{ApiKey}}`, and user functions `{{fn({{x}})}}` (recognised when an argument holds a nested
+//!   tag). A small pre-pass rewrites these in the template text only; values are never parsed, so
+//!   a value that looks like template code renders literally.
+//! - Jinja (minijinja): `{% if alert.type == "Ok" %}`, loops, filters, `{{ monitor.customFields.Team }}`.
+//!   The helpers are also Jinja functions and filters (`{{ JsonEncode(x) }}`, `{{ x | Base64Encode }}`),
+//!   plus `|firstline`. The context holds `account`, `alert`, `alertDefinition`, `escalationLevel`,
+//!   `incident`, `monitor` and the user variables (an alert group wins over a variable of the same name).
+//! - Escaping per [`Escape`]: every bare value is escaped where it lands. Encoder outputs
+//!   (`JsonEncode`, `XmlEncode`, `UrlEncode`, `Base64Encode`, `HexToBase64`) are not escaped again
+//!   where their encoding fits (JSON text in JSON, XML text in HTML, …) and are escaped where it
+//!   does not (JSON text in HTML, base64 in a URL). In a URL template, a value that starts the
+//!   template and is an absolute http(s) URL is kept as it is (`{{ApiUrl}}/incidents`).
+//! - Strict: an undefined variable, an unknown custom field, an unknown helper or variable, a JSON
+//!   result that does not parse and a header with a line break are errors naming the template's
+//!   integration, field and line. Work is bounded by [`FUEL`] and [`MAX_OUTPUT_BYTES`].
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    io,
+    sync::{PoisonError, RwLock},
+};
+
+use minijinja::{AutoEscape, Environment, ErrorKind, Output, State, UndefinedBehavior, Value, value::Rest};
 
 use crate::Alert;
+
+mod datetime;
+mod helpers;
+mod prepass;
+#[cfg(test)]
+mod tests;
 
 /// How bare values are escaped where they land.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,14 +85,87 @@ pub struct TemplateError {
     pub reason: String,
 }
 
+/// Fuel of one render: the number of minijinja instructions it may execute.
+pub const FUEL: u64 = 1_000_000;
+
+/// Largest rendered output in bytes; a larger result is an error.
+pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+
+/// Compiled templates kept at most; the cache is emptied when it would grow beyond.
+const MAX_CACHED: usize = 512;
+
+/// The built-in default templates, by name.
+const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
+    ("email.subject", include_str!("../templates/email.subject.jinja")),
+    ("email.html", include_str!("../templates/email.html.jinja")),
+    ("email.text", include_str!("../templates/email.text.jinja")),
+];
+
+impl Escape {
+    fn tag(self) -> &'static str {
+        match self {
+            Escape::Text => "text",
+            Escape::Html => "html",
+            Escape::Json => "json",
+            Escape::Url => "url",
+            Escape::Header => "header",
+        }
+    }
+}
+
 /// The template engine. Build it once and reuse it: it caches compiled templates.
-#[derive(Debug, Default)]
-pub struct Engine {}
+///
+/// Product syntax is translated into Jinja by a pre-pass over the template text only (values
+/// never pass through it, so they stay data), then minijinja renders it with strict undefined values, a fuel limit
+/// ([`FUEL`]), an output limit ([`MAX_OUTPUT_BYTES`]) and a formatter that escapes every bare
+/// value for its [`Escape`] context.
+pub struct Engine {
+    env: RwLock<Environment<'static>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cached = self
+            .env
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .templates()
+            .count();
+        f.debug_struct("Engine")
+            .field("cached_templates", &cached)
+            .finish()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
 
 impl Engine {
     /// A new engine with every helper registered.
     pub fn new() -> Self {
-        Engine {}
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+        env.set_auto_escape_callback(auto_escape_for);
+        env.set_formatter(format_value);
+        for (name, _) in helpers::HELPERS {
+            let name: &'static str = name;
+            env.add_function(name, move |state: &State<'_, '_>, args: Rest<Value>| {
+                helpers::call_from_state(state, name, &args)
+            });
+            env.add_filter(name, move |state: &State<'_, '_>, args: Rest<Value>| {
+                helpers::call_from_state(state, name, &args)
+            });
+        }
+        env.add_filter("escape", escape_filter);
+        env.add_filter("e", escape_filter);
+        env.add_filter("firstline", first_line);
+        Engine {
+            env: RwLock::new(env),
+        }
     }
 
     /// Renders `template` with bare values escaped for `escape`.
@@ -72,29 +176,392 @@ impl Engine {
         escape: Escape,
         context: &RenderContext<'_>,
     ) -> Result<String, TemplateError> {
-        let _ = (template, escape, context);
-        Err(TemplateError {
-            integration: source.integration.to_owned(),
-            field: source.field.to_owned(),
-            line: None,
-            reason: "not implemented yet".to_owned(),
-        })
+        let name = format!("{}\u{0}{template}", escape.tag());
+        let values = context_value(source, context);
+        let rendered = {
+            let env = self.env.read().unwrap_or_else(PoisonError::into_inner);
+            if env.get_template(&name).is_ok() {
+                render_cached(source, &env, &name, &values)
+            } else {
+                drop(env);
+                let translated = prepass::translate(template, escape == Escape::Url)
+                    .map_err(|err| prepass_error(source, template, err))?;
+                let mut env = self.env.write().unwrap_or_else(PoisonError::into_inner);
+                if env.templates().count() >= MAX_CACHED {
+                    env.clear_templates();
+                }
+                env.add_template_owned(name.clone(), translated.clone())
+                    .map_err(|err| minijinja_error(source, &err, None, Some(&translated)))?;
+                render_cached(source, &env, &name, &values)
+            }
+        }?;
+        match escape {
+            Escape::Header if rendered.contains(['\r', '\n']) => Err(error(
+                source,
+                template
+                    .find(['\r', '\n'])
+                    .map(|offset| prepass::line_of(template, offset)),
+                "the rendered header value contains a line break (CR or LF); a header must be one line",
+            )),
+            Escape::Json => match serde_json::from_str::<serde::de::IgnoredAny>(&rendered) {
+                Ok(_) => Ok(rendered),
+                Err(err) => {
+                    // Output lines are template lines unless block tags dropped or repeated lines:
+                    // escaped values never contain a raw line break.
+                    let line = (!prepass::has_blocks(template)).then(|| err.line());
+                    let message = err.to_string();
+                    let message = message
+                        .rfind(" at line ")
+                        .map_or(message.as_str(), |cut| &message[..cut]);
+                    Err(error(
+                        source,
+                        line,
+                        format!(
+                            "the rendered JSON does not parse: {message} at line {}, column {} of the output",
+                            err.line(),
+                            err.column()
+                        ),
+                    ))
+                }
+            },
+            _ => Ok(rendered),
+        }
     }
 
     /// Checks the syntax of `template` without rendering it (for `tocsin validate`).
     pub fn check(&self, source: TemplateSource<'_>, template: &str) -> Result<(), TemplateError> {
-        let _ = template;
-        Err(TemplateError {
-            integration: source.integration.to_owned(),
-            field: source.field.to_owned(),
-            line: None,
-            reason: "not implemented yet".to_owned(),
-        })
+        let translated =
+            prepass::translate(template, false).map_err(|err| prepass_error(source, template, err))?;
+        let env = Environment::empty();
+        env.template_from_str(&translated)
+            .map(|_| ())
+            .map_err(|err| minijinja_error(source, &err, None, Some(&translated)))
     }
 }
 
 /// The built-in default template named `name` (`email.subject`, `email.html`, `email.text`, …).
 pub fn default_template(name: &str) -> Option<&'static str> {
-    let _ = name;
-    None
+    DEFAULT_TEMPLATES
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, text)| *text)
+}
+
+/// The names of every built-in default template.
+pub fn default_template_names() -> Vec<&'static str> {
+    DEFAULT_TEMPLATES.iter().map(|(name, _)| *name).collect()
+}
+
+/// The product variables templates can use (`alert.type`, `monitor.name`, …; written `{{@…}}`).
+pub fn variable_names() -> Vec<&'static str> {
+    prepass::variable_names()
+}
+
+/// The helper functions (`JsonEncode`, `DateTime`, …; written `{{@JsonEncode(…)}}`).
+pub fn helper_names() -> Vec<&'static str> {
+    helpers::names()
+}
+
+fn error(source: TemplateSource<'_>, line: Option<usize>, reason: impl Into<String>) -> TemplateError {
+    TemplateError {
+        integration: source.integration.to_owned(),
+        field: source.field.to_owned(),
+        line,
+        reason: reason.into(),
+    }
+}
+
+fn prepass_error(source: TemplateSource<'_>, template: &str, err: prepass::PrepassError) -> TemplateError {
+    error(source, Some(prepass::line_of(template, err.offset)), err.reason)
+}
+
+/// What a render needs to name an undefined variable.
+struct Scope<'a> {
+    env: &'a Environment<'static>,
+    template: &'a minijinja::Template<'a, 'a>,
+    values: &'a Value,
+}
+
+fn render_cached(
+    source: TemplateSource<'_>,
+    env: &Environment<'static>,
+    name: &str,
+    values: &Value,
+) -> Result<String, TemplateError> {
+    let template = env
+        .get_template(name)
+        .map_err(|err| minijinja_error(source, &err, None, None))?;
+    let mut out = LimitedWriter {
+        buf: Vec::new(),
+        exceeded: false,
+    };
+    if let Err(err) = template.render_captured_to(values, &mut out) {
+        if out.exceeded {
+            return Err(error(
+                source,
+                err.line(),
+                format!("the rendered output is larger than {MAX_OUTPUT_BYTES} bytes"),
+            ));
+        }
+        let scope = Scope {
+            env,
+            template: &template,
+            values,
+        };
+        return Err(minijinja_error(
+            source,
+            &err,
+            Some(&scope),
+            Some(template.source()),
+        ));
+    }
+    String::from_utf8(out.buf).map_err(|_| error(source, None, "the rendered output is not UTF-8 text"))
+}
+
+fn minijinja_error(
+    source: TemplateSource<'_>,
+    err: &minijinja::Error,
+    scope: Option<&Scope<'_>>,
+    jinja_source: Option<&str>,
+) -> TemplateError {
+    let detail = err.detail().map(str::to_owned);
+    let line_text = jinja_source
+        .zip(err.line())
+        .and_then(|(text, line)| text.lines().nth(line.saturating_sub(1)));
+    let reason = match err.kind() {
+        _ if helpers::is_plain(err) => detail.unwrap_or_default(),
+        ErrorKind::SyntaxError => {
+            let mut reason = format!("syntax error: {}", detail.unwrap_or_default());
+            if reason.ends_with("unexpected character") && line_text.is_some_and(|text| text.contains('@')) {
+                reason.push_str(
+                    " (`@` names work only in `{{@…}}` tags; inside Jinja write `alert.type`, `monitor.name`, …)",
+                );
+            }
+            reason
+        }
+        ErrorKind::OutOfFuel => {
+            format!("the template does too much work (more than {FUEL} steps); bound its loops")
+        }
+        ErrorKind::UndefinedError => {
+            let names = scope
+                .map(|scope| undefined_names(scope, err.line()))
+                .unwrap_or_default();
+            match names.as_slice() {
+                [] if line_text.is_some() => {
+                    "undefined value: a variable, attribute or item used on this line does not exist"
+                        .to_owned()
+                }
+                [] => "undefined value".to_owned(),
+                [name] => format!("undefined variable `{name}`"),
+                many => format!(
+                    "undefined variable, one of {}",
+                    many.iter()
+                        .map(|name| format!("`{name}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+        kind => match detail {
+            Some(detail) => format!("{kind}: {detail}"),
+            None => kind.to_string(),
+        },
+    };
+    error(source, err.line(), reason)
+}
+
+/// The variables the template uses that the context does not define, preferring those on `line`.
+fn undefined_names(scope: &Scope<'_>, line: Option<usize>) -> Vec<String> {
+    let globals: Vec<String> = scope.env.globals().map(|(name, _)| name.to_owned()).collect();
+    let resolves = |path: &str| {
+        let mut segments = path.split('.');
+        let Some(first) = segments.next() else { return true };
+        let mut value = scope.values.get_attr(first).unwrap_or(Value::UNDEFINED);
+        if value.is_undefined() {
+            return globals.iter().any(|name| name == first);
+        }
+        for segment in segments {
+            value = value.get_attr(segment).unwrap_or(Value::UNDEFINED);
+            if value.is_undefined() {
+                return false;
+            }
+        }
+        true
+    };
+    let mut missing: Vec<String> = scope
+        .template
+        .undeclared_variables(true)
+        .into_iter()
+        .filter(|path| !resolves(path))
+        .collect();
+    missing.sort();
+    let line_text = line.and_then(|line| scope.template.source().lines().nth(line.saturating_sub(1)));
+    if let Some(text) = line_text {
+        let on_line: Vec<String> = missing
+            .iter()
+            .filter(|path| text.contains(path.as_str()))
+            .cloned()
+            .collect();
+        if !on_line.is_empty() {
+            return on_line;
+        }
+    }
+    missing
+}
+
+/// The template context: user variables, then the alert groups (which win over a user variable
+/// of the same name), then the helpers' per-render object.
+fn context_value(source: TemplateSource<'_>, context: &RenderContext<'_>) -> Value {
+    let mut map: BTreeMap<String, Value> = context
+        .variables
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::from(value.as_str())))
+        .collect();
+    if let Ok(serde_json::Value::Object(groups)) = serde_json::to_value(context.alert) {
+        for (group, value) in groups {
+            map.insert(group, Value::from_serialize(&value));
+        }
+    }
+    let namespace = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"urn:tocsin:unique-guid");
+    let unique = format!("{}\n{}", context.alert.alert.alert_guid, source.integration);
+    let internal = helpers::Internal {
+        now: context.now,
+        unique_guid: uuid::Uuid::new_v5(&namespace, unique.as_bytes()),
+        custom_fields: context.alert.monitor.custom_fields.clone(),
+        encoded: std::sync::Mutex::default(),
+    };
+    map.insert(prepass::INTERNAL.to_owned(), Value::from_object(internal));
+    Value::from(map)
+}
+
+fn auto_escape_for(name: &str) -> AutoEscape {
+    match name.split('\u{0}').next() {
+        Some("html") => AutoEscape::Html,
+        Some("json") => AutoEscape::Custom("json"),
+        Some("url") => AutoEscape::Custom("url"),
+        Some("header") => AutoEscape::Custom("header"),
+        _ => AutoEscape::None,
+    }
+}
+
+/// Escapes `text` for `mode`. `safe` values (encoder outputs, `|safe`, `|tojson`) keep their text,
+/// except in JSON, where one is kept only when it is already valid inside a JSON string or is a
+/// JSON value itself; anything else (raw quotes, backslashes, control characters) is escaped.
+fn escape_text(mode: AutoEscape, text: &str, safe: bool) -> Result<String, minijinja::Error> {
+    Ok(match mode {
+        AutoEscape::Html if !safe => html_escape(text),
+        AutoEscape::Custom("json") if safe && json_safe(text) => text.to_owned(),
+        AutoEscape::Custom("json") => helpers::json_escape(text),
+        AutoEscape::Custom("url") if !safe => {
+            percent_encoding::utf8_percent_encode(text, helpers::URL_UNRESERVED).to_string()
+        }
+        AutoEscape::Custom("header") if text.contains(['\r', '\n']) => {
+            return Err(helpers::failure(
+                "a value contains a line break (CR or LF), which a header refuses",
+            ));
+        }
+        _ => text.to_owned(),
+    })
+}
+
+fn format_value(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> Result<(), minijinja::Error> {
+    let owned;
+    let text = match value.as_str() {
+        Some(text) => text,
+        None if value.is_none() || value.is_undefined() => "",
+        None => {
+            owned = value.to_string();
+            owned.as_str()
+        }
+    };
+    let mode = state.auto_escape();
+    // An encoder's output is written unescaped only where its encoding fits.
+    let safe = value.is_safe() && encoding_of(state, text).is_none_or(|encoding| fits(encoding, mode));
+    let escaped = escape_text(mode, text, safe)?;
+    out.write_str(&escaped).map_err(minijinja::Error::from)
+}
+
+/// The encoding of `text` when an encoder produced it during this render.
+fn encoding_of(state: &State<'_, '_>, text: &str) -> Option<helpers::Encoding> {
+    let internal = state.lookup(prepass::INTERNAL)?;
+    internal
+        .downcast_object_ref::<helpers::Internal>()?
+        .encoding_of(text)
+}
+
+/// Whether an encoder's output can be written unescaped in `mode`.
+fn fits(encoding: helpers::Encoding, mode: AutoEscape) -> bool {
+    use helpers::Encoding;
+    match (encoding, mode) {
+        (Encoding::Url, _) => true,
+        (_, AutoEscape::Custom("url")) => false,
+        (Encoding::Json, AutoEscape::Html) => false,
+        _ => true,
+    }
+}
+
+/// `|escape` / `|e`: escapes for the template's context (HTML when auto-escaping is off).
+fn escape_filter(state: &State<'_, '_>, value: &Value) -> Result<Value, minijinja::Error> {
+    if value.is_safe() {
+        return Ok(value.clone());
+    }
+    let mode = match state.auto_escape() {
+        AutoEscape::None => AutoEscape::Html,
+        other => other,
+    };
+    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    escape_text(mode, &text, false).map(Value::from_safe_string)
+}
+
+/// `|firstline`: the first non-blank line, trimmed (for subjects and summaries).
+fn first_line(value: &Value) -> String {
+    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Whether `text` can go into JSON unchanged: as the content of a string, or as a value.
+fn json_safe(text: &str) -> bool {
+    use serde::de::IgnoredAny;
+    serde_json::from_str::<IgnoredAny>(&format!("\"{text}\"")).is_ok()
+        || serde_json::from_str::<IgnoredAny>(text).is_ok()
+}
+
+/// Collects output, refusing more than [`MAX_OUTPUT_BYTES`].
+struct LimitedWriter {
+    buf: Vec<u8>,
+    exceeded: bool,
+}
+
+impl io::Write for LimitedWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + data.len() > MAX_OUTPUT_BYTES {
+            self.exceeded = true;
+            return Err(io::Error::other("output limit reached"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
