@@ -483,15 +483,9 @@ fn hostile_values_give_valid_json_encoded_urls_and_clean_headers() {
         .unwrap_or_else(|error| panic!("body is not JSON ({error}): {}", request.body));
     assert_eq!(body["title"], json!(alert.monitor.name));
     assert_eq!(body["description"], json!(alert.alert.description));
-    assert!(
-        request
-            .url
-            .starts_with("https://incidents.example.com/api/v1/incidents?team=ops%20%26%20dev%2F%23%3F%3D")
-            || request
-                .url
-                .starts_with("https://incidents.example.com/api/v1/incidents?team=ops+%26+dev%2F%23%3F%3D"),
-        "{}",
-        request.url
+    assert_eq!(
+        request.url,
+        "https://incidents.example.com/api/v1/incidents?team=ops%20%26%20dev%2F%23%3F%3D"
     );
     assert_eq!(request.headers["X-Monitor"], alert.monitor.name);
     insta::assert_json_snapshot!("hostile", notifier().describe(&request));
@@ -613,13 +607,7 @@ fn body_escaping_follows_the_content_type() {
             steps: vec![step("POST", "https://x.example.com/", &headers, Some(body))],
         }]);
         let request = only(build(&alert, &integration).unwrap_or_else(|error| panic!("{body}: {error}")));
-        let form_body_matches =
-            expected_body.starts_with("m=a%20") && request.body == expected_body.replace("%20", "+");
-        assert!(
-            request.body == expected_body || form_body_matches,
-            "{body}: got {}",
-            request.body
-        );
+        assert_eq!(request.body, expected_body, "{body}");
         let content_type = request
             .headers
             .iter()
