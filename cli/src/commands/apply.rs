@@ -11,7 +11,9 @@ pub(crate) async fn run(file: &Path, table: Option<String>, create_table: bool) 
     let table = aws::setting(table, "DEFINITIONS_TABLE", "Definitions");
     let client = aws_sdk_dynamodb::Client::new(&aws::sdk_config().await);
     if create_table {
-        DynamoDbStore::create_table(&client, &table).await.map_err(|err| CliError::Aws(err.to_string()))?;
+        DynamoDbStore::create_table(&client, &table)
+            .await
+            .map_err(|err| CliError::Aws(err.to_string()))?;
     }
     DynamoDbStore::new(client, &table)
         .apply(&definitions)

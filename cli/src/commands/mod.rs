@@ -2,6 +2,7 @@
 
 mod apply;
 mod publish;
+mod serve;
 mod validate;
 
 use crate::{
@@ -13,8 +14,16 @@ use crate::{
 pub(crate) async fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         Command::Validate { file } => validate::run(&file),
-        Command::Apply { file, table, create_table } => apply::run(&file, table, create_table).await,
-        Command::Publish { alert, topic_arn, subject } => publish::run(&alert, topic_arn, subject).await,
+        Command::Apply {
+            file,
+            table,
+            create_table,
+        } => apply::run(&file, table, create_table).await,
+        Command::Publish {
+            alert,
+            topic_arn,
+            subject,
+        } => publish::run(&alert, topic_arn, subject).await,
         Command::Render { .. } | Command::Log { .. } | Command::Demo { .. } => {
             Err(CliError::Input("not available yet".to_owned()))
         }
@@ -23,5 +32,8 @@ pub(crate) async fn run(args: Args) -> Result<(), CliError> {
 
 /// Reads a whole file, naming it on failure.
 pub(crate) fn read(path: &std::path::Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|source| CliError::Read { path: path.display().to_string(), source })
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }

@@ -4,7 +4,11 @@ use std::path::Path;
 
 use crate::{CliError, aws, commands::read};
 
-pub(crate) async fn run(file: &Path, topic_arn: Option<String>, subject: Option<String>) -> Result<(), CliError> {
+pub(crate) async fn run(
+    file: &Path,
+    topic_arn: Option<String>,
+    subject: Option<String>,
+) -> Result<(), CliError> {
     let message = read(file)?;
     let client = aws_sdk_sns::Client::new(&aws::sdk_config().await);
     let topic_arn = match topic_arn.or_else(|| std::env::var("TOCSIN_TOPIC_ARN").ok()) {
@@ -26,7 +30,12 @@ pub(crate) async fn run(file: &Path, topic_arn: Option<String>, subject: Option<
         .set_subject(subject)
         .send()
         .await
-        .map_err(|err| CliError::Aws(format!("sns Publish to `{topic_arn}` failed: {}", aws_error(&err))))?;
+        .map_err(|err| {
+            CliError::Aws(format!(
+                "sns Publish to `{topic_arn}` failed: {}",
+                aws_error(&err)
+            ))
+        })?;
     println!("{}", output.message_id.unwrap_or_default());
     Ok(())
 }

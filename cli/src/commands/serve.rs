@@ -20,7 +20,10 @@ pub(crate) struct Received {
 }
 
 /// Serves `handler` on `addr` until the returned task is aborted.
-pub(crate) async fn serve<H, F>(addr: SocketAddr, handler: H) -> Result<(SocketAddr, JoinHandle<()>), CliError>
+pub(crate) async fn serve<H, F>(
+    addr: SocketAddr,
+    handler: H,
+) -> Result<(SocketAddr, JoinHandle<()>), CliError>
 where
     H: Fn(Received) -> F + Send + Sync + 'static,
     F: Future<Output = (u16, String)> + Send + 'static,
@@ -28,7 +31,9 @@ where
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|err| CliError::Input(format!("cannot listen on {addr}: {err}")))?;
-    let local = listener.local_addr().map_err(|err| CliError::Input(format!("cannot listen on {addr}: {err}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|err| CliError::Input(format!("cannot listen on {addr}: {err}")))?;
     let handler = Arc::new(handler);
     let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -46,7 +51,9 @@ where
                     }
                 });
                 // A client that goes away mid-request is not the demo's problem.
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -55,14 +62,23 @@ where
 
 async fn read(request: Request<Incoming>) -> Received {
     let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
     Received {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         headers: parts
             .headers
             .iter()
-            .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
     }

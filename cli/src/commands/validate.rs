@@ -25,7 +25,11 @@ pub(crate) fn load_valid(file: &Path) -> Result<Definitions, CliError> {
     for issue in &issues {
         eprintln!("{}: {issue}", file.display());
     }
-    if issues.is_empty() { Ok(definitions) } else { Err(CliError::Invalid(issues.len())) }
+    if issues.is_empty() {
+        Ok(definitions)
+    } else {
+        Err(CliError::Invalid(issues.len()))
+    }
 }
 
 /// The store's checks plus each kind's settings checks.

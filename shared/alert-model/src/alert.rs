@@ -139,7 +139,10 @@ pub struct EscalationLevelInfo {
 
 impl Default for EscalationLevelInfo {
     fn default() -> Self {
-        EscalationLevelInfo { id: 1, message: String::new() }
+        EscalationLevelInfo {
+            id: 1,
+            message: String::new(),
+        }
     }
 }
 
@@ -178,7 +181,9 @@ pub struct Monitor {
 }
 
 /// `@alert.type`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 pub enum AlertType {
     /// A new error (the API calls it `Error`).
     #[default]
@@ -277,13 +282,13 @@ fn lenient_custom_fields<'de, D: Deserializer<'de>>(
                 let name = item.get("Name").or_else(|| item.get("name"));
                 let value = item.get("Value").or_else(|| item.get("value"));
                 match (name, value) {
-                    (Some(name), value) => {
-                        Ok((scalar(name), value.map(scalar).unwrap_or_default()))
-                    }
+                    (Some(name), value) => Ok((scalar(name), value.map(scalar).unwrap_or_default())),
                     _ => Err(serde::de::Error::custom("custom field without a Name")),
                 }
             })
             .collect(),
-        _ => Err(serde::de::Error::custom("customFields must be a map or a list of {Name, Value}")),
+        _ => Err(serde::de::Error::custom(
+            "customFields must be a map or a list of {Name, Value}",
+        )),
     }
 }

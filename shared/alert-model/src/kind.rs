@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Match on it exhaustively (no `_ =>` arm) so that adding a kind makes the compiler list every place
 /// that must change; the tidy test keeps it in step with `functions/`, the SAM template and the README.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum IntegrationKind {
     /// E-mail through Amazon SES v2 to the level's operators and extra addresses.

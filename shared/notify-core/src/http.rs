@@ -1,17 +1,276 @@
 //! The one HTTP client: reqwest + rustls, timeouts, no redirects, an SSRF guard, and the shared
 //! classification of responses into success, retryable and permanent.
+//!
+//! Errors name the target as `scheme://host` only: never the path, query, user info or a header
+//! value, which may carry tokens.
 
-use crate::{HttpRequest, NotifyError, Sent};
+use std::{error::Error as _, net::IpAddr, str::FromStr, sync::Arc, time::Duration};
+
+use reqwest::{
+    Method, StatusCode, Url,
+    header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER},
+};
+
+use crate::{
+    Config, ConfigError, HttpRequest, NotifyError, Sent,
+    config::AllowList,
+    ssrf::{self, GuardedResolver},
+};
+
+/// How much of a response body is kept (in [`Sent::response`] and in error messages).
+pub const RESPONSE_PREVIEW_BYTES: usize = 1024;
+
+/// The User-Agent of every request.
+pub const USER_AGENT: &str = concat!("tocsin/", env!("CARGO_PKG_VERSION"));
 
 /// The shared HTTP client. Build it once per process; cloning is cheap.
 #[derive(Debug, Clone)]
-pub struct HttpClient {}
+pub struct HttpClient {
+    client: reqwest::Client,
+    allow: Arc<AllowList>,
+    allow_http: bool,
+}
 
 impl HttpClient {
-    /// Sends `request` once and classifies the outcome: 2xx is success; 408, 429, 5xx, timeouts and
-    /// connection errors are retryable (honouring `Retry-After`); everything else is permanent.
-    pub async fn send(&self, request: &HttpRequest) -> Result<Sent, NotifyError> {
-        let _ = request;
-        Err(NotifyError::permanent("not implemented yet"))
+    /// A client with the timeouts, allow-list and scheme policy of `config`.
+    pub fn new(config: &Config) -> Result<HttpClient, ConfigError> {
+        let allow = Arc::new(config.allow_hosts.clone());
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(config.http_connect_timeout)
+            .timeout(config.http_timeout)
+            // 3xx is a failure (Standard Webhooks guidance); following could also walk past the guard.
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve names itself, out of the guard's sight.
+            .no_proxy()
+            .dns_resolver(GuardedResolver {
+                allow: Arc::clone(&allow),
+            })
+            .build()
+            .map_err(|error| ConfigError::HttpClient(error.without_url().to_string()))?;
+        Ok(HttpClient {
+            client,
+            allow,
+            allow_http: config.allow_http,
+        })
     }
+
+    /// Sends `request` once and classifies the outcome: 2xx is success; 408, 429, 5xx, timeouts and
+    /// connection errors are retryable (honouring `Retry-After`); everything else is permanent,
+    /// including 3xx (redirects are not followed) and URLs the SSRF guard refuses.
+    pub async fn send(&self, request: &HttpRequest) -> Result<Sent, NotifyError> {
+        let url = Url::parse(&request.url)
+            .map_err(|error| NotifyError::permanent(format!("invalid url: {error}")))?;
+        let target = origin(&url);
+        self.check_url(&url, &target)?;
+        let method = match request.method.to_ascii_uppercase().as_str() {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "PUT" => Method::PUT,
+            "PATCH" => Method::PATCH,
+            "DELETE" => Method::DELETE,
+            other => {
+                return Err(NotifyError::permanent(format!(
+                    "{target}: http method `{other}` is not GET, POST, PUT, PATCH or DELETE"
+                )));
+            }
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in &request.headers {
+            let header = HeaderName::from_str(name)
+                .map_err(|_| NotifyError::permanent(format!("{target}: invalid header name `{name}`")))?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                NotifyError::permanent(format!("{target}: invalid value for header `{name}`"))
+            })?;
+            headers.insert(header, value);
+        }
+        let label = format!("{method} {target}");
+        let response = self
+            .client
+            .request(method, url)
+            .headers(headers)
+            .body(request.body.clone())
+            .send()
+            .await
+            .map_err(|error| transport_error(&label, &target, error))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = read_preview(response).await;
+        classify(&label, status, retry_after, body)
+    }
+
+    /// Refuses disallowed schemes and IP-literal hosts before anything is sent; names are checked
+    /// by the resolver at connect time.
+    fn check_url(&self, url: &Url, target: &str) -> Result<(), NotifyError> {
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_http => {}
+            "http" => {
+                return Err(NotifyError::permanent(format!(
+                    "url `{target}/…` refused: plain http is not allowed (set TOCSIN_ALLOW_HTTP=true)"
+                )));
+            }
+            other => {
+                return Err(NotifyError::permanent(format!(
+                    "url scheme `{other}` is not http or https"
+                )));
+            }
+        }
+        let Some(host) = url.host_str() else {
+            return Err(NotifyError::permanent(format!("url `{target}` has no host")));
+        };
+        if self.allow.allows_host(host) {
+            return Ok(());
+        }
+        // The URL parser has already normalised decimal, octal and hex IPv4 forms to dotted quads.
+        if let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            && !self.allow.allows_ip(ip)
+            && let Some(reason) = ssrf::refused_reason(ip)
+        {
+            return Err(refused(target, reason, ip));
+        }
+        Ok(())
+    }
+}
+
+fn refused(target: &str, reason: &str, ip: IpAddr) -> NotifyError {
+    NotifyError::permanent(format!(
+        "url `{target}/…` refused: resolves to a private address ({reason} {ip})"
+    ))
+}
+
+/// `scheme://host[:port]`, the only part of a URL that errors and logs may show.
+pub fn origin(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+        (Some(host), None) => format!("{}://{host}", url.scheme()),
+        (None, _) => format!("{}://", url.scheme()),
+    }
+}
+
+/// `scheme://host[:port]` of a URL given as text, or `[invalid url]`.
+pub fn origin_of(url: &str) -> String {
+    Url::parse(url)
+        .map(|url| origin(&url))
+        .unwrap_or_else(|_| "[invalid url]".to_owned())
+}
+
+fn transport_error(label: &str, target: &str, error: reqwest::Error) -> NotifyError {
+    let error = error.without_url();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(refusal) = cause.downcast_ref::<ssrf::Refused>() {
+            return refused(target, refusal.reason, refusal.ip);
+        }
+        source = cause.source();
+    }
+    let detail = describe_cause(&error);
+    if error.is_timeout() {
+        NotifyError::retryable(format!("{label}: timed out{detail}"))
+    } else if error.is_connect() {
+        NotifyError::retryable(format!("{label}: connection failed{detail}"))
+    } else if error.is_builder() {
+        NotifyError::permanent(format!("{label}: invalid request{detail}"))
+    } else {
+        // Reset, dropped or half-written responses: the request may or may not have arrived.
+        NotifyError::retryable(format!("{label}: request failed{detail}"))
+    }
+}
+
+/// The innermost cause's text, which says "connection refused", "connection reset", … without URL.
+fn describe_cause(error: &reqwest::Error) -> String {
+    let mut innermost: Option<String> = None;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        innermost = Some(cause.to_string());
+        source = cause.source();
+    }
+    innermost.map(|text| format!(": {text}")).unwrap_or_default()
+}
+
+async fn read_preview(mut response: reqwest::Response) -> String {
+    let mut bytes: Vec<u8> = Vec::new();
+    while bytes.len() < RESPONSE_PREVIEW_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    truncate_utf8(&String::from_utf8_lossy(&bytes), RESPONSE_PREVIEW_BYTES)
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub fn truncate_utf8(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+fn classify(
+    label: &str,
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: String,
+) -> Result<Sent, NotifyError> {
+    let code = status.as_u16();
+    if status.is_success() {
+        return Ok(Sent {
+            status: Some(code),
+            external_id: None,
+            response: body,
+        });
+    }
+    let snippet = {
+        let short = truncate_utf8(body.trim(), 200);
+        if short.is_empty() {
+            String::new()
+        } else {
+            format!(": {short}")
+        }
+    };
+    if status.is_redirection() {
+        return Err(NotifyError::Permanent {
+            reason: format!("{label}: status {status}, redirect not followed"),
+            status: Some(code),
+        });
+    }
+    if code == 408 || code == 429 || status.is_server_error() {
+        return Err(NotifyError::Retryable {
+            reason: format!("{label}: status {status}{snippet}"),
+            status: Some(code),
+            retry_after,
+        });
+    }
+    let gone = if code == 410 {
+        " (the endpoint is gone)"
+    } else {
+        ""
+    };
+    Err(NotifyError::Permanent {
+        reason: format!("{label}: status {status}{gone}{snippet}"),
+        status: Some(code),
+    })
+}
+
+/// Parses `Retry-After`: delay seconds, or an HTTP date (a date in the past is zero).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
 }

@@ -4,16 +4,43 @@
 //! runner does everything else: parse and normalise each SNS record, resolve routes, resolve secrets,
 //! render, claim the delivery, send with retries, record the outcome.
 //!
+//! - [`run`] / [`build_pipeline`]: the Lambda entry point and the pipeline it builds from [`Config`].
+//! - [`Pipeline::handle_event`]: one SNS event, every record and route independently; [`plan`]
+//!   describes what would be sent without sending (`tocsin render`).
+//! - [`HttpClient`]: the one HTTP client (timeouts, no redirects, SSRF guard, classification).
+//! - [`secret`]: [`Secret`], and the [`Secrets`] resolvers ([`SecretResolver`] on SSM and Secrets
+//!   Manager, [`PlaceholderSecrets`], [`MemorySecrets`]).
+//! - [`deliveries`]: the delivery log and idempotency claims ([`DeliveryLog`], DynamoDB and memory).
+//!
 //! Invariants: this is the only crate that knows about Lambda and SNS; notifiers never retry or
-//! sleep; no secret value reaches a log line, an error message or the delivery log.
+//! sleep (the pipeline is the only code that retries); no secret value reaches a log line, an error
+//! message or the delivery log; nothing is sent without a claim.
 #![warn(missing_docs)]
 
 mod config;
+pub mod deliveries;
 pub mod http;
 mod notifier;
+pub mod pipeline;
 mod runner;
+pub mod secret;
+mod ssrf;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
-pub use config::{Config, ConfigError};
+pub use config::{AllowList, Cidr, Config, ConfigError};
+pub use deliveries::{
+    Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
+    DeliveryStatus, DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog,
+};
 pub use http::HttpClient;
 pub use notifier::*;
-pub use runner::{Init, run};
+pub use pipeline::{
+    EventReport, HandlerError, PendingRoute, Pipeline, PlanError, PlannedMessage, Settings, plan,
+};
+pub use runner::{
+    AnyDeliveryLog, ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing, run,
+};
+pub use secret::{MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets};

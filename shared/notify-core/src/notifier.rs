@@ -55,6 +55,8 @@ pub struct RouteContext<'a> {
     pub variables: &'a Variables,
     /// The time of this delivery, for `@DateTime` and timestamps.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// The template engine, created once per process by the runner.
+    pub engine: &'a alert_model::template::Engine,
 }
 
 /// The values of an integration's user variables, with the secret ones marked.
@@ -143,12 +145,19 @@ pub enum NotifyError {
 impl NotifyError {
     /// A permanent error without HTTP status.
     pub fn permanent(reason: impl Into<String>) -> Self {
-        NotifyError::Permanent { reason: reason.into(), status: None }
+        NotifyError::Permanent {
+            reason: reason.into(),
+            status: None,
+        }
     }
 
     /// A retryable error without HTTP status.
     pub fn retryable(reason: impl Into<String>) -> Self {
-        NotifyError::Retryable { reason: reason.into(), status: None, retry_after: None }
+        NotifyError::Retryable {
+            reason: reason.into(),
+            status: None,
+            retry_after: None,
+        }
     }
 
     /// Whether the runner may try again.

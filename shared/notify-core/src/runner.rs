@@ -1,6 +1,22 @@
 //! The Lambda runner: the only code that knows Lambda and SNS.
 
-use crate::{Config, ConfigError, HttpClient, Notifier};
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use definition_store::{DefinitionSource, Definitions, DynamoDbStore, StoreError};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+use crate::{
+    Config, ConfigError, HttpClient, Notifier,
+    deliveries::{
+        Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
+        DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog,
+    },
+    pipeline::{Pipeline, Settings},
+    secret::SecretResolver,
+};
 
 /// What a notifier may need to build itself: settings, the AWS config, the shared HTTP client.
 #[derive(Debug, Clone)]
@@ -14,11 +30,173 @@ pub struct Init {
 }
 
 /// Runs the Lambda function serving `N`: `notify_core::run(EmailNotifier::new).await`.
+///
+/// Reads [`Config::from_env`], starts tracing, loads the AWS config (credentials are fetched
+/// lazily: no network call happens before the first event), builds the definition source
+/// (`TOCSIN_DEFINITIONS_FILE` or the `Definitions` table), the secret resolver and the delivery log
+/// (the `Deliveries` table, or memory when none is configured), then serves events through
+/// [`Pipeline::handle_event`] with the invocation's deadline.
 pub async fn run<N, F>(make: F) -> Result<(), lambda_runtime::Error>
 where
     N: Notifier,
     F: FnOnce(&Init) -> Result<N, ConfigError>,
 {
-    let _ = make;
-    Err("not implemented yet".into())
+    let config = Config::from_env()?;
+    init_tracing(&config);
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let http = HttpClient::new(&config)?;
+    let init = Init { config, sdk, http };
+    let notifier = make(&init)?;
+    let pipeline = build_pipeline(notifier, &init.config, &init.sdk);
+    let pipeline = &pipeline;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let deadline = instant_of(event.context.deadline);
+            pipeline.handle_event(&event.payload, deadline).await
+        },
+    ))
+    .await
+}
+
+/// The pipeline `run` serves, as built from the configuration.
+pub type ConfiguredPipeline<N> = Pipeline<N, ConfiguredDefinitions, SecretResolver, AnyDeliveryLog>;
+
+/// Builds the pipeline of a function from its settings (what [`run`] does before serving events;
+/// the CLI's local runs use it too): definitions from `TOCSIN_DEFINITIONS_FILE` or the
+/// `Definitions` table, secrets from SSM / Secrets Manager, the delivery log on the `Deliveries`
+/// table (in memory when none is configured). Makes no network call.
+pub fn build_pipeline<N: Notifier>(
+    notifier: N,
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> ConfiguredPipeline<N> {
+    let definitions = match &config.definitions_file {
+        Some(path) => ConfiguredDefinitions::File(path.clone()),
+        None => ConfiguredDefinitions::Dynamo(DynamoDbStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.definitions_table.clone(),
+        )),
+    };
+    let times = LogTimes::from_config(config);
+    let deliveries = if config.deliveries_table.is_empty() {
+        tracing::warn!("no DELIVERIES_TABLE: the delivery log is in memory (local use only)");
+        AnyDeliveryLog::Memory(MemoryDeliveryLog::new(times))
+    } else {
+        AnyDeliveryLog::Dynamo(DynamoDeliveryLog::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.deliveries_table.clone(),
+            times,
+        ))
+    };
+    let secrets = SecretResolver::new(sdk, config.cache_ttl);
+    Pipeline::new(
+        notifier,
+        definitions,
+        secrets,
+        deliveries,
+        Settings::from_config(config),
+    )
+}
+
+/// Starts tracing once: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`, compact text otherwise, at the
+/// level of `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`. A second call does nothing.
+pub fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    // Lambda adds its own timestamps; `try_init` fails harmlessly when a subscriber is already set.
+    let _ = if config.log_json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init()
+    } else {
+        builder.compact().without_time().try_init()
+    };
+}
+
+/// Converts the context's deadline (epoch milliseconds) to an [`Instant`].
+fn instant_of(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let now = Instant::now();
+    // A nonsensical deadline far in the future must not overflow; an hour is beyond any Lambda's.
+    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).min(Duration::from_secs(3600));
+    now.checked_add(remaining).unwrap_or(now)
+}
+
+/// The definitions of a function: a YAML file (local runs) or the DynamoDB table.
+#[derive(Debug, Clone)]
+pub enum ConfiguredDefinitions {
+    /// `TOCSIN_DEFINITIONS_FILE`, re-read at each cache expiry.
+    File(PathBuf),
+    /// The `Definitions` table.
+    Dynamo(DynamoDbStore),
+}
+
+impl DefinitionSource for ConfiguredDefinitions {
+    async fn load(&self) -> Result<Definitions, StoreError> {
+        match self {
+            ConfiguredDefinitions::File(path) => {
+                definition_store::load_file(path).map_err(|error| StoreError::Item {
+                    key: "-".to_owned(),
+                    table: path.display().to_string(),
+                    reason: error.to_string(),
+                })
+            }
+            ConfiguredDefinitions::Dynamo(store) => store.load().await,
+        }
+    }
+}
+
+/// Either delivery log, chosen at start-up.
+#[derive(Debug)]
+pub enum AnyDeliveryLog {
+    /// The `Deliveries` table.
+    Dynamo(DynamoDeliveryLog),
+    /// In memory (local runs).
+    Memory(MemoryDeliveryLog),
+}
+
+impl DeliveryLog for AnyDeliveryLog {
+    async fn claim(&self, key: &DeliveryKey) -> Result<ClaimOutcome, DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.claim(key).await,
+            AnyDeliveryLog::Memory(log) => log.claim(key).await,
+        }
+    }
+
+    async fn record_attempt(&self, record: &DeliveryRecord) -> Result<(), DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.record_attempt(record).await,
+            AnyDeliveryLog::Memory(log) => log.record_attempt(record).await,
+        }
+    }
+
+    async fn finish(&self, claim: &Claim, finish: &Finish) -> Result<(), DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.finish(claim, finish).await,
+            AnyDeliveryLog::Memory(log) => log.finish(claim, finish).await,
+        }
+    }
+
+    async fn states(&self, alert_id: &str) -> Result<Vec<DeliveryState>, DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.states(alert_id).await,
+            AnyDeliveryLog::Memory(log) => log.states(alert_id).await,
+        }
+    }
+
+    async fn history(&self, alert_id: &str) -> Result<Vec<DeliveryRecord>, DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.history(alert_id).await,
+            AnyDeliveryLog::Memory(log) => log.history(alert_id).await,
+        }
+    }
 }

@@ -1,7 +1,15 @@
 //! Dev-only helpers shared by the tests of every crate: the local AWS emulator (moto) handle, HTTP
-//! receivers with scripted faults, fixtures and builders.
+//! receivers with scripted faults ([`Receiver`]), SNS events and sample alerts ([`sns`]), log
+//! capture ([`logs`]).
 //!
 //! Invariant: only `[dev-dependencies]` name this crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod logs;
 pub mod moto;
+pub mod receiver;
+pub mod sns;
+#[cfg(test)]
+mod tests;
+
+pub use receiver::{Receiver, Recorded, Reply, Script};

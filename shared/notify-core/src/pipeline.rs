@@ -1,0 +1,767 @@
+//! The delivery pipeline, independent of the Lambda runtime so that it can be tested and reused:
+//! SNS event → records → alerts → routes → messages → claimed, retried, recorded sends.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alert_model::{
+    Alert, AlertType, IntegrationKind,
+    inbound::{InboundMessage, normalize},
+    template::Engine,
+};
+use chrono::{DateTime, Utc};
+use definition_store::{Catalog, DefinitionSource, Route, VariableDef};
+use serde::{Deserialize, Serialize};
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::{
+    Config, Notifier, NotifyError, Outgoing, RouteContext, Variables,
+    deliveries::{AttemptOutcome, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryRecord, Finish},
+    http::truncate_utf8,
+    secret::Secrets,
+};
+
+/// Retry and caching settings of a [`Pipeline`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Attempts per message and invocation (`TOCSIN_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// How long loaded definitions are reused (`TOCSIN_CACHE_SECONDS`).
+    pub cache_ttl: Duration,
+    /// First backoff step (full jitter: a wait is random in `0..=min(cap, base·2^n)`).
+    pub backoff_base: Duration,
+    /// Largest backoff step.
+    pub backoff_cap: Duration,
+    /// Subtracted from the invocation deadline: time kept to record outcomes and release claims.
+    pub safety_margin: Duration,
+    /// A retry is only started when at least this much time remains after its wait.
+    pub min_attempt_time: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_attempts: 4,
+            cache_ttl: Duration::from_secs(60),
+            backoff_base: Duration::from_millis(200),
+            backoff_cap: Duration::from_secs(20),
+            safety_margin: Duration::from_secs(2),
+            min_attempt_time: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings `config` gives; the rest default.
+    pub fn from_config(config: &Config) -> Self {
+        Settings {
+            max_attempts: config.max_attempts,
+            cache_ttl: config.cache_ttl,
+            ..Settings::default()
+        }
+    }
+}
+
+/// What one invocation did, counted. Routes are counted once each, by their final state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventReport {
+    /// SNS records in the event.
+    pub records: usize,
+    /// Records that could not be turned into an alert (logged, never retried).
+    pub rejected: usize,
+    /// Routes reached by the accepted records.
+    pub routes: usize,
+    /// Routes whose every message is now delivered, some of them by this invocation.
+    pub delivered: usize,
+    /// Routes with nothing left to send: delivered entirely by earlier invocations, or no message
+    /// built (e.g. no recipient on duty).
+    pub skipped: usize,
+    /// Routes that failed permanently (now or earlier).
+    pub failed: usize,
+    /// Routes left for a retry of the invocation.
+    pub retryable: usize,
+}
+
+/// A route left retryable, named without secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingRoute {
+    /// The alert.
+    pub alert_id: String,
+    /// The integration.
+    pub integration_id: String,
+    /// The step that could not be delivered, when one was reached.
+    pub step: Option<String>,
+    /// Why, redacted.
+    pub reason: String,
+}
+
+impl fmt::Display for PendingRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "alert `{}` integration `{}`",
+            self.alert_id, self.integration_id
+        )?;
+        if let Some(step) = &self.step {
+            write!(f, " step `{step}`")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// Why an invocation must be retried by Lambda. Holds no secret.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HandlerError {
+    /// Some routes failed in a way a later invocation may fix; the others are done.
+    #[error("{} route(s) left retryable: {}", .routes.len(), .routes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Retryable {
+        /// The routes to retry.
+        routes: Vec<PendingRoute>,
+        /// What the invocation did.
+        report: EventReport,
+    },
+    /// The definitions could not be loaded.
+    #[error("cannot load definitions: {reason}")]
+    Definitions {
+        /// The store's error.
+        reason: String,
+        /// What the invocation did before.
+        report: EventReport,
+    },
+}
+
+impl HandlerError {
+    /// What the invocation did.
+    pub fn report(&self) -> &EventReport {
+        match self {
+            HandlerError::Retryable { report, .. } | HandlerError::Definitions { report, .. } => report,
+        }
+    }
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "Retryable".to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// One message `tocsin render` would send.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedMessage {
+    /// Integration id.
+    pub integration: String,
+    /// Its kind.
+    pub kind: IntegrationKind,
+    /// The alert type rendered.
+    pub alert_type: AlertType,
+    /// The step name.
+    pub step: String,
+    /// [`Notifier::describe`] of the message (secrets shown as placeholders or redacted).
+    pub description: serde_json::Value,
+}
+
+/// A route `tocsin render` could not plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("integration `{integration}`: {reason}")]
+pub struct PlanError {
+    /// Integration id.
+    pub integration: String,
+    /// Why, redacted.
+    pub reason: String,
+}
+
+/// Plans what would be sent for `alert` (with its type replaced by `alert_type`, if given) without
+/// sending: the routes of `N::KIND`, their variables (secrets from `secrets`, e.g.
+/// [`PlaceholderSecrets`](crate::PlaceholderSecrets)) and their described messages.
+pub async fn plan<N: Notifier, S: Secrets>(
+    notifier: &N,
+    catalog: &Catalog,
+    alert: &Alert,
+    alert_type: Option<AlertType>,
+    secrets: &S,
+    engine: &Engine,
+    now: DateTime<Utc>,
+) -> Vec<Result<PlannedMessage, PlanError>> {
+    let mut alert = alert.clone();
+    if let Some(alert_type) = alert_type {
+        alert.alert.alert_type = alert_type;
+    }
+    let mut planned = Vec::new();
+    for route in catalog.routes(&alert, N::KIND) {
+        let integration = route.integration.id.clone();
+        match prepare(notifier, &route, &alert, secrets, engine, now).await {
+            Ok(Prepared {
+                variables, messages, ..
+            }) => {
+                for outgoing in messages {
+                    let description = redact_json(&variables, notifier.describe(&outgoing.message));
+                    planned.push(Ok(PlannedMessage {
+                        integration: integration.clone(),
+                        kind: N::KIND,
+                        alert_type: alert.alert.alert_type,
+                        step: outgoing.step,
+                        description,
+                    }));
+                }
+            }
+            Err((variables, error)) => {
+                planned.push(Err(PlanError {
+                    integration,
+                    reason: variables.redact(&error.to_string()),
+                }));
+            }
+        }
+    }
+    planned
+}
+
+/// The testable heart of a notifier function: everything `run` does per event, without Lambda.
+pub struct Pipeline<N, D, S, L> {
+    notifier: N,
+    definitions: D,
+    secrets: S,
+    deliveries: L,
+    engine: Engine,
+    settings: Settings,
+    catalog: tokio::sync::Mutex<Option<(Instant, Arc<Catalog>)>>,
+}
+
+impl<N, D, S, L> fmt::Debug for Pipeline<N, D, S, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Prepared<M> {
+    variables: Variables,
+    messages: Vec<Outgoing<M>>,
+}
+
+enum RouteOutcome {
+    Delivered,
+    Skipped,
+    Failed,
+    Retryable(PendingRoute),
+}
+
+/// One record of an SNS event, read tolerantly (DESIGN §1, inbound-formats §11.1).
+#[derive(Debug, Deserialize)]
+struct SnsRecord {
+    #[serde(rename = "Sns", alias = "sns")]
+    sns: SnsMessage,
+}
+
+#[derive(Debug, Deserialize)]
+struct SnsMessage {
+    #[serde(rename = "MessageId", alias = "messageId", default)]
+    message_id: Option<String>,
+    #[serde(rename = "Message", alias = "message", default)]
+    message: Option<serde_json::Value>,
+    #[serde(rename = "Subject", alias = "subject", default)]
+    subject: Option<String>,
+    #[serde(rename = "Timestamp", alias = "timestamp", default)]
+    timestamp: Option<String>,
+    #[serde(rename = "MessageAttributes", alias = "messageAttributes", default)]
+    message_attributes: Option<BTreeMap<String, SnsAttribute>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SnsAttribute {
+    #[serde(rename = "Type", alias = "type", default)]
+    kind: Option<String>,
+    #[serde(rename = "Value", alias = "value", default)]
+    value: Option<serde_json::Value>,
+}
+
+impl<N, D, S, L> Pipeline<N, D, S, L>
+where
+    N: Notifier,
+    D: DefinitionSource,
+    S: Secrets,
+    L: DeliveryLog,
+{
+    /// A pipeline serving `notifier`'s kind. Creates the template engine once.
+    pub fn new(notifier: N, definitions: D, secrets: S, deliveries: L, settings: Settings) -> Self {
+        Pipeline {
+            notifier,
+            definitions,
+            secrets,
+            deliveries,
+            engine: Engine::new(),
+            settings,
+            catalog: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The delivery log (for `tocsin log` and tests).
+    pub fn deliveries(&self) -> &L {
+        &self.deliveries
+    }
+
+    /// The notifier.
+    pub fn notifier(&self) -> &N {
+        &self.notifier
+    }
+
+    /// The catalog, loaded at most once per cache TTL.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, definition_store::StoreError> {
+        let mut cached = self.catalog.lock().await;
+        if let Some((loaded, catalog)) = cached.as_ref()
+            && loaded.elapsed() < self.settings.cache_ttl
+        {
+            return Ok(Arc::clone(catalog));
+        }
+        let catalog = Arc::new(Catalog::new(self.definitions.load().await?));
+        *cached = Some((Instant::now(), Arc::clone(&catalog)));
+        Ok(catalog)
+    }
+
+    /// Handles one SNS event: every record independently, every route of this kind.
+    ///
+    /// Returns `Err` only while a retryable failure remains (Lambda then retries the invocation;
+    /// delivered routes are skipped by their record); bad records are logged and counted.
+    /// `deadline` is the invocation's deadline; no retry wait goes past it minus the safety margin.
+    pub async fn handle_event(
+        &self,
+        event: &serde_json::Value,
+        deadline: Instant,
+    ) -> Result<EventReport, HandlerError> {
+        let deadline = deadline
+            .checked_sub(self.settings.safety_margin)
+            .unwrap_or(deadline);
+        let mut report = EventReport::default();
+        let mut pending = Vec::new();
+        let records = match event.get("Records").or_else(|| event.get("records")) {
+            Some(serde_json::Value::Array(records)) => records.as_slice(),
+            _ => {
+                error!(reason = "the event has no `Records` list", "rejected event");
+                report.rejected = 1;
+                return Ok(report);
+            }
+        };
+        report.records = records.len();
+        for (index, record) in records.iter().enumerate() {
+            let message_id = record
+                .pointer("/Sns/MessageId")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let span =
+                info_span!("record", index, sns_message_id = %message_id, alert_id = tracing::field::Empty);
+            let alert = match parse_record(record) {
+                Ok(alert) => alert,
+                Err(reason) => {
+                    let _entered = span.enter();
+                    error!(index, sns_message_id = %message_id, %reason, "rejected record");
+                    report.rejected += 1;
+                    continue;
+                }
+            };
+            span.record("alert_id", alert.alert.alert_guid.as_str());
+            let catalog = match self.catalog().instrument(span.clone()).await {
+                Ok(catalog) => catalog,
+                Err(store_error) => {
+                    let _entered = span.enter();
+                    error!(error = %store_error, "cannot load definitions");
+                    return Err(HandlerError::Definitions {
+                        reason: store_error.to_string(),
+                        report,
+                    });
+                }
+            };
+            let routes = catalog.routes(&alert, N::KIND);
+            if routes.is_empty() {
+                let _entered = span.enter();
+                info!("no route of this kind");
+            }
+            // Routes go to different targets: deliver them concurrently, so that one slow or
+            // throttling target does not hold back the others. Steps within a route stay in order.
+            report.routes += routes.len();
+            let deliveries = routes.iter().map(|route| {
+                let route_span = info_span!(parent: &span, "route", integration_id = %route.integration.id);
+                self.deliver_route(route, &alert, deadline).instrument(route_span)
+            });
+            for outcome in futures_util::future::join_all(deliveries).await {
+                match outcome {
+                    RouteOutcome::Delivered => report.delivered += 1,
+                    RouteOutcome::Skipped => report.skipped += 1,
+                    RouteOutcome::Failed => report.failed += 1,
+                    RouteOutcome::Retryable(route) => {
+                        report.retryable += 1;
+                        pending.push(route);
+                    }
+                }
+            }
+        }
+        if pending.is_empty() {
+            info!(?report, "event handled");
+            Ok(report)
+        } else {
+            warn!(?report, "event left retryable routes");
+            Err(HandlerError::Retryable {
+                routes: pending,
+                report,
+            })
+        }
+    }
+
+    async fn deliver_route(&self, route: &Route<'_>, alert: &Alert, deadline: Instant) -> RouteOutcome {
+        let alert_id = alert.alert.alert_guid.clone();
+        let integration_id = route.integration.id.clone();
+        let now = Utc::now();
+        let Prepared { variables, messages } =
+            match prepare(&self.notifier, route, alert, &self.secrets, &self.engine, now).await {
+                Ok(prepared) => prepared,
+                Err((variables, failure)) => {
+                    let reason = variables.redact(&failure.to_string());
+                    if failure.is_retryable() {
+                        warn!(%reason, "route preparation failed, will retry");
+                        return RouteOutcome::Retryable(PendingRoute {
+                            alert_id,
+                            integration_id,
+                            step: None,
+                            reason,
+                        });
+                    }
+                    error!(%reason, "route failed permanently");
+                    return RouteOutcome::Failed;
+                }
+            };
+        let mut sent_any = false;
+        for outgoing in &messages {
+            let key = DeliveryKey {
+                alert_id: alert_id.clone(),
+                integration_id: integration_id.clone(),
+                step: outgoing.step.clone(),
+            };
+            let step_span = info_span!("step", step = %outgoing.step);
+            let result = self
+                .deliver_step(&key, outgoing, &variables, deadline)
+                .instrument(step_span)
+                .await;
+            match result {
+                StepOutcome::Delivered => sent_any = true,
+                StepOutcome::AlreadyDelivered => {}
+                // Later steps depend on earlier ones (the product's step semantics): stop here.
+                StepOutcome::Failed => return RouteOutcome::Failed,
+                StepOutcome::Retryable(reason) => {
+                    return RouteOutcome::Retryable(PendingRoute {
+                        alert_id,
+                        integration_id,
+                        step: Some(outgoing.step.clone()),
+                        reason,
+                    });
+                }
+            }
+        }
+        if messages.is_empty() {
+            info!("the route has nothing to send");
+        }
+        if sent_any {
+            RouteOutcome::Delivered
+        } else {
+            RouteOutcome::Skipped
+        }
+    }
+
+    async fn deliver_step(
+        &self,
+        key: &DeliveryKey,
+        outgoing: &Outgoing<N::Message>,
+        variables: &Variables,
+        deadline: Instant,
+    ) -> StepOutcome {
+        if Instant::now() >= deadline {
+            return StepOutcome::Retryable("the invocation deadline was reached before sending".to_owned());
+        }
+        let claim = match self.deliveries.claim(key).await {
+            Ok(ClaimOutcome::Claimed(claim)) => claim,
+            Ok(ClaimOutcome::AlreadyDelivered) => {
+                info!("already delivered, skipped");
+                return StepOutcome::AlreadyDelivered;
+            }
+            Ok(ClaimOutcome::AlreadyFailed) => {
+                info!("failed permanently earlier, not sent again");
+                return StepOutcome::Failed;
+            }
+            Ok(ClaimOutcome::InFlight) => {
+                warn!("another invocation is sending this message");
+                return StepOutcome::Retryable("another invocation holds the delivery claim".to_owned());
+            }
+            Err(log_error) => {
+                // Without a claim there is no idempotency: do not send, let Lambda retry.
+                let reason = variables.redact(&log_error.to_string());
+                error!(%reason, "cannot claim the delivery");
+                return StepOutcome::Retryable(reason);
+            }
+        };
+        let request_summary = variables
+            .redact(&serde_json::to_string(&self.notifier.describe(&outgoing.message)).unwrap_or_default());
+        let mut attempt_in_invocation = 0;
+        loop {
+            attempt_in_invocation += 1;
+            let attempt = claim.previous_attempts + attempt_in_invocation;
+            let started = Instant::now();
+            let time = Utc::now();
+            let remaining = deadline.saturating_duration_since(started);
+            let result = match tokio::time::timeout(remaining, self.notifier.send(&outgoing.message)).await {
+                Ok(result) => result,
+                Err(_) => Err(NotifyError::retryable(
+                    "the invocation deadline was reached while sending",
+                )),
+            };
+            let latency_ms = started.elapsed().as_millis() as u64;
+            let (outcome, http_status, error_text, response) = match &result {
+                Ok(sent) => (
+                    AttemptOutcome::Delivered,
+                    sent.status,
+                    None,
+                    variables.redact(&sent.response),
+                ),
+                Err(failure) => (
+                    if failure.is_retryable() {
+                        AttemptOutcome::Retryable
+                    } else {
+                        AttemptOutcome::Permanent
+                    },
+                    failure.status(),
+                    Some(variables.redact(&failure.to_string())),
+                    String::new(),
+                ),
+            };
+            let record = DeliveryRecord {
+                key: key.clone(),
+                attempt,
+                time,
+                outcome,
+                http_status,
+                latency_ms,
+                error: error_text.clone(),
+                request: request_summary.clone(),
+                response,
+            };
+            if let Err(log_error) = self.deliveries.record_attempt(&record).await {
+                warn!(error = %variables.redact(&log_error.to_string()), "cannot record the attempt");
+            }
+            let reason = error_text.unwrap_or_default();
+            match result {
+                Ok(sent) => {
+                    info!(attempt, status = ?sent.status, latency_ms, "delivered");
+                    let finish = Finish::Delivered {
+                        external_id: sent.external_id,
+                    };
+                    if let Err(log_error) = self.deliveries.finish(&claim, &finish).await {
+                        warn!(error = %variables.redact(&log_error.to_string()), "cannot record the delivery");
+                    }
+                    return StepOutcome::Delivered;
+                }
+                Err(failure) if !failure.is_retryable() => {
+                    error!(attempt, status = ?failure.status(), %reason, "failed permanently");
+                    let finish = Finish::FailedPermanently {
+                        error: truncate_utf8(&reason, 1024),
+                    };
+                    if let Err(log_error) = self.deliveries.finish(&claim, &finish).await {
+                        warn!(error = %variables.redact(&log_error.to_string()), "cannot record the failure");
+                    }
+                    return StepOutcome::Failed;
+                }
+                Err(failure) => {
+                    let wait = self.backoff(attempt_in_invocation, &failure);
+                    let out_of_attempts = attempt_in_invocation >= self.settings.max_attempts;
+                    let out_of_time = Instant::now()
+                        .checked_add(wait.saturating_add(self.settings.min_attempt_time))
+                        .is_none_or(|earliest_end| earliest_end > deadline);
+                    if out_of_attempts || out_of_time {
+                        let why = if out_of_attempts {
+                            "attempts exhausted"
+                        } else {
+                            "no time left to retry"
+                        };
+                        warn!(attempt, status = ?failure.status(), %reason, why, "released for a later retry");
+                        let finish = Finish::ReleasedForRetry {
+                            error: truncate_utf8(&reason, 1024),
+                        };
+                        if let Err(log_error) = self.deliveries.finish(&claim, &finish).await {
+                            warn!(error = %variables.redact(&log_error.to_string()), "cannot release the claim");
+                        }
+                        return StepOutcome::Retryable(format!("{reason} ({why})"));
+                    }
+                    warn!(attempt, status = ?failure.status(), %reason, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Full-jitter exponential backoff, never shorter than the target's `Retry-After`.
+    fn backoff(&self, attempt: u32, failure: &NotifyError) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(20);
+        let ceiling = self
+            .settings
+            .backoff_base
+            .saturating_mul(1 << exponent)
+            .min(self.settings.backoff_cap);
+        let jitter = Duration::from_nanos(fastrand::u64(0..=ceiling.as_nanos() as u64));
+        match failure {
+            NotifyError::Retryable {
+                retry_after: Some(retry_after),
+                ..
+            } => jitter.max(*retry_after),
+            _ => jitter,
+        }
+    }
+}
+
+enum StepOutcome {
+    Delivered,
+    AlreadyDelivered,
+    Failed,
+    Retryable(String),
+}
+
+/// Reads one record and normalises its message. The error is the reason, for the log.
+fn parse_record(record: &serde_json::Value) -> Result<Alert, String> {
+    if !record.is_object() {
+        return Err("the record is not an object".to_owned());
+    }
+    let record: SnsRecord = serde_json::from_value(record.clone())
+        .map_err(|e| format!("the record is not an sns record: {e}"))?;
+    let sns = record.sns;
+    let message_id = sns
+        .message_id
+        .filter(|id| !id.trim().is_empty())
+        .ok_or("the record has no `Sns.MessageId`")?;
+    let message = match sns.message {
+        Some(serde_json::Value::String(text)) => text,
+        Some(serde_json::Value::Null) | None => return Err("the record has no `Sns.Message`".to_owned()),
+        // Not what SNS sends, but a JSON document in place of its string form is unambiguous.
+        Some(other) => other.to_string(),
+    };
+    let attributes: BTreeMap<String, String> = sns
+        .message_attributes
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, attribute)| {
+            attribute
+                .kind
+                .as_deref()
+                .is_none_or(|kind| kind == "String" || kind == "Number")
+        })
+        .filter_map(|(name, attribute)| match attribute.value {
+            Some(serde_json::Value::String(text)) => Some((name, text)),
+            Some(serde_json::Value::Number(number)) => Some((name, number.to_string())),
+            _ => None,
+        })
+        .collect();
+    let input = InboundMessage {
+        message: &message,
+        subject: sns.subject.as_deref(),
+        message_id: &message_id,
+        timestamp: sns.timestamp.as_deref(),
+        attributes: &attributes,
+    };
+    let mut alert = normalize(&input)
+        .map_err(|e| format!("cannot read the message: {e}"))?
+        .alert;
+    if alert.alert.alert_guid.trim().is_empty() {
+        // The idempotency key must be stable across redeliveries: the SNS message id is.
+        alert.alert.alert_guid = message_id;
+    }
+    Ok(alert)
+}
+
+/// The alert as the route sees it, its variables and its built messages.
+async fn prepare<N: Notifier, S: Secrets>(
+    notifier: &N,
+    route: &Route<'_>,
+    alert: &Alert,
+    secrets: &S,
+    engine: &Engine,
+    now: DateTime<Utc>,
+) -> Result<Prepared<N::Message>, (Variables, NotifyError)> {
+    let mut alert = alert.clone();
+    alert.alert_definition.guid = route.definition.id.clone();
+    alert.alert_definition.name = route.definition.name.clone();
+    alert.escalation_level.message = route.level.message.clone();
+    let variables = resolve_variables(route, secrets).await?;
+    let target = notifier
+        .target(route.integration)
+        .map_err(|e| (variables.clone(), e))?;
+    let context = RouteContext {
+        alert: &alert,
+        integration: route.integration,
+        attachment: route.attachment,
+        level: route.level,
+        recipients: route.recipients.clone(),
+        variables: &variables,
+        now,
+        engine,
+    };
+    let messages = notifier
+        .build(&context, &target)
+        .map_err(|e| (variables.clone(), e))?;
+    Ok(Prepared { variables, messages })
+}
+
+/// Fixed values, per-level values (attachment, else default) and secrets.
+async fn resolve_variables<S: Secrets>(
+    route: &Route<'_>,
+    secrets: &S,
+) -> Result<Variables, (Variables, NotifyError)> {
+    let mut variables = Variables::default();
+    for (name, definition) in &route.integration.variables {
+        match definition {
+            VariableDef::Fixed(value) => variables.insert(name.clone(), value.clone()),
+            VariableDef::PerLevel { default, .. } => {
+                match route.attachment.variables.get(name).or(default.as_ref()) {
+                    Some(value) => variables.insert(name.clone(), value.clone()),
+                    None => {
+                        let reason = format!(
+                            "variable `{name}` has no value on escalation level {} and no default",
+                            route.level.id
+                        );
+                        return Err((variables, NotifyError::permanent(reason)));
+                    }
+                }
+            }
+            VariableDef::Secret { secret } => match secrets.resolve(secret).await {
+                Ok(value) if secrets.are_secret() => {
+                    variables.insert_secret(name.clone(), value.into_inner())
+                }
+                Ok(value) => variables.insert(name.clone(), value.into_inner()),
+                Err(failure) => return Err((variables, failure)),
+            },
+        }
+    }
+    Ok(variables)
+}
+
+fn redact_json(variables: &Variables, value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(text) => serde_json::Value::String(variables.redact(&text)),
+        serde_json::Value::Array(items) => serde_json::Value::Array(
+            items
+                .into_iter()
+                .map(|item| redact_json(variables, item))
+                .collect(),
+        ),
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter()
+                .map(|(key, item)| (variables.redact(&key), redact_json(variables, item)))
+                .collect(),
+        ),
+        other => other,
+    }
+}

@@ -1,0 +1,11 @@
+//! Tests of notify-core through its public surface: config, HTTP classification and the SSRF guard
+//! against a local receiver, secrets and the delivery log against the emulator, and the pipeline.
+
+mod config;
+mod deliveries;
+mod http;
+mod pipeline;
+mod runner;
+
+mod secrets;
+mod support;

@@ -1,0 +1,104 @@
+//! The pipeline as `run` builds it from a configuration: definitions from a YAML file, secrets from
+//! the emulator's SSM, the delivery log on an emulator table. Needs the real `from_yaml`,
+//! `normalize` and `Catalog::routes` of the other branches.
+
+use std::time::{Duration, Instant};
+
+use test_support::{
+    Receiver, Reply, Script,
+    moto::{sdk_config, unique},
+    sns,
+};
+
+use super::support::{TestNotifier, local_config};
+use crate::{
+    Config, DeliveryLog, EventReport, HandlerError, HttpClient, build_pipeline, deliveries::create_table,
+};
+
+#[tokio::test]
+async fn the_configured_pipeline_delivers_with_file_definitions_ssm_secrets_and_the_dynamo_log() {
+    let sdk = sdk_config().await;
+    let receiver = Receiver::start(Script::new().route("/hook", [Reply::ok()])).await;
+    let parameter = format!("/{}", unique("tocsin/runner-token"));
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name(&parameter)
+        .value("runner-sekrit")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let table = unique("Deliveries");
+    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+        .await
+        .unwrap();
+    let file = std::env::temp_dir().join(format!("{}.yaml", unique("definitions")));
+    let yaml = format!(
+        "integrations:\n\
+         - id: hook\n  kind: webhook\n  settings: {{url: \"{url}\"}}\n  variables:\n    Token: {{secret: \"ssm:{parameter}\"}}\n\
+         alertDefinitions:\n\
+         - id: def-1\n  name: Everything\n  monitors: [\"*\"]\n  levels:\n  - id: 1\n    integrations: [{{integration: hook}}]\n",
+        url = receiver.url("/hook")
+    );
+    std::fs::write(&file, yaml).unwrap();
+    let config = Config {
+        definitions_file: Some(file.clone()),
+        deliveries_table: table,
+        ..local_config()
+    };
+    let notifier = TestNotifier {
+        http: HttpClient::new(&config).unwrap(),
+    };
+    let pipeline = build_pipeline(notifier, &config, &sdk);
+    let alert_id = unique("alert");
+    let event = sns::event(&[("m-1", &sns::native_alert(&alert_id))]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = pipeline.handle_event(&event, deadline).await.unwrap();
+    assert_eq!(
+        report,
+        EventReport {
+            records: 1,
+            routes: 1,
+            delivered: 1,
+            ..EventReport::default()
+        }
+    );
+    let requests = receiver.requests_to("/hook");
+    assert_eq!(requests[0].header("authorization"), Some("Bearer runner-sekrit"));
+    let history = pipeline.deliveries().history(&alert_id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(!history[0].request.contains("runner-sekrit"));
+    // Redelivery: skipped by the DynamoDB record.
+    let again = pipeline.handle_event(&event, deadline).await.unwrap();
+    assert_eq!(again.skipped, 1);
+    assert_eq!(receiver.requests().len(), 1);
+    std::fs::remove_file(file).unwrap();
+}
+
+#[tokio::test]
+async fn unreadable_definitions_fail_the_invocation_for_a_retry() {
+    let sdk = sdk_config().await;
+    let config = Config {
+        definitions_file: Some(std::env::temp_dir().join(unique("missing-definitions"))),
+        ..local_config()
+    };
+    let pipeline = build_pipeline(
+        TestNotifier {
+            http: HttpClient::new(&config).unwrap(),
+        },
+        &config,
+        &sdk,
+    );
+    let event = sns::event(&[("m-1", &sns::native_alert("a-1"))]);
+    let error = pipeline
+        .handle_event(&event, Instant::now() + Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, HandlerError::Definitions { .. }), "{error:?}");
+    assert!(
+        error.to_string().starts_with("cannot load definitions: "),
+        "{error}"
+    );
+    let diagnostic = lambda_runtime::Diagnostic::from(error);
+    assert_eq!(diagnostic.error_type, "Retryable");
+}
