@@ -8,7 +8,7 @@
 mod config;
 mod payload;
 
-use alert_model::{IntegrationKind, template::Engine};
+use alert_model::IntegrationKind;
 use aws_sdk_sesv2::{
     config::http::HttpResponse,
     error::{ProvideErrorMetadata, SdkError},
@@ -16,33 +16,31 @@ use aws_sdk_sesv2::{
     types::{Body, Content, Destination, EmailContent, Message},
 };
 use definition_store::Integration;
-use notify_core::{Init, Notifier, NotifyError, Outgoing, RouteContext, Sent};
+use notify_core::{ConfigError, Init, Notifier, NotifyError, Outgoing, RouteContext, Sent};
 
 pub use config::{EmailTarget, is_valid_address};
 pub use payload::{EmailMessage, MAX_RECIPIENTS_PER_MESSAGE, MAX_SUBJECT_CHARS};
 
-/// The e-mail notifier: SES v2 client, default sender, template engine.
+/// The e-mail notifier: SES v2 client and default sender.
 #[derive(Debug)]
 pub struct EmailNotifier {
     client: aws_sdk_sesv2::Client,
     default_from: Option<String>,
-    engine: Engine,
 }
 
 impl EmailNotifier {
-    /// The notifier for the Lambda function. `default_from` is `TOCSIN_EMAIL_FROM`, the sender of
-    /// integrations without `settings.from`.
-    pub fn new(init: &Init, default_from: Option<String>) -> Self {
-        EmailNotifier::with_client(aws_sdk_sesv2::Client::new(&init.sdk), default_from)
+    /// The notifier for the Lambda function: `notify_core::run(EmailNotifier::new)`. Integrations
+    /// without `settings.from` send as `TOCSIN_EMAIL_FROM`.
+    pub fn new(init: &Init) -> Result<Self, ConfigError> {
+        Ok(EmailNotifier::with_client(
+            aws_sdk_sesv2::Client::new(&init.sdk),
+            init.config.email_from.clone(),
+        ))
     }
 
     /// A notifier sending through `client`.
     pub fn with_client(client: aws_sdk_sesv2::Client, default_from: Option<String>) -> Self {
-        EmailNotifier {
-            client,
-            default_from,
-            engine: Engine::new(),
-        }
+        EmailNotifier { client, default_from }
     }
 }
 
@@ -60,7 +58,7 @@ impl Notifier for EmailNotifier {
         route: &RouteContext<'_>,
         target: &EmailTarget,
     ) -> Result<Vec<Outgoing<EmailMessage>>, NotifyError> {
-        payload::build_messages(&self.engine, route, target)
+        payload::build_messages(route, target)
     }
 
     async fn send(&self, message: &EmailMessage) -> Result<Sent, NotifyError> {

@@ -1,6 +1,6 @@
 //! Pure: one route → e-mail messages, one per batch of recipients.
 
-use alert_model::template::{Engine, Escape, RenderContext, TemplateSource, default_template};
+use alert_model::template::{Escape, RenderContext, TemplateSource, default_template};
 use notify_core::{NotifyError, Outgoing, RouteContext};
 use serde::Serialize;
 
@@ -31,7 +31,6 @@ pub struct EmailMessage {
 /// Builds the messages of one route: steps `batch-1`, `batch-2`, … of at most 50 recipients.
 /// No recipients means no messages.
 pub(crate) fn build_messages(
-    engine: &Engine,
     route: &RouteContext<'_>,
     target: &EmailTarget,
 ) -> Result<Vec<Outgoing<EmailMessage>>, NotifyError> {
@@ -62,7 +61,8 @@ pub(crate) fn build_messages(
             integration,
             field: source_field,
         };
-        engine
+        route
+            .engine
             .render(source, template, escape, &context)
             .map_err(|error| NotifyError::permanent(error.to_string()))
     };

@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use alert_model::template::Engine;
 use alert_model::{Alert, AlertType};
 use aws_sdk_sesv2::{
     config::http::HttpResponse,
@@ -119,6 +120,7 @@ fn build(
     let attachment = attachment(extra_emails);
     let level = level();
     let variables = Variables::default();
+    let engine = Engine::new();
     let route = RouteContext {
         alert,
         integration,
@@ -127,6 +129,7 @@ fn build(
         recipients: operators.iter().collect(),
         variables: &variables,
         now: now(),
+        engine: &engine,
     };
     notifier.build(&route, &target)
 }

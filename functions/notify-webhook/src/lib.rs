@@ -8,7 +8,7 @@
 mod config;
 mod payload;
 
-use alert_model::{IntegrationKind, template::Engine};
+use alert_model::IntegrationKind;
 use definition_store::Integration;
 use notify_core::{
     ConfigError, HttpClient, HttpRequest, Init, Notifier, NotifyError, Outgoing, RouteContext, Sent,
@@ -16,11 +16,10 @@ use notify_core::{
 
 pub use config::{METHODS, PRESETS, WebhookTarget, is_valid_header_name, normalize_method};
 
-/// The webhook notifier: the shared HTTP client and the template engine.
+/// The webhook notifier: the shared HTTP client.
 #[derive(Debug)]
 pub struct WebhookNotifier {
     http: HttpClient,
-    engine: Engine,
 }
 
 impl WebhookNotifier {
@@ -31,10 +30,7 @@ impl WebhookNotifier {
 
     /// A notifier sending through `http`.
     pub fn with_client(http: HttpClient) -> Self {
-        WebhookNotifier {
-            http,
-            engine: Engine::new(),
-        }
+        WebhookNotifier { http }
     }
 }
 
@@ -52,7 +48,7 @@ impl Notifier for WebhookNotifier {
         route: &RouteContext<'_>,
         target: &WebhookTarget,
     ) -> Result<Vec<Outgoing<HttpRequest>>, NotifyError> {
-        payload::build_requests(&self.engine, route, target)
+        payload::build_requests(route, target)
     }
 
     async fn send(&self, message: &HttpRequest) -> Result<Sent, NotifyError> {

@@ -15,12 +15,11 @@ use crate::config::{WebhookTarget, is_valid_header_name, normalize_method};
 /// Builds the requests of one route. A custom integration without a definition for the alert's
 /// type sends nothing for it (the product's unticked "OK alert" box): no requests, not an error.
 pub(crate) fn build_requests(
-    engine: &Engine,
     route: &RouteContext<'_>,
     target: &WebhookTarget,
 ) -> Result<Vec<Outgoing<HttpRequest>>, NotifyError> {
     let renderer = Renderer {
-        engine,
+        engine: route.engine,
         integration: route.integration.id.as_str(),
         context: RenderContext {
             alert: route.alert,

@@ -1,8 +1,11 @@
 use std::collections::BTreeMap;
 
+use alert_model::template::Engine;
 use alert_model::{Alert, AlertType, IntegrationKind, NativeEnvelope};
 use definition_store::{Attachment, EscalationLevel, HttpAuth, HttpStep, Integration, MessageDefinition};
-use notify_core::{HttpClient, HttpRequest, Notifier, NotifyError, Outgoing, RouteContext, Variables};
+use notify_core::{
+    Config, HttpClient, HttpRequest, Notifier, NotifyError, Outgoing, RouteContext, Variables,
+};
 use serde_json::json;
 
 use crate::{WebhookNotifier, WebhookTarget};
@@ -145,9 +148,14 @@ fn variables() -> Variables {
     variables
 }
 
-// FIXME: use notify-core's constructor once the real HttpClient lands.
+/// The real client, allowed to reach the local test receiver over plain http.
 fn client() -> HttpClient {
-    HttpClient {}
+    let config = Config {
+        allow_hosts: "127.0.0.1".parse().expect("allow-list"),
+        allow_http: true,
+        ..Config::default()
+    };
+    HttpClient::new(&config).expect("http client")
 }
 
 fn notifier() -> WebhookNotifier {
@@ -167,6 +175,7 @@ fn build_with(
     let target = notifier.target(integration)?;
     let attachment = attachment();
     let level = level();
+    let engine = Engine::new();
     let route = RouteContext {
         alert,
         integration,
@@ -175,6 +184,7 @@ fn build_with(
         recipients: Vec::new(),
         variables,
         now: now(),
+        engine: &engine,
     };
     notifier.build(&route, &target)
 }
@@ -453,6 +463,7 @@ fn method_is_validated_when_building() {
     let notifier = notifier();
     let (attachment, level, variables) = (attachment(), level(), variables());
     let alert = alert(AlertType::Alert);
+    let engine = Engine::new();
     let route = RouteContext {
         alert: &alert,
         integration: &integration,
@@ -461,6 +472,7 @@ fn method_is_validated_when_building() {
         recipients: Vec::new(),
         variables: &variables,
         now: now(),
+        engine: &engine,
     };
     assert_eq!(
         permanent(notifier.build(&route, &target)),
