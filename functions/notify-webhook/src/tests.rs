@@ -786,3 +786,122 @@ fn secret_in_a_refused_url_is_not_repeated() {
         "{error:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sending to a local receiver
+
+/// Builds the one request of `integration` for an Alert, with its URL pointed at `receiver`.
+fn request_to(
+    receiver: &test_support::Receiver,
+    path_and_query: &str,
+    integration: &Integration,
+) -> HttpRequest {
+    let mut request = only(build(&alert(AlertType::Alert), integration).unwrap());
+    request.url = receiver.url(path_and_query);
+    request
+}
+
+#[tokio::test]
+async fn delivered_on_200() {
+    // GIVEN a receiver that accepts, and the all-variables preset pointed at it
+    let receiver = test_support::Receiver::start(
+        test_support::Script::new().route("/in", [test_support::Reply::status(200).body("accepted")]),
+    )
+    .await;
+    let integration = preset(json!({
+        "preset": "all-variables",
+        "url": receiver.url("/in?source={{@account.accountId}}"),
+        "headers": {"X-Api-Key": "{{ApiKey}}"},
+    }));
+    let request = only(build(&alert(AlertType::Alert), &integration).unwrap());
+
+    // WHEN it is sent
+    let sent = notifier()
+        .send(&request)
+        .await
+        .unwrap_or_else(|error| panic!("send failed: {error:?}"));
+
+    // THEN the receiver got exactly the built request
+    assert_eq!(sent.status, Some(200));
+    assert_eq!(sent.response, "accepted");
+    let recorded = receiver.requests_to("/in");
+    assert_eq!(recorded.len(), 1);
+    let recorded = &recorded[0];
+    assert_eq!(recorded.method, "POST");
+    assert_eq!(recorded.query.as_deref(), Some("source=123456"));
+    assert_eq!(recorded.header("content-type"), Some("application/json"));
+    assert_eq!(recorded.header("x-api-key"), Some("s3cr3t-t0ken"));
+    assert_eq!(recorded.body, request.body);
+    let envelope: NativeEnvelope =
+        serde_json::from_str(&recorded.body).expect("the body is the native envelope");
+    assert_eq!(envelope, NativeEnvelope::new(alert(AlertType::Alert)));
+}
+
+#[tokio::test]
+async fn custom_step_with_basic_auth_is_delivered() {
+    let receiver = test_support::Receiver::start(
+        test_support::Script::new().route("/api/v1/incidents", [test_support::Reply::ok()]),
+    )
+    .await;
+    let request = request_to(&receiver, "/api/v1/incidents?team=ops", &incident_api());
+    notifier()
+        .send(&request)
+        .await
+        .unwrap_or_else(|error| panic!("send failed: {error:?}"));
+    let recorded = receiver.requests_to("/api/v1/incidents");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        recorded[0].header("authorization"),
+        Some("Basic dG9jc2luOnMzY3IzdC10MGtlbg==")
+    );
+    assert_eq!(recorded[0].header("x-monitor"), Some("GalacticResorts.com - DNS"));
+    let body: serde_json::Value = serde_json::from_str(&recorded[0].body).unwrap();
+    assert_eq!(
+        body["key"],
+        json!("ba8ffcb7-5de0-489e-b649-f00f0b447e80-0-30099055746")
+    );
+}
+
+#[tokio::test]
+async fn server_error_is_retryable() {
+    let receiver = test_support::Receiver::start(
+        test_support::Script::new().route("/in", [test_support::Reply::status(500).body("boom")]),
+    )
+    .await;
+    let request = request_to(&receiver, "/in", &all_variables());
+    let error = notifier().send(&request).await.unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(error.status(), Some(500));
+    assert_eq!(
+        receiver.requests_to("/in").len(),
+        1,
+        "the notifier itself never retries"
+    );
+}
+
+#[tokio::test]
+async fn client_error_is_permanent() {
+    let receiver = test_support::Receiver::start(test_support::Script::new().route(
+        "/in",
+        [test_support::Reply::status(400).body("{\"error\":\"bad\"}")],
+    ))
+    .await;
+    let request = request_to(&receiver, "/in", &all_variables());
+    let error = notifier().send(&request).await.unwrap_err();
+    assert!(!error.is_retryable(), "{error:?}");
+    assert_eq!(error.status(), Some(400));
+}
+
+#[tokio::test]
+async fn send_errors_do_not_repeat_secrets() {
+    let receiver = test_support::Receiver::start(
+        test_support::Script::new().route("/in", [test_support::Reply::status(403).body("denied")]),
+    )
+    .await;
+    let request = request_to(&receiver, "/in?token=s3cr3t-t0ken", &all_variables());
+    let error = notifier().send(&request).await.unwrap_err();
+    assert!(
+        !error.to_string().contains("s3cr3t") && !format!("{error:?}").contains("s3cr3t"),
+        "{error:?}"
+    );
+}
