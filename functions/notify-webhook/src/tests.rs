@@ -905,3 +905,91 @@ async fn send_errors_do_not_repeat_secrets() {
         "{error:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Handler level: one SNS event through the runner's pipeline
+
+const SECRET: &str = "sekrit-hook-key-4711";
+
+fn pipeline(
+    url: &str,
+) -> notify_core::Pipeline<
+    WebhookNotifier,
+    definition_store::MemoryStore,
+    notify_core::MemorySecrets,
+    notify_core::MemoryDeliveryLog,
+> {
+    let yaml = format!(
+        r#"
+integrations:
+  - id: ops-hook
+    kind: webhook
+    variables:
+      ApiKey: {{secret: "ssm:/tocsin/ops-hook/key"}}
+    settings:
+      preset: all-variables
+      url: "{url}"
+      headers:
+        X-Api-Key: "{{{{ApiKey}}}}"
+alertDefinitions:
+  - id: ops-dns
+    name: Ops DNS
+    monitors: ["*"]
+    levels:
+      - id: 1
+        integrations:
+          - integration: ops-hook
+"#
+    );
+    let definitions = definition_store::from_yaml(&yaml).unwrap_or_else(|error| panic!("{error}"));
+    notify_core::Pipeline::new(
+        notifier(),
+        definition_store::MemoryStore::new(definitions),
+        notify_core::MemorySecrets::new().with("ssm:/tocsin/ops-hook/key", SECRET),
+        notify_core::MemoryDeliveryLog::default(),
+        notify_core::Settings {
+            max_attempts: 1,
+            ..notify_core::Settings::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn handler_delivers_the_preset_and_prints_no_secret() {
+    // GIVEN a receiver that accepts and a preset integration with a secret header
+    let receiver =
+        test_support::Receiver::start(test_support::Script::new().route("/in", [test_support::Reply::ok()]))
+            .await;
+    let pipeline = pipeline(&receiver.url("/in"));
+    let event = test_support::sns::event(&[("m-1", &test_support::sns::native_alert("alert-hook-1"))]);
+
+    // WHEN the event is handled
+    let captured = notify_core::testing::capture(&pipeline, &event).await;
+
+    // THEN the route is delivered, the secret reached the target and nothing printed it
+    let report = captured.result.as_ref().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!((report.routes, report.delivered), (1, 1), "{report:?}");
+    let recorded = receiver.requests_to("/in");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].header("x-api-key"), Some(SECRET));
+    let envelope: NativeEnvelope = serde_json::from_str(&recorded[0].body).unwrap();
+    assert_eq!(envelope.alert.alert.alert_guid, "alert-hook-1");
+    captured.assert_no_leak(SECRET);
+}
+
+#[tokio::test]
+async fn handler_failure_prints_no_secret() {
+    // The target echoes the secret back in a 401 body.
+    let receiver = test_support::Receiver::start(test_support::Script::new().route(
+        "/in",
+        [test_support::Reply::status(401).body(format!("bad key {SECRET}"))],
+    ))
+    .await;
+    let pipeline = pipeline(&receiver.url("/in"));
+    let event = test_support::sns::event(&[("m-2", &test_support::sns::native_alert("alert-hook-2"))]);
+    let captured = notify_core::testing::capture(&pipeline, &event).await;
+    let report = captured.result.as_ref().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert!(!captured.records.is_empty());
+    captured.assert_no_leak(SECRET);
+}
