@@ -751,3 +751,100 @@ async fn message_without_recipients_is_refused_before_sending() {
         NotifyError::permanent("ses send email: message without recipients")
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Handler level: one SNS event through the runner's pipeline, SES in the emulator
+
+const SECRET: &str = "sekrit-status-token-0815";
+
+async fn pipeline(
+    sender: &str,
+    recipient: &str,
+) -> notify_core::Pipeline<
+    EmailNotifier,
+    definition_store::MemoryStore,
+    notify_core::MemorySecrets,
+    notify_core::MemoryDeliveryLog,
+> {
+    let yaml = format!(
+        r#"
+integrations:
+  - id: ops-mail
+    kind: email
+    variables:
+      StatusToken: {{secret: "ssm:/tocsin/status-token"}}
+    settings:
+      subject: "[{{{{@alert.type}}}}] {{{{@monitor.name}}}}"
+      text: "{{{{@alert.description}}}} https://status.example.com/?token={{{{StatusToken}}}}"
+      html: "<p>{{{{@alert.description}}}}</p>"
+operators:
+  - id: ann
+    name: Ann
+    email: "{recipient}"
+alertDefinitions:
+  - id: ops-dns
+    name: Ops DNS
+    monitors: ["*"]
+    levels:
+      - id: 1
+        operators: [ann]
+        integrations:
+          - integration: ops-mail
+            extraEmails: ["oncall@example.com", "ONCALL@example.com"]
+"#
+    );
+    let definitions = definition_store::from_yaml(&yaml).unwrap_or_else(|error| panic!("{error}"));
+    notify_core::Pipeline::new(
+        emulator_notifier(sender).await,
+        definition_store::MemoryStore::new(definitions),
+        notify_core::MemorySecrets::new().with("ssm:/tocsin/status-token", SECRET),
+        notify_core::MemoryDeliveryLog::default(),
+        notify_core::Settings {
+            max_attempts: 1,
+            ..notify_core::Settings::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn handler_sends_through_ses_and_prints_no_secret() {
+    // GIVEN a verified default sender and a level with one operator and extra addresses
+    let sender = format!("{}@example.com", test_support::moto::unique("tocsin-handler"));
+    let recipient = format!("{}@example.com", test_support::moto::unique("ann"));
+    verify(&sender).await;
+    let pipeline = pipeline(&sender, &recipient).await;
+    let alert_guid = test_support::moto::unique("alert-mail");
+    let event = test_support::sns::event(&[("m-1", &test_support::sns::native_alert(&alert_guid))]);
+
+    // WHEN the event is handled
+    let captured = notify_core::testing::capture(&pipeline, &event).await;
+
+    // THEN one e-mail reached SES, to the operator and the extra address once
+    let report = captured.result.as_ref().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!((report.routes, report.delivered), (1, 1), "{report:?}");
+    let messages = sent_messages().await;
+    let stored: Vec<_> = messages
+        .iter()
+        .filter(|message| message["source"] == json!(sender))
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        stored[0]["destinations"]["ToAddresses"],
+        json!([recipient, "oncall@example.com"])
+    );
+    assert_eq!(stored[0]["subject"], json!("[Alert] GalacticResorts.com - DNS"));
+    captured.assert_no_leak(SECRET);
+}
+
+#[tokio::test]
+async fn handler_failure_prints_no_secret() {
+    // An unverified sender: SES rejects the message.
+    let sender = format!("{}@example.com", test_support::moto::unique("tocsin-unverified"));
+    let pipeline = pipeline(&sender, "ann@example.com").await;
+    let event = test_support::sns::event(&[("m-2", &test_support::sns::native_alert("alert-mail-2"))]);
+    let captured = notify_core::testing::capture(&pipeline, &event).await;
+    let report = captured.result.as_ref().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert!(captured.logs.contains("MessageRejected"), "{}", captured.logs);
+    captured.assert_no_leak(SECRET);
+}
