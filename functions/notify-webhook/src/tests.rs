@@ -993,3 +993,23 @@ async fn handler_failure_prints_no_secret() {
     assert!(!captured.records.is_empty());
     captured.assert_no_leak(SECRET);
 }
+
+#[test]
+fn example_definitions_are_accepted() {
+    let path = test_support::moto::workspace_root().join("examples/definitions.yaml");
+    let definitions = definition_store::load_file(&path).unwrap_or_else(|error| panic!("{error}"));
+    let integrations: Vec<_> = definitions
+        .integrations
+        .iter()
+        .filter(|integration| integration.kind == alert_model::IntegrationKind::Webhook)
+        .collect();
+    assert!(
+        !integrations.is_empty(),
+        "examples/definitions.yaml has no webhook integration"
+    );
+    for integration in integrations {
+        notifier()
+            .target(integration)
+            .unwrap_or_else(|error| panic!("{}: {error}", integration.id));
+    }
+}
