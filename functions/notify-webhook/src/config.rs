@@ -88,8 +88,20 @@ fn parse_messages(messages: &[MessageDefinition]) -> Result<WebhookTarget, Strin
                 ));
             }
         }
+        // Step names are part of the idempotency key: two equal names would make the second
+        // step look delivered.
+        let mut names = std::collections::BTreeSet::new();
         for (step_index, step) in message.steps.iter().enumerate() {
             let path = format!("messages[{index}].steps[{step_index}]");
+            let name = step
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("step-{}", step_index + 1));
+            if !names.insert(name.clone()) {
+                return Err(format!(
+                    "`{path}.name`: step name `{name}` is used twice in `messages[{index}]`"
+                ));
+            }
             if normalize_method(&step.method).is_none() {
                 return Err(format!(
                     "`{path}.method`: unknown method `{}` (known: {})",

@@ -417,6 +417,16 @@ fn step_method_is_validated_when_parsing() {
 }
 
 #[test]
+fn step_names_must_be_unique_within_a_definition() {
+    let mut integration = incident_api();
+    integration.messages[1].steps[1].name = Some("step-1".to_owned());
+    assert_eq!(
+        permanent(WebhookTarget::parse(&integration)),
+        "integration `ops-hook`: `messages[1].steps[1].name`: step name `step-1` is used twice in `messages[1]`"
+    );
+}
+
+#[test]
 fn step_without_url_is_refused() {
     let mut integration = incident_api();
     integration.messages[0].steps[0].url = String::new();
