@@ -70,28 +70,38 @@ impl EmailTarget {
     }
 }
 
-/// A bare address `local@domain.tld`: no display name, no white space, no control characters.
+/// A bare address `local@domain.tld`: ASCII, no display name, no white space, no control characters.
 ///
 /// Deliberately simpler than RFC 5322: this is what SES and humans accept for alert recipients.
 pub fn is_valid_address(address: &str) -> bool {
+    address_problem(address).is_none()
+}
+
+/// Why `address` cannot be sent to, if it cannot.
+pub fn address_problem(address: &str) -> Option<&'static str> {
     const FORBIDDEN: &[char] = &['<', '>', '(', ')', '[', ']', ',', ';', ':', '\\', '"', '@'];
     let Some((local, domain)) = address.rsplit_once('@') else {
-        return false;
+        return Some("not an e-mail address (no `@`)");
     };
+    // SES does not support SMTPUTF8; an international domain must be given in punycode.
+    if !address.is_ascii() {
+        return Some("non-ASCII address (SES needs ASCII; write an international domain in punycode)");
+    }
     let clean = |part: &str| {
         !part.is_empty()
             && !part
                 .chars()
                 .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(&c))
     };
-    clean(local)
+    let valid = clean(local)
         && clean(domain)
         && local.len() <= 64
         && address.len() <= 254
         && domain.contains('.')
         && domain
             .split('.')
-            .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+            .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
+    (!valid).then_some("not an e-mail address")
 }
 
 /// A bare address, or `Display Name <address>` with an ASCII display name (SES would need

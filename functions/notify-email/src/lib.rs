@@ -18,7 +18,7 @@ use aws_sdk_sesv2::{
 use definition_store::Integration;
 use notify_core::{ConfigError, Init, Notifier, NotifyError, Outgoing, RouteContext, Sent};
 
-pub use config::{EmailTarget, is_valid_address};
+pub use config::{EmailTarget, address_problem, is_valid_address};
 pub use payload::{EmailMessage, MAX_RECIPIENTS_PER_MESSAGE, MAX_SUBJECT_CHARS};
 
 /// The e-mail notifier: SES v2 client and default sender.

@@ -4,7 +4,7 @@ use alert_model::template::{Escape, RenderContext, TemplateSource, default_templ
 use notify_core::{NotifyError, Outgoing, RouteContext};
 use serde::Serialize;
 
-use crate::config::{EmailTarget, is_valid_address};
+use crate::config::{EmailTarget, address_problem};
 
 /// SES accepts at most 50 recipients (To + Cc + Bcc) per message (targets.md §8).
 pub const MAX_RECIPIENTS_PER_MESSAGE: usize = 50;
@@ -145,9 +145,9 @@ fn recipients(route: &RouteContext<'_>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for (origin, email) in operators.chain(extra) {
-        if !is_valid_address(email) {
+        if let Some(reason) = address_problem(email) {
             // The address itself is personal data: log where it came from, not what it is.
-            tracing::warn!(integration, origin, "invalid e-mail address skipped");
+            tracing::warn!(integration, origin, reason, "e-mail recipient skipped");
             continue;
         }
         if seen.insert(email.to_lowercase()) {

@@ -247,11 +247,28 @@ fn settings_invalid_default_sender_is_refused_naming_the_variable() {
 }
 
 #[test]
+fn address_problems_are_named() {
+    assert_eq!(
+        crate::address_problem("nobody"),
+        Some("not an e-mail address (no `@`)")
+    );
+    assert_eq!(
+        crate::address_problem("a b@example.com"),
+        Some("not an e-mail address")
+    );
+    assert_eq!(
+        crate::address_problem("ops@exämple.com"),
+        Some("non-ASCII address (SES needs ASCII; write an international domain in punycode)")
+    );
+    assert_eq!(crate::address_problem("ops@example.com"), None);
+}
+
+#[test]
 fn address_validation() {
     for good in [
         "a@example.com",
         "first.last+tag@sub.example.co.uk",
-        "ÜNÏ@exämple.com",
+        "ops@xn--exmple-cua.com",
     ] {
         assert!(crate::is_valid_address(good), "{good}");
     }
@@ -265,6 +282,8 @@ fn address_validation() {
         "<a@example.com>",
         "a@-x.com",
         "a@x..com",
+        "ÜNÏ@example.com",
+        "ops@exämple.com",
     ] {
         assert!(!crate::is_valid_address(bad), "{bad}");
     }
