@@ -121,6 +121,9 @@ pub fn classify(error: &SdkError<SendEmailError, HttpResponse>) -> NotifyError {
             } else {
                 format!("ses send email: {code}: {detail} (http {status})")
             };
+            // Sending-rate limits refill within seconds, so LimitExceeded waits like throttling; a
+            // paused or suspended account, an unverified identity or a missing configuration set
+            // needs a human.
             let retryable = match service {
                 SendEmailError::TooManyRequestsException(_) | SendEmailError::LimitExceededException(_) => {
                     true
