@@ -887,3 +887,34 @@ fn example_definitions_are_accepted() {
             .unwrap_or_else(|error| panic!("{}: {error}", integration.id));
     }
 }
+
+#[tokio::test]
+async fn every_batch_of_a_large_level_is_accepted_by_ses() {
+    // The emulator, like SES, refuses more than 50 recipients per message.
+    let sender = format!("{}@example.com", test_support::moto::unique("tocsin-batches"));
+    verify(&sender).await;
+    let operators: Vec<Operator> = (0..120)
+        .map(|n| operator(&format!("op{n}"), Some(&format!("op{n}@example.com"))))
+        .collect();
+    let settings = json!({"from": sender, "subject": "s", "text": "t", "html": "h"});
+    let messages = build(&alert(AlertType::Alert), &integration(settings), &operators, &[]).unwrap();
+    assert_eq!(messages.len(), 3);
+    let notifier = emulator_notifier(&sender).await;
+    for outgoing in &messages {
+        notifier
+            .send(&outgoing.message)
+            .await
+            .unwrap_or_else(|error| panic!("{}: {error:?}", outgoing.step));
+    }
+    let stored = sent_messages().await;
+    let recipients: usize = stored
+        .iter()
+        .filter(|message| message["source"] == json!(sender))
+        .map(|message| {
+            message["destinations"]["ToAddresses"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    assert_eq!(recipients, 120);
+}
