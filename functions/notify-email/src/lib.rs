@@ -1,1 +1,173 @@
-//! notify-email
+//! notify-email: alerts as e-mail through Amazon SES v2, to the escalation level's operators and the
+//! attachment's extra addresses.
+//!
+//! [`EmailNotifier`] builds one message per batch of at most 50 recipients (SES's limit) from the
+//! integration's templates or the built-in `email.subject`, `email.html` and `email.text`, and sends
+//! each with SES v2 `SendEmail`. Retries, idempotency and the delivery log belong to the runner.
+
+mod config;
+mod payload;
+
+use alert_model::IntegrationKind;
+use aws_sdk_sesv2::{
+    config::http::HttpResponse,
+    error::{ProvideErrorMetadata, SdkError},
+    operation::send_email::SendEmailError,
+    types::{Body, Content, Destination, EmailContent, Message},
+};
+use definition_store::Integration;
+use notify_core::{ConfigError, Init, Notifier, NotifyError, Outgoing, RouteContext, Sent};
+
+pub use config::{EmailTarget, address_problem, is_valid_address};
+pub use payload::{EmailMessage, MAX_RECIPIENTS_PER_MESSAGE, MAX_SUBJECT_CHARS};
+
+/// The e-mail notifier: SES v2 client and default sender.
+#[derive(Debug)]
+pub struct EmailNotifier {
+    client: aws_sdk_sesv2::Client,
+    default_from: Option<String>,
+}
+
+impl EmailNotifier {
+    /// The notifier for the Lambda function: `notify_core::run(EmailNotifier::new)`. Integrations
+    /// without `settings.from` send as `TOCSIN_EMAIL_FROM`.
+    pub fn new(init: &Init) -> Result<Self, ConfigError> {
+        Ok(EmailNotifier::with_client(
+            aws_sdk_sesv2::Client::new(&init.sdk),
+            init.config.email_from.clone(),
+        ))
+    }
+
+    /// A notifier sending through `client`.
+    pub fn with_client(client: aws_sdk_sesv2::Client, default_from: Option<String>) -> Self {
+        EmailNotifier { client, default_from }
+    }
+}
+
+impl Notifier for EmailNotifier {
+    const KIND: IntegrationKind = IntegrationKind::Email;
+    type Target = EmailTarget;
+    type Message = EmailMessage;
+
+    fn target(&self, integration: &Integration) -> Result<EmailTarget, NotifyError> {
+        EmailTarget::parse(integration, self.default_from.as_deref())
+    }
+
+    fn build(
+        &self,
+        route: &RouteContext<'_>,
+        target: &EmailTarget,
+    ) -> Result<Vec<Outgoing<EmailMessage>>, NotifyError> {
+        payload::build_messages(route, target)
+    }
+
+    async fn send(&self, message: &EmailMessage) -> Result<Sent, NotifyError> {
+        if message.to.is_empty() {
+            return Err(NotifyError::permanent(
+                "ses send email: message without recipients",
+            ));
+        }
+        let utf8 = |data: &str| {
+            Content::builder()
+                .data(data)
+                .charset("UTF-8")
+                .build()
+                .map_err(|error| NotifyError::permanent(format!("ses send email: {error}")))
+        };
+        let body = Body::builder()
+            .text(utf8(&message.text)?)
+            .html(utf8(&message.html)?)
+            .build();
+        let simple = Message::builder()
+            .subject(utf8(&message.subject)?)
+            .body(body)
+            .build();
+        let output = self
+            .client
+            .send_email()
+            .from_email_address(&message.from)
+            .destination(
+                Destination::builder()
+                    .set_to_addresses(Some(message.to.clone()))
+                    .build(),
+            )
+            .content(EmailContent::builder().simple(simple).build())
+            .send()
+            .await
+            .map_err(|error| classify(&error))?;
+        Ok(Sent {
+            status: None,
+            external_id: output.message_id().map(str::to_owned),
+            response: String::new(),
+        })
+    }
+
+    fn describe(&self, message: &EmailMessage) -> serde_json::Value {
+        serde_json::json!({ "email": message })
+    }
+}
+
+/// Sorts an SES `SendEmail` failure into retryable (throttling, quotas that refill, 5xx, timeouts,
+/// connection errors) and permanent (rejected message, unverified or suspended sender, bad request).
+pub fn classify(error: &SdkError<SendEmailError, HttpResponse>) -> NotifyError {
+    match error {
+        SdkError::ServiceError(context) => {
+            let service = context.err();
+            let status = context.raw().status().as_u16();
+            let code = service.code().unwrap_or("unknown error");
+            let detail = service.message().unwrap_or_default();
+            let reason = if detail.is_empty() {
+                format!("ses send email: {code} (http {status})")
+            } else {
+                format!("ses send email: {code}: {detail} (http {status})")
+            };
+            // Sending-rate limits refill within seconds, so LimitExceeded waits like throttling; a
+            // paused or suspended account, an unverified identity or a missing configuration set
+            // needs a human.
+            let retryable = match service {
+                SendEmailError::TooManyRequestsException(_) | SendEmailError::LimitExceededException(_) => {
+                    true
+                }
+                SendEmailError::AccountSuspendedException(_)
+                | SendEmailError::BadRequestException(_)
+                | SendEmailError::MailFromDomainNotVerifiedException(_)
+                | SendEmailError::MessageRejected(_)
+                | SendEmailError::NotFoundException(_)
+                | SendEmailError::SendingPausedException(_) => false,
+                other => {
+                    matches!(
+                        other.code(),
+                        Some("Throttling" | "ThrottlingException" | "ServiceUnavailable")
+                    ) || status == 429
+                        || status >= 500
+                }
+            };
+            if retryable {
+                NotifyError::Retryable {
+                    reason,
+                    status: Some(status),
+                    retry_after: None,
+                }
+            } else {
+                NotifyError::Permanent {
+                    reason,
+                    status: Some(status),
+                }
+            }
+        }
+        SdkError::TimeoutError(_) => NotifyError::retryable("ses send email: timed out"),
+        SdkError::DispatchFailure(failure) if failure.is_user() => {
+            NotifyError::permanent("ses send email: request could not be sent (client error)")
+        }
+        SdkError::DispatchFailure(failure) => NotifyError::retryable(format!(
+            "ses send email: connection failed{}",
+            if failure.is_timeout() { " (timeout)" } else { "" }
+        )),
+        SdkError::ResponseError(_) => NotifyError::retryable("ses send email: unreadable response"),
+        SdkError::ConstructionFailure(_) => NotifyError::permanent("ses send email: invalid request"),
+        _ => NotifyError::retryable("ses send email: unexpected failure"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1025 @@
+use std::collections::BTreeMap;
+
+use alert_model::template::Engine;
+use alert_model::{Alert, AlertType, IntegrationKind, NativeEnvelope};
+use definition_store::{Attachment, EscalationLevel, HttpAuth, HttpStep, Integration, MessageDefinition};
+use notify_core::{
+    Config, HttpClient, HttpRequest, Notifier, NotifyError, Outgoing, RouteContext, Variables,
+};
+use serde_json::json;
+
+use crate::{WebhookNotifier, WebhookTarget};
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+fn alert(alert_type: AlertType) -> Alert {
+    let mut alert = Alert::default();
+    alert.account.account_id = "123456".to_owned();
+    alert.alert.alert_guid = "5b9e4d7c-8a63-4f4e-9f0e-1c2d3e4f5a6b".to_owned();
+    alert.alert.alert_type = alert_type;
+    alert.alert.description = "DNS lookup failed: NXDOMAIN".to_owned();
+    alert.alert.timestamp_utc = "2026-11-28T16:00:00Z".to_owned();
+    alert.alert.first_error_utc = "2026-11-28T15:55:00Z".to_owned();
+    alert.alert.checkpoint_name = "Ghent, Belgium".to_owned();
+    alert.alert.number_of_consecutive_errors = "2".to_owned();
+    alert.alert_definition.guid = "ops-dns".to_owned();
+    alert.alert_definition.name = "Ops DNS".to_owned();
+    alert.escalation_level.message = "Call the DNS team".to_owned();
+    alert.incident.key = "ba8ffcb7-5de0-489e-b649-f00f0b447e80-0-30099055746".to_owned();
+    alert.monitor.monitor_guid = "849b2046-213d-43ad-9efc-5af1faaeb222".to_owned();
+    alert.monitor.name = "GalacticResorts.com - DNS".to_owned();
+    alert.monitor.monitor_type = "DNS".to_owned();
+    alert.monitor.url = "galacticresorts.com".to_owned();
+    alert.monitor.custom_fields = BTreeMap::from([("Team".to_owned(), "ops".to_owned())]);
+    if alert_type == AlertType::Ok {
+        alert.alert.downtime_duration = "5 minutes".to_owned();
+    }
+    alert
+}
+
+fn step(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> HttpStep {
+    HttpStep {
+        name: None,
+        method: method.to_owned(),
+        url: url.to_owned(),
+        headers: headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect(),
+        body: body.map(str::to_owned),
+        auth: None,
+    }
+}
+
+fn custom(messages: Vec<MessageDefinition>) -> Integration {
+    Integration {
+        id: "ops-hook".to_owned(),
+        name: "Ops incident API".to_owned(),
+        kind: IntegrationKind::Webhook,
+        active: true,
+        variables: BTreeMap::new(),
+        messages,
+        settings: serde_json::Map::new(),
+    }
+}
+
+fn preset(settings: serde_json::Value) -> Integration {
+    let serde_json::Value::Object(settings) = settings else {
+        panic!("settings must be an object")
+    };
+    Integration {
+        settings,
+        ..custom(Vec::new())
+    }
+}
+
+/// An incident API: create on Alert and Reminder (basic auth), resolve on Ok (bearer token).
+fn incident_api() -> Integration {
+    let mut create = step(
+        "POST",
+        "https://incidents.example.com/api/v1/incidents?team={{@CustomField(Team)}}",
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Monitor", "{{@monitor.name}}"),
+        ],
+        Some(
+            r#"{"key": "{{@incident.key}}", "title": "{{@monitor.name}}", "description": "{{@alert.description}}", "type": "{{@alert.type}}", "service": "{{ServiceId}}"}"#,
+        ),
+    );
+    create.name = Some("create".to_owned());
+    create.auth = Some(HttpAuth::Basic {
+        username: "tocsin".to_owned(),
+        password: "{{ApiKey}}".to_owned(),
+    });
+    let mut resolve = step(
+        "put",
+        "https://incidents.example.com/api/v1/incidents/{{@incident.key}}/resolve",
+        &[],
+        Some(r#"{"resolved": true, "downtime": "{{@alert.downtimeDuration}}"}"#),
+    );
+    resolve.auth = Some(HttpAuth::Bearer {
+        token: "{{ApiKey}}".to_owned(),
+    });
+    let note = step(
+        "POST",
+        "https://incidents.example.com/api/v1/notes",
+        &[],
+        Some("Resolved: {{@monitor.name}}"),
+    );
+    custom(vec![
+        MessageDefinition {
+            types: vec![AlertType::Alert, AlertType::Reminder],
+            steps: vec![create],
+        },
+        MessageDefinition {
+            types: vec![AlertType::Ok],
+            steps: vec![resolve, note],
+        },
+    ])
+}
+
+fn attachment() -> Attachment {
+    Attachment {
+        integration: "ops-hook".to_owned(),
+        active: true,
+        send_ok: true,
+        send_reminder: true,
+        variables: BTreeMap::from([("ServiceId".to_owned(), "svc-42".to_owned())]),
+        extra_emails: Vec::new(),
+        service_links: Vec::new(),
+    }
+}
+
+fn level() -> EscalationLevel {
+    EscalationLevel {
+        id: 1,
+        active: true,
+        message: "Call the DNS team".to_owned(),
+        operators: Vec::new(),
+        integrations: vec![attachment()],
+    }
+}
+
+fn variables() -> Variables {
+    let mut variables = Variables::default();
+    variables.insert("ServiceId", "svc-42");
+    variables.insert_secret("ApiKey", "s3cr3t-t0ken");
+    variables
+}
+
+/// The real client, allowed to reach the local test receiver over plain http.
+fn client() -> HttpClient {
+    let config = Config {
+        allow_hosts: "127.0.0.1".parse().expect("allow-list"),
+        allow_http: true,
+        ..Config::default()
+    };
+    HttpClient::new(&config).expect("http client")
+}
+
+fn notifier() -> WebhookNotifier {
+    WebhookNotifier::with_client(client())
+}
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    "2026-11-28T16:00:05Z".parse().expect("fixed time")
+}
+
+fn build_with(
+    alert: &Alert,
+    integration: &Integration,
+    variables: &Variables,
+) -> Result<Vec<Outgoing<HttpRequest>>, NotifyError> {
+    let notifier = notifier();
+    let target = notifier.target(integration)?;
+    let attachment = attachment();
+    let level = level();
+    let engine = Engine::new();
+    let route = RouteContext {
+        alert,
+        integration,
+        attachment: &attachment,
+        level: &level,
+        recipients: Vec::new(),
+        variables,
+        now: now(),
+        engine: &engine,
+    };
+    notifier.build(&route, &target)
+}
+
+fn build(alert: &Alert, integration: &Integration) -> Result<Vec<Outgoing<HttpRequest>>, NotifyError> {
+    build_with(alert, integration, &variables())
+}
+
+fn rendered(requests: &[Outgoing<HttpRequest>]) -> serde_json::Value {
+    let notifier = notifier();
+    requests
+        .iter()
+        .map(|outgoing| json!({ "step": outgoing.step, "message": notifier.describe(&outgoing.message) }))
+        .collect()
+}
+
+fn check(name: &str, alert: &Alert, integration: &Integration) {
+    let requests = build(alert, integration).unwrap_or_else(|error| panic!("{name}: build failed: {error}"));
+    insta::assert_json_snapshot!(name, rendered(&requests));
+}
+
+fn only(requests: Vec<Outgoing<HttpRequest>>) -> HttpRequest {
+    assert_eq!(requests.len(), 1, "expected one request");
+    requests
+        .into_iter()
+        .next()
+        .map(|outgoing| outgoing.message)
+        .expect("one request")
+}
+
+fn permanent(result: Result<impl std::fmt::Debug, NotifyError>) -> String {
+    match result {
+        Err(error @ NotifyError::Permanent { .. }) => error.to_string(),
+        other => panic!("expected a permanent error, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings: one test per rule
+
+#[test]
+fn preset_with_defaults() {
+    let target = WebhookTarget::parse(&preset(
+        json!({"preset": "all-variables", "url": "https://x.example.com/in"}),
+    ));
+    assert_eq!(
+        target.unwrap(),
+        WebhookTarget::AllVariables {
+            url: "https://x.example.com/in".to_owned(),
+            method: "POST".to_owned(),
+            headers: BTreeMap::new()
+        }
+    );
+}
+
+#[test]
+fn preset_method_and_headers() {
+    let target = WebhookTarget::parse(&preset(json!({
+        "preset": "all-variables", "url": "https://x.example.com/in", "method": "put",
+        "headers": {"X-Api-Key": "{{ApiKey}}"}
+    })));
+    assert_eq!(
+        target.unwrap(),
+        WebhookTarget::AllVariables {
+            url: "https://x.example.com/in".to_owned(),
+            method: "PUT".to_owned(),
+            headers: BTreeMap::from([("X-Api-Key".to_owned(), "{{ApiKey}}".to_owned())])
+        }
+    );
+}
+
+#[test]
+fn unknown_preset_is_refused() {
+    let error = permanent(WebhookTarget::parse(&preset(
+        json!({"preset": "slack", "url": "https://x.example.com"}),
+    )));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: unknown preset `slack` (known: all-variables)"
+    );
+}
+
+#[test]
+fn preset_without_url_is_refused() {
+    let error = permanent(WebhookTarget::parse(&preset(json!({"preset": "all-variables"}))));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: `settings.url` is required for preset `all-variables`"
+    );
+    let error = permanent(WebhookTarget::parse(&preset(
+        json!({"preset": "all-variables", "url": " "}),
+    )));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: `settings.url` is required for preset `all-variables`"
+    );
+}
+
+#[test]
+fn settings_without_preset_are_refused() {
+    let error = permanent(WebhookTarget::parse(&preset(
+        json!({"url": "https://x.example.com"}),
+    )));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: `settings.preset` is required when settings are given"
+    );
+}
+
+#[test]
+fn unknown_setting_is_refused_by_name() {
+    let error = permanent(WebhookTarget::parse(&preset(
+        json!({"preset": "all-variables", "url": "https://x.example.com", "secret": "x"}),
+    )));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: unknown setting `settings.secret` (known: preset, url, method, headers)"
+    );
+}
+
+#[test]
+fn preset_values_must_be_strings() {
+    let error = permanent(WebhookTarget::parse(&preset(
+        json!({"preset": "all-variables", "url": 5}),
+    )));
+    assert_eq!(error, "integration `ops-hook`: `settings.url` must be a string");
+    let error = permanent(WebhookTarget::parse(&preset(
+        json!({"preset": "all-variables", "url": "https://x.example.com", "headers": ["a"]}),
+    )));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: `settings.headers` must be a map of header name to value"
+    );
+    let error = permanent(WebhookTarget::parse(&preset(
+        json!({"preset": "all-variables", "url": "https://x.example.com", "headers": {"X-N": 1}}),
+    )));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: `settings.headers.X-N` must be a string"
+    );
+}
+
+#[test]
+fn preset_method_is_validated() {
+    let error = permanent(WebhookTarget::parse(&preset(
+        json!({"preset": "all-variables", "url": "https://x.example.com", "method": "TRACE"}),
+    )));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: `settings.method`: unknown method `TRACE` (known: GET, POST, PUT, PATCH, DELETE)"
+    );
+}
+
+#[test]
+fn invalid_header_name_is_refused() {
+    let error = permanent(WebhookTarget::parse(&preset(
+        json!({"preset": "all-variables", "url": "https://x.example.com", "headers": {"Bad Name:": "v"}}),
+    )));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: `settings.headers`: invalid header name `Bad Name:`"
+    );
+    let mut integration = incident_api();
+    integration.messages[0].steps[0]
+        .headers
+        .insert("X\r\nInjected".to_owned(), "v".to_owned());
+    let error = permanent(WebhookTarget::parse(&integration));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: `messages[0].steps[0].headers`: invalid header name `X\\r\\nInjected`"
+    );
+}
+
+#[test]
+fn preset_and_messages_exclude_each_other() {
+    let mut integration = incident_api();
+    integration.settings =
+        preset(json!({"preset": "all-variables", "url": "https://x.example.com"})).settings;
+    let error = permanent(WebhookTarget::parse(&integration));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: `settings.preset` and `messages` exclude each other"
+    );
+}
+
+#[test]
+fn neither_messages_nor_preset_is_refused() {
+    let error = permanent(WebhookTarget::parse(&custom(Vec::new())));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: a webhook integration needs `messages` or `settings.preset` (known presets: all-variables)"
+    );
+}
+
+#[test]
+fn alert_type_in_two_definitions_is_refused() {
+    let mut integration = incident_api();
+    integration.messages[1].types.push(AlertType::Reminder);
+    let error = permanent(WebhookTarget::parse(&integration));
+    assert_eq!(
+        error,
+        "integration `ops-hook`: alert type `Reminder` is in both `messages[0].types` and `messages[1].types`"
+    );
+}
+
+#[test]
+fn empty_types_or_steps_are_refused() {
+    let mut integration = incident_api();
+    integration.messages[1].types.clear();
+    assert_eq!(
+        permanent(WebhookTarget::parse(&integration)),
+        "integration `ops-hook`: `messages[1].types` is empty"
+    );
+    let mut integration = incident_api();
+    integration.messages[0].steps.clear();
+    assert_eq!(
+        permanent(WebhookTarget::parse(&integration)),
+        "integration `ops-hook`: `messages[0].steps` is empty"
+    );
+}
+
+#[test]
+fn step_method_is_validated_when_parsing() {
+    let mut integration = incident_api();
+    integration.messages[1].steps[1].method = "CONNECT".to_owned();
+    assert_eq!(
+        permanent(WebhookTarget::parse(&integration)),
+        "integration `ops-hook`: `messages[1].steps[1].method`: unknown method `CONNECT` (known: GET, POST, PUT, PATCH, DELETE)"
+    );
+}
+
+#[test]
+fn step_names_must_be_unique_within_a_definition() {
+    let mut integration = incident_api();
+    integration.messages[1].steps[1].name = Some("step-1".to_owned());
+    assert_eq!(
+        permanent(WebhookTarget::parse(&integration)),
+        "integration `ops-hook`: `messages[1].steps[1].name`: step name `step-1` is used twice in `messages[1]`"
+    );
+}
+
+#[test]
+fn step_without_url_is_refused() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].url = String::new();
+    assert_eq!(
+        permanent(WebhookTarget::parse(&integration)),
+        "integration `ops-hook`: `messages[0].steps[0].url` is empty"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Built requests: custom integration
+
+#[test]
+fn custom_alert() {
+    check("custom_alert", &alert(AlertType::Alert), &incident_api());
+}
+
+#[test]
+fn custom_ok() {
+    check("custom_ok", &alert(AlertType::Ok), &incident_api());
+}
+
+#[test]
+fn custom_reminder() {
+    check("custom_reminder", &alert(AlertType::Reminder), &incident_api());
+}
+
+#[test]
+fn alert_type_without_definition_sends_nothing() {
+    let mut integration = incident_api();
+    integration.messages[0].types = vec![AlertType::Alert];
+    let requests = build(&alert(AlertType::Reminder), &integration).unwrap();
+    assert!(requests.is_empty());
+}
+
+#[test]
+fn method_is_validated_when_building() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].method = "TRACE".to_owned();
+    // A target built without `parse` (e.g. by hand) is still checked.
+    let target = WebhookTarget::Custom {
+        messages: integration.messages.clone(),
+    };
+    let notifier = notifier();
+    let (attachment, level, variables) = (attachment(), level(), variables());
+    let alert = alert(AlertType::Alert);
+    let engine = Engine::new();
+    let route = RouteContext {
+        alert: &alert,
+        integration: &integration,
+        attachment: &attachment,
+        level: &level,
+        recipients: Vec::new(),
+        variables: &variables,
+        now: now(),
+        engine: &engine,
+    };
+    assert_eq!(
+        permanent(notifier.build(&route, &target)),
+        "integration `ops-hook`, step `create`: unknown method `TRACE` (known: GET, POST, PUT, PATCH, DELETE)"
+    );
+}
+
+#[test]
+fn hostile_values_give_valid_json_encoded_urls_and_clean_headers() {
+    let mut alert = alert(AlertType::Alert);
+    alert.monitor.name = "Evil \"DNS\" & <co> Ünïcødé ✓ 🚨 \\ /".to_owned();
+    alert.alert.description = "line one\nline \"two\"\r\n\ttab & {\"json\": [1]}".to_owned();
+    alert
+        .monitor
+        .custom_fields
+        .insert("Team".to_owned(), "ops & dev/#?=".to_owned());
+    let request = only(build(&alert, &incident_api()).unwrap());
+
+    let body: serde_json::Value = serde_json::from_str(&request.body)
+        .unwrap_or_else(|error| panic!("body is not JSON ({error}): {}", request.body));
+    assert_eq!(body["title"], json!(alert.monitor.name));
+    assert_eq!(body["description"], json!(alert.alert.description));
+    assert_eq!(
+        request.url,
+        "https://incidents.example.com/api/v1/incidents?team=ops%20%26%20dev%2F%23%3F%3D"
+    );
+    assert_eq!(request.headers["X-Monitor"], alert.monitor.name);
+    insta::assert_json_snapshot!("hostile", notifier().describe(&request));
+}
+
+#[test]
+fn header_with_line_break_is_refused() {
+    let mut alert = alert(AlertType::Alert);
+    alert.monitor.name = "DNS\r\nX-Injected: yes".to_owned();
+    let error = permanent(build(&alert, &incident_api()));
+    assert!(
+        error.contains("ops-hook") && error.contains("messages[0].steps[0].headers.X-Monitor"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("X-Injected: yes"),
+        "the error repeats the hostile value: {error}"
+    );
+}
+
+#[test]
+fn url_must_be_absolute_http_and_is_not_quoted_in_errors() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].url = "ftp://secret-host/{{ApiKey}}".to_owned();
+    let error = permanent(build(&alert(AlertType::Alert), &integration));
+    assert_eq!(
+        error,
+        "integration `ops-hook`, step `create`: `messages[0].steps[0].url` does not render to an absolute http:// or https:// URL"
+    );
+}
+
+#[test]
+fn basic_auth() {
+    let request = only(build(&alert(AlertType::Alert), &incident_api()).unwrap());
+    // base64("tocsin:s3cr3t-t0ken")
+    assert_eq!(
+        request.headers["Authorization"],
+        "Basic dG9jc2luOnMzY3IzdC10MGtlbg=="
+    );
+}
+
+#[test]
+fn basic_auth_username_with_colon_is_refused() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].auth = Some(HttpAuth::Basic {
+        username: "a:b".to_owned(),
+        password: "p".to_owned(),
+    });
+    let error = permanent(build(&alert(AlertType::Alert), &integration));
+    assert_eq!(
+        error,
+        "integration `ops-hook`, step `create`: `messages[0].steps[0].auth.username` contains `:`, which basic auth cannot carry"
+    );
+}
+
+#[test]
+fn bearer_auth() {
+    let requests = build(&alert(AlertType::Ok), &incident_api()).unwrap();
+    assert_eq!(
+        requests[0].message.headers["Authorization"],
+        "Bearer s3cr3t-t0ken"
+    );
+}
+
+#[test]
+fn auth_and_authorization_header_conflict() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0]
+        .headers
+        .insert("authorization".to_owned(), "Token x".to_owned());
+    let error = permanent(build(&alert(AlertType::Alert), &integration));
+    assert_eq!(
+        error,
+        "integration `ops-hook`, step `create`: both `auth` and an `Authorization` header are given"
+    );
+}
+
+#[test]
+fn body_escaping_follows_the_content_type() {
+    let cases = [
+        // (headers, body template, expected body, expected content type)
+        (
+            vec![],
+            r#"{"m": "{{@monitor.name}}"}"#,
+            r#"{"m": "a \"b\" & c"}"#,
+            Some("application/json"),
+        ),
+        (
+            vec![],
+            "  [\"{{@monitor.name}}\"]",
+            "  [\"a \\\"b\\\" & c\"]",
+            Some("application/json"),
+        ),
+        (
+            vec![("content-type", "application/vnd.api+JSON")],
+            r#"{"m": "{{@monitor.name}}"}"#,
+            r#"{"m": "a \"b\" & c"}"#,
+            Some("application/vnd.api+JSON"),
+        ),
+        (
+            vec![("Content-Type", "application/x-www-form-urlencoded")],
+            "m={{@monitor.name}}",
+            "m=a%20%22b%22%20%26%20c",
+            Some("application/x-www-form-urlencoded"),
+        ),
+        (
+            vec![("Content-Type", "text/plain")],
+            "{{@monitor.name}}",
+            "a \"b\" & c",
+            Some("text/plain"),
+        ),
+        (vec![], "Monitor {{@monitor.name}}", "Monitor a \"b\" & c", None),
+    ];
+    let mut alert = alert(AlertType::Alert);
+    alert.monitor.name = "a \"b\" & c".to_owned();
+    for (headers, body, expected_body, expected_type) in cases {
+        let integration = custom(vec![MessageDefinition {
+            types: vec![AlertType::Alert],
+            steps: vec![step("POST", "https://x.example.com/", &headers, Some(body))],
+        }]);
+        let request = only(build(&alert, &integration).unwrap_or_else(|error| panic!("{body}: {error}")));
+        assert_eq!(request.body, expected_body, "{body}");
+        let content_type = request
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_str());
+        assert_eq!(content_type, expected_type, "{body}");
+    }
+}
+
+#[test]
+fn json_body_that_does_not_parse_is_refused() {
+    let integration = custom(vec![MessageDefinition {
+        types: vec![AlertType::Alert],
+        steps: vec![step(
+            "POST",
+            "https://x.example.com/",
+            &[],
+            Some(r#"{"m": {{@monitor.name}}}"#),
+        )],
+    }]);
+    let error = permanent(build(&alert(AlertType::Alert), &integration));
+    assert!(
+        error.contains("ops-hook") && error.contains("messages[0].steps[0].body"),
+        "{error}"
+    );
+}
+
+#[test]
+fn step_names_default_to_their_position() {
+    let names: Vec<String> = build(&alert(AlertType::Ok), &incident_api())
+        .unwrap()
+        .into_iter()
+        .map(|outgoing| outgoing.step)
+        .collect();
+    assert_eq!(names, ["step-1", "step-2"]);
+    let names: Vec<String> = build(&alert(AlertType::Alert), &incident_api())
+        .unwrap()
+        .into_iter()
+        .map(|outgoing| outgoing.step)
+        .collect();
+    assert_eq!(names, ["create"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Built requests: the all-variables preset
+
+fn all_variables() -> Integration {
+    preset(json!({
+        "preset": "all-variables",
+        "url": "https://tocsin.example.com/in?source={{@account.accountId}}",
+        "headers": {"X-Api-Key": "{{ApiKey}}"},
+    }))
+}
+
+#[test]
+fn preset_request() {
+    check("preset_alert", &alert(AlertType::Alert), &all_variables());
+}
+
+#[test]
+fn preset_body_is_the_native_envelope_for_every_alert_type() {
+    for alert_type in AlertType::ALL {
+        let alert = alert(*alert_type);
+        let request = only(build(&alert, &all_variables()).unwrap());
+        let body: serde_json::Value = serde_json::from_str(&request.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::to_value(NativeEnvelope::new(alert.clone())).unwrap()
+        );
+        assert_eq!(body["version"], json!(1));
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.headers["Content-Type"], "application/json");
+    }
+}
+
+/// Tocsin feeding Tocsin: what the preset sends is what the native inbound format reads.
+fn normalize(body: &str) -> Alert {
+    let attributes = BTreeMap::new();
+    let inbound = alert_model::inbound::InboundMessage {
+        message: body,
+        subject: None,
+        message_id: "0b5f1d8e-7f9f-4d8c-9a53-1d2e3f4a5b6c",
+        timestamp: None,
+        attributes: &attributes,
+    };
+    let normalized = alert_model::inbound::normalize(&inbound)
+        .unwrap_or_else(|error| panic!("the preset body does not normalize: {error}"));
+    assert_eq!(normalized.format, alert_model::inbound::InboundFormat::Native);
+    normalized.alert
+}
+
+#[test]
+fn preset_body_normalizes_back_to_the_same_alert() {
+    let mut alert = alert(AlertType::Ok);
+    alert.monitor.notes = "quotes \" and\nnewlines & ünïcødé".to_owned();
+    // An alert as the runner has it: normalised (derived fields such as the formatted times filled).
+    let alert = normalize(&serde_json::to_string(&NativeEnvelope::new(alert)).unwrap());
+    let request = only(build(&alert, &all_variables()).unwrap());
+    assert_eq!(normalize(&request.body), alert);
+}
+
+#[test]
+fn describe_shape() {
+    let request = HttpRequest {
+        method: "POST".to_owned(),
+        url: "https://x.example.com/".to_owned(),
+        headers: BTreeMap::from([("Content-Type".to_owned(), "application/json".to_owned())]),
+        body: "{}".to_owned(),
+    };
+    assert_eq!(
+        notifier().describe(&request),
+        json!({"request": {"method": "POST", "url": "https://x.example.com/", "headers": {"Content-Type": "application/json"}, "body": "{}"}})
+    );
+}
+
+#[test]
+fn variables_without_values_still_build_when_unused() {
+    let integration = custom(vec![MessageDefinition {
+        types: vec![AlertType::Alert],
+        steps: vec![step("GET", "https://x.example.com/ping", &[], None)],
+    }]);
+    let request = only(build_with(&alert(AlertType::Alert), &integration, &Variables::default()).unwrap());
+    assert_eq!(
+        request,
+        HttpRequest {
+            method: "GET".to_owned(),
+            url: "https://x.example.com/ping".to_owned(),
+            headers: BTreeMap::new(),
+            body: String::new()
+        }
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// No secret in errors
+
+#[test]
+fn secret_with_line_break_is_refused_without_being_repeated() {
+    let mut variables = Variables::default();
+    variables.insert("ServiceId", "svc-42");
+    variables.insert_secret("ApiKey", "s3cr3t\r\nX-Evil: 1");
+    let cases = [
+        (all_variables(), AlertType::Alert, "settings.headers.X-Api-Key"),
+        (incident_api(), AlertType::Ok, "messages[1].steps[0].auth.token"),
+    ];
+    for (integration, alert_type, field) in cases {
+        let error = permanent(build_with(&alert(alert_type), &integration, &variables));
+        assert!(error.contains(field), "{error}");
+        assert!(!error.contains("s3cr3t"), "the error leaks the secret: {error}");
+        assert!(
+            !format!("{error:?}").contains("s3cr3t"),
+            "the error leaks the secret: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn secret_in_a_refused_url_is_not_repeated() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].url = "mailto:{{ApiKey}}".to_owned();
+    let error = build(&alert(AlertType::Alert), &integration).unwrap_err();
+    assert!(
+        !error.to_string().contains("s3cr3t") && !format!("{error:?}").contains("s3cr3t"),
+        "{error:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending to a local receiver
+
+/// Builds the one request of `integration` for an Alert, with its URL pointed at `receiver`.
+fn request_to(
+    receiver: &test_support::Receiver,
+    path_and_query: &str,
+    integration: &Integration,
+) -> HttpRequest {
+    let mut request = only(build(&alert(AlertType::Alert), integration).unwrap());
+    request.url = receiver.url(path_and_query);
+    request
+}
+
+#[tokio::test]
+async fn delivered_on_200() {
+    // GIVEN a receiver that accepts, and the all-variables preset pointed at it
+    let receiver = test_support::Receiver::start(
+        test_support::Script::new().route("/in", [test_support::Reply::status(200).body("accepted")]),
+    )
+    .await;
+    let integration = preset(json!({
+        "preset": "all-variables",
+        "url": receiver.url("/in?source={{@account.accountId}}"),
+        "headers": {"X-Api-Key": "{{ApiKey}}"},
+    }));
+    let request = only(build(&alert(AlertType::Alert), &integration).unwrap());
+
+    // WHEN it is sent
+    let sent = notifier()
+        .send(&request)
+        .await
+        .unwrap_or_else(|error| panic!("send failed: {error:?}"));
+
+    // THEN the receiver got exactly the built request
+    assert_eq!(sent.status, Some(200));
+    assert_eq!(sent.response, "accepted");
+    let recorded = receiver.requests_to("/in");
+    assert_eq!(recorded.len(), 1);
+    let recorded = &recorded[0];
+    assert_eq!(recorded.method, "POST");
+    assert_eq!(recorded.query.as_deref(), Some("source=123456"));
+    assert_eq!(recorded.header("content-type"), Some("application/json"));
+    assert_eq!(recorded.header("x-api-key"), Some("s3cr3t-t0ken"));
+    assert_eq!(recorded.body, request.body);
+    let envelope: NativeEnvelope =
+        serde_json::from_str(&recorded.body).expect("the body is the native envelope");
+    assert_eq!(envelope, NativeEnvelope::new(alert(AlertType::Alert)));
+}
+
+#[tokio::test]
+async fn custom_step_with_basic_auth_is_delivered() {
+    let receiver = test_support::Receiver::start(
+        test_support::Script::new().route("/api/v1/incidents", [test_support::Reply::ok()]),
+    )
+    .await;
+    let request = request_to(&receiver, "/api/v1/incidents?team=ops", &incident_api());
+    notifier()
+        .send(&request)
+        .await
+        .unwrap_or_else(|error| panic!("send failed: {error:?}"));
+    let recorded = receiver.requests_to("/api/v1/incidents");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        recorded[0].header("authorization"),
+        Some("Basic dG9jc2luOnMzY3IzdC10MGtlbg==")
+    );
+    assert_eq!(recorded[0].header("x-monitor"), Some("GalacticResorts.com - DNS"));
+    let body: serde_json::Value = serde_json::from_str(&recorded[0].body).unwrap();
+    assert_eq!(
+        body["key"],
+        json!("ba8ffcb7-5de0-489e-b649-f00f0b447e80-0-30099055746")
+    );
+}
+
+#[tokio::test]
+async fn server_error_is_retryable() {
+    let receiver = test_support::Receiver::start(
+        test_support::Script::new().route("/in", [test_support::Reply::status(500).body("boom")]),
+    )
+    .await;
+    let request = request_to(&receiver, "/in", &all_variables());
+    let error = notifier().send(&request).await.unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(error.status(), Some(500));
+    assert_eq!(
+        receiver.requests_to("/in").len(),
+        1,
+        "the notifier itself never retries"
+    );
+}
+
+#[tokio::test]
+async fn client_error_is_permanent() {
+    let receiver = test_support::Receiver::start(test_support::Script::new().route(
+        "/in",
+        [test_support::Reply::status(400).body("{\"error\":\"bad\"}")],
+    ))
+    .await;
+    let request = request_to(&receiver, "/in", &all_variables());
+    let error = notifier().send(&request).await.unwrap_err();
+    assert!(!error.is_retryable(), "{error:?}");
+    assert_eq!(error.status(), Some(400));
+}
+
+#[tokio::test]
+async fn send_errors_do_not_repeat_secrets() {
+    let receiver = test_support::Receiver::start(
+        test_support::Script::new().route("/in", [test_support::Reply::status(403).body("denied")]),
+    )
+    .await;
+    let request = request_to(&receiver, "/in?token=s3cr3t-t0ken", &all_variables());
+    let error = notifier().send(&request).await.unwrap_err();
+    assert!(
+        !error.to_string().contains("s3cr3t") && !format!("{error:?}").contains("s3cr3t"),
+        "{error:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handler level: one SNS event through the runner's pipeline
+
+const SECRET: &str = "sekrit-hook-key-4711";
+
+fn pipeline(
+    url: &str,
+) -> notify_core::Pipeline<
+    WebhookNotifier,
+    definition_store::MemoryStore,
+    notify_core::MemorySecrets,
+    notify_core::MemoryDeliveryLog,
+> {
+    let yaml = format!(
+        r#"
+integrations:
+  - id: ops-hook
+    kind: webhook
+    variables:
+      ApiKey: {{secret: "ssm:/tocsin/ops-hook/key"}}
+    settings:
+      preset: all-variables
+      url: "{url}"
+      headers:
+        X-Api-Key: "{{{{ApiKey}}}}"
+alertDefinitions:
+  - id: ops-dns
+    name: Ops DNS
+    monitors: ["*"]
+    levels:
+      - id: 1
+        integrations:
+          - integration: ops-hook
+"#
+    );
+    let definitions = definition_store::from_yaml(&yaml).unwrap_or_else(|error| panic!("{error}"));
+    notify_core::Pipeline::new(
+        notifier(),
+        definition_store::MemoryStore::new(definitions),
+        notify_core::MemorySecrets::new().with("ssm:/tocsin/ops-hook/key", SECRET),
+        notify_core::MemoryDeliveryLog::default(),
+        notify_core::Settings {
+            max_attempts: 1,
+            ..notify_core::Settings::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn handler_delivers_the_preset_and_prints_no_secret() {
+    // GIVEN a receiver that accepts and a preset integration with a secret header
+    let receiver =
+        test_support::Receiver::start(test_support::Script::new().route("/in", [test_support::Reply::ok()]))
+            .await;
+    let pipeline = pipeline(&receiver.url("/in"));
+    let event = test_support::sns::event(&[("m-1", &test_support::sns::native_alert("alert-hook-1"))]);
+
+    // WHEN the event is handled
+    let captured = notify_core::testing::capture(&pipeline, &event).await;
+
+    // THEN the route is delivered, the secret reached the target and nothing printed it
+    let report = captured.result.as_ref().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!((report.routes, report.delivered), (1, 1), "{report:?}");
+    let recorded = receiver.requests_to("/in");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].header("x-api-key"), Some(SECRET));
+    let envelope: NativeEnvelope = serde_json::from_str(&recorded[0].body).unwrap();
+    assert_eq!(envelope.alert.alert.alert_guid, "alert-hook-1");
+    captured.assert_no_leak(SECRET);
+}
+
+#[tokio::test]
+async fn handler_failure_prints_no_secret() {
+    // The target echoes the secret back in a 401 body.
+    let receiver = test_support::Receiver::start(test_support::Script::new().route(
+        "/in",
+        [test_support::Reply::status(401).body(format!("bad key {SECRET}"))],
+    ))
+    .await;
+    let pipeline = pipeline(&receiver.url("/in"));
+    let event = test_support::sns::event(&[("m-2", &test_support::sns::native_alert("alert-hook-2"))]);
+    let captured = notify_core::testing::capture(&pipeline, &event).await;
+    let report = captured.result.as_ref().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert!(!captured.records.is_empty());
+    captured.assert_no_leak(SECRET);
+}
+
+#[test]
+fn example_definitions_are_accepted() {
+    let path = test_support::moto::workspace_root().join("examples/definitions.yaml");
+    let definitions = definition_store::load_file(&path).unwrap_or_else(|error| panic!("{error}"));
+    let integrations: Vec<_> = definitions
+        .integrations
+        .iter()
+        .filter(|integration| integration.kind == alert_model::IntegrationKind::Webhook)
+        .collect();
+    assert!(
+        !integrations.is_empty(),
+        "examples/definitions.yaml has no webhook integration"
+    );
+    for integration in integrations {
+        notifier()
+            .target(integration)
+            .unwrap_or_else(|error| panic!("{}: {error}", integration.id));
+    }
+}
