@@ -19,7 +19,12 @@ fn tocsin(args: &[&str]) -> Output {
 fn tocsin_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tocsin"));
     command.args(args).current_dir(root());
-    for name in ["AWS_ENDPOINT_URL", "DEFINITIONS_TABLE", "DELIVERIES_TABLE", "TOCSIN_TOPIC_ARN"] {
+    for name in [
+        "AWS_ENDPOINT_URL",
+        "DEFINITIONS_TABLE",
+        "DELIVERIES_TABLE",
+        "TOCSIN_TOPIC_ARN",
+    ] {
         command.env_remove(name);
     }
     command
@@ -59,7 +64,11 @@ fn lines(output: &Output) -> Vec<serde_json::Value> {
 fn validate_accepts_the_example_definitions() {
     let output = tocsin(&["validate", "-f", "examples/definitions.yaml"]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
-    assert!(stdout(&output).contains("valid (3 integrations"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("valid (3 integrations"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -71,7 +80,10 @@ fn validate_reports_every_problem_with_its_path_and_exits_2() {
     let output = tocsin(&["validate", "-f", file.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     let errors = stderr(&output);
-    assert!(errors.contains("integrations[0].messages[0].steps[0].url"), "{errors}");
+    assert!(
+        errors.contains("integrations[0].messages[0].steps[0].url"),
+        "{errors}"
+    );
     assert!(errors.contains("`@monitor.nme`"), "{errors}");
     assert!(
         errors.contains("alertDefinitions[0].levels[0].integrations[0].integration: unknown integration \"pagerduty-main\""),
@@ -85,27 +97,51 @@ fn validate_names_the_path_of_a_parse_error() {
     let file = write_temp("kind.yaml", "integrations:\n  - id: x\n    kind: pager\n");
     let output = tocsin(&["validate", "-f", file.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("integrations[0].kind"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("integrations[0].kind"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn render_prints_every_message_of_the_sample_alert_without_secrets() {
-    let output = tocsin(&["render", "-f", "examples/definitions.yaml", "--alert", "examples/alerts/alert.json"]);
+    let output = tocsin(&[
+        "render",
+        "-f",
+        "examples/definitions.yaml",
+        "--alert",
+        "examples/alerts/alert.json",
+    ]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let lines = lines(&output);
     let kinds: Vec<&str> = lines.iter().map(|line| line["kind"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"email") && kinds.contains(&"webhook"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"email") && kinds.contains(&"webhook"),
+        "{kinds:?}"
+    );
     for line in &lines {
         assert_eq!(line["alertType"], "Alert");
         match line["kind"].as_str().unwrap() {
             "email" => {
                 let email = &line["email"];
-                assert!(email["subject"].as_str().unwrap().contains("GalacticResorts.com - DNS"), "{email}");
+                assert!(
+                    email["subject"]
+                        .as_str()
+                        .unwrap()
+                        .contains("GalacticResorts.com - DNS"),
+                    "{email}"
+                );
                 assert!(!email["to"].as_array().unwrap().is_empty());
             }
             _ => {
                 let request = &line["request"];
-                assert!(request["url"].as_str().unwrap().starts_with("http://127.0.0.1:8787/hooks/"));
+                assert!(
+                    request["url"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("http://127.0.0.1:8787/hooks/")
+                );
                 // Bodies are JSON that parses, whatever the alert's notes hold.
                 serde_json::from_str::<serde_json::Value>(request["body"].as_str().unwrap()).unwrap();
             }
@@ -140,7 +176,11 @@ fn render_filters_by_integration_and_overrides_the_alert_type() {
 
 #[test]
 fn render_reads_an_sns_event_and_other_inbound_formats() {
-    for file in ["events/alert.json", "examples/alerts/cloudwatch-alarm.json", "examples/alerts/alertmanager.json"] {
+    for file in [
+        "events/alert.json",
+        "examples/alerts/cloudwatch-alarm.json",
+        "examples/alerts/alertmanager.json",
+    ] {
         let output = tocsin(&["render", "-f", "examples/definitions.yaml", "--alert", file]);
         assert!(output.status.success(), "{file}: {}", stderr(&output));
         assert!(!lines(&output).is_empty(), "{file}: nothing rendered");
@@ -150,7 +190,13 @@ fn render_reads_an_sns_event_and_other_inbound_formats() {
 #[test]
 fn render_of_an_empty_alert_file_is_a_clear_error() {
     let file = write_temp("empty.json", "   ");
-    let output = tocsin(&["render", "-f", "examples/definitions.yaml", "--alert", file.to_str().unwrap()]);
+    let output = tocsin(&[
+        "render",
+        "-f",
+        "examples/definitions.yaml",
+        "--alert",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("empty message"), "{}", stderr(&output));
 }
@@ -162,7 +208,14 @@ fn apply_publish_and_log_work_against_the_emulator() {
     let env = [("AWS_ENDPOINT_URL", endpoint.as_str())];
 
     let output = tocsin_with(
-        &["apply", "-f", "examples/definitions.yaml", "--table", &table, "--create-table"],
+        &[
+            "apply",
+            "-f",
+            "examples/definitions.yaml",
+            "--table",
+            &table,
+            "--create-table",
+        ],
         &env,
     );
     assert!(output.status.success(), "apply: {}", stderr(&output));
@@ -172,27 +225,56 @@ fn apply_publish_and_log_work_against_the_emulator() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let topic_arn = runtime.block_on(async {
         let sns = aws_sdk_sns::Client::new(&moto::sdk_config().await);
-        sns.create_topic().name(&topic).send().await.unwrap().topic_arn.unwrap()
+        sns.create_topic()
+            .name(&topic)
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap()
     });
-    let output =
-        tocsin_with(&["publish", "--alert", "examples/alerts/alert.json", "--topic-arn", &topic_arn], &env);
+    let output = tocsin_with(
+        &[
+            "publish",
+            "--alert",
+            "examples/alerts/alert.json",
+            "--topic-arn",
+            &topic_arn,
+        ],
+        &env,
+    );
     assert!(output.status.success(), "publish: {}", stderr(&output));
-    assert!(!stdout(&output).trim().is_empty(), "publish prints the message id");
+    assert!(
+        !stdout(&output).trim().is_empty(),
+        "publish prints the message id"
+    );
 
     let deliveries = moto::unique("cli-deliveries");
     runtime.block_on(async {
         let dynamo = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
-        notify_core::deliveries::create_table(&dynamo, &deliveries).await.unwrap();
+        notify_core::deliveries::create_table(&dynamo, &deliveries)
+            .await
+            .unwrap();
     });
     let output = tocsin_with(&["log", "--alert", "no-such-alert", "--table", &deliveries], &env);
     assert!(output.status.success(), "log: {}", stderr(&output));
-    assert!(stdout(&output).contains("no deliveries recorded"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("no deliveries recorded"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
 fn the_demo_refuses_anything_but_a_local_endpoint() {
-    let output = tocsin_with(&["demo"], &[("AWS_ENDPOINT_URL", "https://dynamodb.us-east-1.amazonaws.com")]);
+    let output = tocsin_with(
+        &["demo"],
+        &[("AWS_ENDPOINT_URL", "https://dynamodb.us-east-1.amazonaws.com")],
+    );
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("only against the local emulator"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("only against the local emulator"),
+        "{}",
+        stderr(&output)
+    );
 }
-

@@ -45,8 +45,12 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
 
     // The stack: what `infra/template.yaml` creates in AWS.
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    DynamoDbStore::create_table(&dynamo, DEFINITIONS_TABLE).await.map_err(aws_err)?;
-    notify_core::deliveries::create_table(&dynamo, DELIVERIES_TABLE).await.map_err(aws_err)?;
+    DynamoDbStore::create_table(&dynamo, DEFINITIONS_TABLE)
+        .await
+        .map_err(aws_err)?;
+    notify_core::deliveries::create_table(&dynamo, DELIVERIES_TABLE)
+        .await
+        .map_err(aws_err)?;
     let sns = aws_sdk_sns::Client::new(&sdk);
     let topic_arn = sns
         .create_topic()
@@ -58,7 +62,10 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
         .unwrap_or_default();
     verify_senders(&sdk, &definitions).await?;
     store_demo_secrets(&sdk, &definitions).await?;
-    DynamoDbStore::new(dynamo.clone(), DEFINITIONS_TABLE).apply(&definitions).await.map_err(aws_err)?;
+    DynamoDbStore::new(dynamo.clone(), DEFINITIONS_TABLE)
+        .apply(&definitions)
+        .await
+        .map_err(aws_err)?;
     println!(
         "applied {} ({} integrations, {} alert definitions) to table {DEFINITIONS_TABLE}",
         file.display(),
@@ -69,7 +76,9 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
     // The webhook receiver and the bridge from the topic to the functions.
     let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let log_received = Arc::clone(&received);
-    let receiver_addr: SocketAddr = RECEIVER.parse().map_err(|_| CliError::Input("bad receiver address".to_owned()))?;
+    let receiver_addr: SocketAddr = RECEIVER
+        .parse()
+        .map_err(|_| CliError::Input("bad receiver address".to_owned()))?;
     let (_, receiver_task) = serve(receiver_addr, move |request| {
         let received = Arc::clone(&log_received);
         async move {
@@ -82,19 +91,24 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
     .await?;
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<serde_json::Value>();
     let bridge_topic = topic_arn.clone();
-    let (bridge_addr, bridge_task) = serve("127.0.0.1:0".parse().map_err(|_| CliError::Input("bad address".to_owned()))?, move |request| {
-        let events_tx = events_tx.clone();
-        let topic = bridge_topic.clone();
-        async move {
-            match lambda_event(&request.body, &topic) {
-                Ok(event) => {
-                    let _ = events_tx.send(event);
-                    (200, String::new())
+    let (bridge_addr, bridge_task) = serve(
+        "127.0.0.1:0"
+            .parse()
+            .map_err(|_| CliError::Input("bad address".to_owned()))?,
+        move |request| {
+            let events_tx = events_tx.clone();
+            let topic = bridge_topic.clone();
+            async move {
+                match lambda_event(&request.body, &topic) {
+                    Ok(event) => {
+                        let _ = events_tx.send(event);
+                        (200, String::new())
+                    }
+                    Err(reason) => (400, reason),
                 }
-                Err(reason) => (400, reason),
             }
-        }
-    })
+        },
+    )
     .await?;
     sns.subscribe()
         .topic_arn(&topic_arn)
@@ -116,7 +130,10 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
     let mut first_event = None;
     for path in sample_files(alerts)? {
         let message = read(&path)?;
-        let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let subject = subject_for(&name);
         let published = sns
             .publish()
@@ -131,7 +148,11 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
             .ok()
             .flatten()
             .ok_or_else(|| CliError::Aws("the topic did not deliver the message to the bridge".to_owned()))?;
-        let record = event.get("Records").and_then(|records| records.get(0)).cloned().unwrap_or_default();
+        let record = event
+            .get("Records")
+            .and_then(|records| records.get(0))
+            .cloned()
+            .unwrap_or_default();
         let alert = notify_core::pipeline::alert_from_record(&record).map_err(CliError::Input)?;
         println!(
             "\n-- published {} (SNS message {}) → alert {} ({}, monitor \"{}\")",
@@ -174,10 +195,15 @@ async fn deliver(
     event: &serde_json::Value,
 ) -> usize {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let (email_result, webhook_result) =
-        tokio::join!(email.handle_event(event, deadline), webhook.handle_event(event, deadline));
+    let (email_result, webhook_result) = tokio::join!(
+        email.handle_event(event, deadline),
+        webhook.handle_event(event, deadline)
+    );
     let mut failures = 0;
-    for (kind, result) in [(IntegrationKind::Email, email_result), (IntegrationKind::Webhook, webhook_result)] {
+    for (kind, result) in [
+        (IntegrationKind::Email, email_result),
+        (IntegrationKind::Webhook, webhook_result),
+    ] {
         let report = match &result {
             Ok(report) => *report,
             Err(err) => {
@@ -206,7 +232,8 @@ fn local_endpoint() -> Result<String, CliError> {
         Ok(endpoint)
     } else {
         Err(CliError::Input(
-            "the demo runs only against the local emulator: set AWS_ENDPOINT_URL to it (make demo does)".to_owned(),
+            "the demo runs only against the local emulator: set AWS_ENDPOINT_URL to it (make demo does)"
+                .to_owned(),
         ))
     }
 }
@@ -235,7 +262,12 @@ async fn verify_senders(sdk: &aws_config::SdkConfig, definitions: &Definitions) 
         .filter(|integration| integration.kind == IntegrationKind::Email)
         .filter_map(|integration| integration.settings.get("from").and_then(|from| from.as_str()));
     for sender in senders {
-        let address = sender.rsplit('<').next().unwrap_or(sender).trim_end_matches('>').trim();
+        let address = sender
+            .rsplit('<')
+            .next()
+            .unwrap_or(sender)
+            .trim_end_matches('>')
+            .trim();
         ses.create_email_identity()
             .email_identity(address)
             .send()
@@ -285,16 +317,23 @@ fn lambda_event(body: &str, topic_arn: &str) -> Result<serde_json::Value, String
 
 /// The samples in a readable order: the native incident first (Alert, Reminder, Ok), then the rest.
 fn sample_files(folder: &Path) -> Result<Vec<PathBuf>, CliError> {
-    let entries = std::fs::read_dir(folder)
-        .map_err(|source| CliError::Read { path: folder.display().to_string(), source })?;
+    let entries = std::fs::read_dir(folder).map_err(|source| CliError::Read {
+        path: folder.display().to_string(),
+        source,
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|path| path.is_file())
         .collect();
     let rank = |path: &PathBuf| {
-        let name = path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default();
-        let position = ["alert", "reminder", "ok"].iter().position(|first| *first == name);
+        let name = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let position = ["alert", "reminder", "ok"]
+            .iter()
+            .position(|first| *first == name);
         (position.unwrap_or(usize::MAX), name)
     };
     files.sort_by_key(rank);
@@ -321,12 +360,20 @@ async fn print_emails(endpoint: &str) -> Result<(), CliError> {
         .ok()
         .and_then(|body| serde_json::from_str(&body).ok())
         .ok_or_else(|| CliError::Aws(format!("cannot read {url}: not JSON")))?;
-    let messages = data.pointer("/ses/Message").and_then(serde_json::Value::as_array).cloned().unwrap_or_default();
+    let messages = data
+        .pointer("/ses/Message")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     println!("\n== E-mails recorded by SES in the emulator: {}", messages.len());
     for message in &messages {
         let to: Vec<String> = ["ToAddresses", "CcAddresses", "BccAddresses"]
             .iter()
-            .filter_map(|field| message.pointer(&format!("/destinations/{field}")).and_then(|v| v.as_array()))
+            .filter_map(|field| {
+                message
+                    .pointer(&format!("/destinations/{field}"))
+                    .and_then(|v| v.as_array())
+            })
             .flatten()
             .filter_map(|address| address.as_str().map(str::to_owned))
             .collect();
@@ -334,7 +381,11 @@ async fn print_emails(endpoint: &str) -> Result<(), CliError> {
         println!("to:      {}", to.join(", "));
         println!("subject: {}", text(message, "/subject"));
         let body = text(message, "/body");
-        let shown: Vec<&str> = body.lines().filter(|line| !line.trim().is_empty()).take(12).collect();
+        let shown: Vec<&str> = body
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .take(12)
+            .collect();
         println!("body ({} bytes, first lines):", body.len());
         for line in shown {
             println!("  | {}", line.trim().chars().take(110).collect::<String>());
@@ -344,13 +395,20 @@ async fn print_emails(endpoint: &str) -> Result<(), CliError> {
 }
 
 fn text(value: &serde_json::Value, pointer: &str) -> String {
-    value.pointer(pointer).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+    value
+        .pointer(pointer)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The requests the webhook receiver got; credentials are masked.
 fn print_requests(received: &Mutex<Vec<Received>>) {
     let requests = received.lock().map(|list| list.clone()).unwrap_or_default();
-    println!("\n== Webhook requests received at http://{RECEIVER}: {}", requests.len());
+    println!(
+        "\n== Webhook requests received at http://{RECEIVER}: {}",
+        requests.len()
+    );
     for request in &requests {
         println!("\n{} {}", request.method, request.path);
         let headers: BTreeMap<&String, String> = request

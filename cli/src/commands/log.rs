@@ -13,8 +13,14 @@ pub(crate) async fn run(alert_id: &str, table: Option<String>, json: bool) -> Re
 
 /// Prints the delivery log of `alert_id`: the state of each message, then every attempt.
 pub(crate) async fn print(log: &impl DeliveryLog, alert_id: &str, json: bool) -> Result<(), CliError> {
-    let states = log.states(alert_id).await.map_err(|err| CliError::Aws(err.to_string()))?;
-    let history = log.history(alert_id).await.map_err(|err| CliError::Aws(err.to_string()))?;
+    let states = log
+        .states(alert_id)
+        .await
+        .map_err(|err| CliError::Aws(err.to_string()))?;
+    let history = log
+        .history(alert_id)
+        .await
+        .map_err(|err| CliError::Aws(err.to_string()))?;
     if json {
         for record in &history {
             println!("{}", serde_json::to_string(record).unwrap_or_default());
@@ -26,13 +32,20 @@ pub(crate) async fn print(log: &impl DeliveryLog, alert_id: &str, json: bool) ->
         return Ok(());
     }
     println!("alert {alert_id}");
-    println!("  {:<20} {:<10} {:<11} {:>8}  external id / last error", "integration", "step", "status", "attempts");
+    println!(
+        "  {:<20} {:<10} {:<11} {:>8}  external id / last error",
+        "integration", "step", "status", "attempts"
+    );
     for state in &states {
         let status = serde_json::to_value(state.status)
             .ok()
             .and_then(|value| value.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let note = state.external_id.clone().or_else(|| state.last_error.clone()).unwrap_or_default();
+        let note = state
+            .external_id
+            .clone()
+            .or_else(|| state.last_error.clone())
+            .unwrap_or_default();
         println!(
             "  {:<20} {:<10} {:<11} {:>8}  {}",
             state.key.integration_id,
@@ -46,7 +59,12 @@ pub(crate) async fn print(log: &impl DeliveryLog, alert_id: &str, json: bool) ->
     for record in &history {
         let outcome = serde_json::to_value(&record.outcome)
             .ok()
-            .map(|value| value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()))
+            .map(|value| {
+                value
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| value.to_string())
+            })
             .unwrap_or_default();
         println!(
             "    {} {:<20} {:<10} #{} {:<10} http {:<4} {:>5} ms {}",
@@ -55,9 +73,18 @@ pub(crate) async fn print(log: &impl DeliveryLog, alert_id: &str, json: bool) ->
             record.key.step,
             record.attempt,
             outcome,
-            record.http_status.map(|status| status.to_string()).unwrap_or_else(|| "-".to_owned()),
+            record
+                .http_status
+                .map(|status| status.to_string())
+                .unwrap_or_else(|| "-".to_owned()),
             record.latency_ms,
-            record.error.as_deref().unwrap_or("").chars().take(80).collect::<String>()
+            record
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .take(80)
+                .collect::<String>()
         );
     }
     Ok(())

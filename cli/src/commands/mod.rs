@@ -18,11 +18,22 @@ use crate::{
 pub(crate) async fn run(args: Args) -> Result<(), CliError> {
     match args.command {
         Command::Validate { file } => validate::run(&file),
-        Command::Apply { file, table, create_table } => apply::run(&file, table, create_table).await,
-        Command::Render { file, alert, integration, alert_type } => {
-            render::run(&file, &alert, integration.as_deref(), alert_type).await
-        }
-        Command::Publish { alert, topic_arn, subject } => publish::run(&alert, topic_arn, subject).await,
+        Command::Apply {
+            file,
+            table,
+            create_table,
+        } => apply::run(&file, table, create_table).await,
+        Command::Render {
+            file,
+            alert,
+            integration,
+            alert_type,
+        } => render::run(&file, &alert, integration.as_deref(), alert_type).await,
+        Command::Publish {
+            alert,
+            topic_arn,
+            subject,
+        } => publish::run(&alert, topic_arn, subject).await,
         Command::Log { alert, table, json } => log::run(&alert, table, json).await,
         Command::Demo { file, alerts } => demo::run(&file, &alerts).await,
     }
@@ -30,5 +41,8 @@ pub(crate) async fn run(args: Args) -> Result<(), CliError> {
 
 /// Reads a whole file, naming it on failure.
 pub(crate) fn read(path: &std::path::Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|source| CliError::Read { path: path.display().to_string(), source })
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }

@@ -37,11 +37,28 @@ pub(crate) async fn run(
         for kind in IntegrationKind::ALL {
             planned.extend(match kind {
                 IntegrationKind::Email => {
-                    plan(&notifiers.email, &catalog, alert, alert_type, &PlaceholderSecrets, &engine, now).await
+                    plan(
+                        &notifiers.email,
+                        &catalog,
+                        alert,
+                        alert_type,
+                        &PlaceholderSecrets,
+                        &engine,
+                        now,
+                    )
+                    .await
                 }
                 IntegrationKind::Webhook => {
-                    plan(&notifiers.webhook, &catalog, alert, alert_type, &PlaceholderSecrets, &engine, now)
-                        .await
+                    plan(
+                        &notifiers.webhook,
+                        &catalog,
+                        alert,
+                        alert_type,
+                        &PlaceholderSecrets,
+                        &engine,
+                        now,
+                    )
+                    .await
                 }
             });
         }
@@ -51,7 +68,10 @@ pub(crate) async fn run(
                     println!("{}", line(&message));
                 }
                 Ok(_) => {}
-                Err(PlanError { integration: id, reason }) => {
+                Err(PlanError {
+                    integration: id,
+                    reason,
+                }) => {
                     if integration.is_none_or(|wanted| wanted == id) {
                         problems += 1;
                         eprintln!("integration `{id}`: {reason}");
@@ -63,7 +83,9 @@ pub(crate) async fn run(
     if problems == 0 {
         Ok(())
     } else {
-        Err(CliError::Input(format!("{problems} route(s) could not be rendered")))
+        Err(CliError::Input(format!(
+            "{problems} route(s) could not be rendered"
+        )))
     }
 }
 

@@ -441,10 +441,13 @@ where
             };
         let mut sent_any = false;
         for outgoing in &messages {
+            // An alert that reaches one integration through two alert definitions is two deliveries,
+            // as in the product we replace (each definition produces its own alert): the key's step
+            // is scoped by the definition.
             let key = DeliveryKey {
                 alert_id: alert_id.clone(),
                 integration_id: integration_id.clone(),
-                step: outgoing.step.clone(),
+                step: format!("{}/{}", route.definition.id, outgoing.step),
             };
             let step_span = info_span!("step", step = %outgoing.step);
             let result = self
