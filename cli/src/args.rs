@@ -69,6 +69,13 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Prepare the local emulator for `cargo lambda watch`: tables, topic, SES senders, made-up
+    /// secrets, and the definitions applied ($DEFINITIONS_TABLE, $DELIVERIES_TABLE).
+    LocalSetup {
+        /// The definitions file.
+        #[arg(short = 'f', long = "file", default_value = "examples/definitions.yaml")]
+        file: PathBuf,
+    },
     /// Run the local demo against the emulator (see `make demo`).
     Demo {
         /// The definitions file.

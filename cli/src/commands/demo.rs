@@ -43,35 +43,14 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
     let definitions = validate::load_valid(file)?;
     let sdk = aws::sdk_config().await;
 
-    // The stack: what `infra/template.yaml` creates in AWS.
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    DynamoDbStore::create_table(&dynamo, DEFINITIONS_TABLE)
-        .await
-        .map_err(aws_err)?;
-    notify_core::deliveries::create_table(&dynamo, DELIVERIES_TABLE)
-        .await
-        .map_err(aws_err)?;
-    let sns = aws_sdk_sns::Client::new(&sdk);
-    let topic_arn = sns
-        .create_topic()
-        .name(TOPIC)
-        .send()
-        .await
-        .map_err(|err| CliError::Aws(format!("sns CreateTopic: {}", chain(&err))))?
-        .topic_arn
-        .unwrap_or_default();
-    verify_senders(&sdk, &definitions).await?;
-    store_demo_secrets(&sdk, &definitions).await?;
-    DynamoDbStore::new(dynamo.clone(), DEFINITIONS_TABLE)
-        .apply(&definitions)
-        .await
-        .map_err(aws_err)?;
+    let topic_arn = setup(&sdk, &definitions, DEFINITIONS_TABLE, DELIVERIES_TABLE, TOPIC).await?;
     println!(
         "applied {} ({} integrations, {} alert definitions) to table {DEFINITIONS_TABLE}",
         file.display(),
         definitions.integrations.len(),
         definitions.alert_definitions.len()
     );
+    let sns = aws_sdk_sns::Client::new(&sdk);
 
     // The webhook receiver and the bridge from the topic to the functions.
     let received: Arc<Mutex<Vec<Received>>> = Arc::default();
@@ -222,6 +201,47 @@ fn describe(report: &EventReport) -> String {
         "{} route(s): {} delivered, {} skipped (already delivered or nothing to send), {} failed, {} retryable",
         report.routes, report.delivered, report.skipped, report.failed, report.retryable
     )
+}
+
+/// Creates in the emulator what `infra/template.yaml` creates in AWS (both tables, the topic), plus
+/// what an operator would set up by hand (the SES sender identities, made-up values for the `ssm:`
+/// secrets), and applies `definitions`. Returns the topic ARN.
+pub(crate) async fn setup(
+    sdk: &aws_config::SdkConfig,
+    definitions: &Definitions,
+    definitions_table: &str,
+    deliveries_table: &str,
+    topic: &str,
+) -> Result<String, CliError> {
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    DynamoDbStore::create_table(&dynamo, definitions_table).await.map_err(aws_err)?;
+    notify_core::deliveries::create_table(&dynamo, deliveries_table).await.map_err(aws_err)?;
+    let topic_arn = aws_sdk_sns::Client::new(sdk)
+        .create_topic()
+        .name(topic)
+        .send()
+        .await
+        .map_err(|err| CliError::Aws(format!("sns CreateTopic: {}", chain(&err))))?
+        .topic_arn
+        .unwrap_or_default();
+    verify_senders(sdk, definitions).await?;
+    store_demo_secrets(sdk, definitions).await?;
+    DynamoDbStore::new(dynamo, definitions_table).apply(definitions).await.map_err(aws_err)?;
+    Ok(topic_arn)
+}
+
+/// `tocsin local-setup`: [`setup`] with the table names of the environment, for `cargo lambda watch`.
+pub(crate) async fn local_setup(file: &Path) -> Result<(), CliError> {
+    let endpoint = local_endpoint()?;
+    let definitions = validate::load_valid(file)?;
+    let definitions_table = aws::setting(None, "DEFINITIONS_TABLE", "Definitions");
+    let deliveries_table = aws::setting(None, "DELIVERIES_TABLE", "Deliveries");
+    let topic = aws::setting(None, "TOCSIN_TOPIC_NAME", "alerts");
+    let topic_arn =
+        setup(&aws::sdk_config().await, &definitions, &definitions_table, &deliveries_table, &topic).await?;
+    println!("emulator {endpoint}: tables {definitions_table} and {deliveries_table}, topic {topic_arn}");
+    println!("applied {} and stored made-up values for its ssm: secrets", file.display());
+    Ok(())
 }
 
 /// The demo refuses to touch real AWS.

@@ -33,7 +33,7 @@ pub(crate) async fn print(log: &impl DeliveryLog, alert_id: &str, json: bool) ->
     }
     println!("alert {alert_id}");
     println!(
-        "  {:<20} {:<10} {:<11} {:>8}  external id / last error",
+        "  {:<14} {:<22} {:<10} {:>8}  external id / last error",
         "integration", "step", "status", "attempts"
     );
     for state in &states {
@@ -47,7 +47,7 @@ pub(crate) async fn print(log: &impl DeliveryLog, alert_id: &str, json: bool) ->
             .or_else(|| state.last_error.clone())
             .unwrap_or_default();
         println!(
-            "  {:<20} {:<10} {:<11} {:>8}  {}",
+            "  {:<14} {:<22} {:<10} {:>8}  {}",
             state.key.integration_id,
             state.key.step,
             status,
@@ -67,7 +67,7 @@ pub(crate) async fn print(log: &impl DeliveryLog, alert_id: &str, json: bool) ->
             })
             .unwrap_or_default();
         println!(
-            "    {} {:<20} {:<10} #{} {:<10} http {:<4} {:>5} ms {}",
+            "    {} {:<14} {:<22} #{} {:<10} http {:<4} {:>5} ms {}",
             record.time.format("%H:%M:%S%.3f"),
             record.key.integration_id,
             record.key.step,

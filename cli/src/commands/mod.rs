@@ -35,6 +35,7 @@ pub(crate) async fn run(args: Args) -> Result<(), CliError> {
             subject,
         } => publish::run(&alert, topic_arn, subject).await,
         Command::Log { alert, table, json } => log::run(&alert, table, json).await,
+        Command::LocalSetup { file } => demo::local_setup(&file).await,
         Command::Demo { file, alerts } => demo::run(&file, &alerts).await,
     }
 }

@@ -52,6 +52,11 @@ where
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let deadline = instant_of(event.context.deadline);
+            tracing::debug!(
+                deadline_ms = event.context.deadline,
+                remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+                "invocation"
+            );
             pipeline.handle_event(&event.payload, deadline).await
         },
     ))
@@ -120,14 +125,23 @@ pub fn init_tracing(config: &Config) {
 }
 
 /// Converts the context's deadline (epoch milliseconds) to an [`Instant`].
-fn instant_of(deadline_ms: u64) -> Instant {
+pub(crate) fn instant_of(deadline_ms: u64) -> Instant {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let now = Instant::now();
+    // Lambda sends epoch milliseconds; cargo-lambda's local emulator sends the remaining time
+    // instead (600000). No real epoch deadline is that small (anything before 2001), so such a value
+    // is read as a duration.
+    const EPOCH_2001_MS: u64 = 978_307_200_000;
+    let remaining_ms = if deadline_ms < EPOCH_2001_MS {
+        deadline_ms
+    } else {
+        deadline_ms.saturating_sub(now_ms)
+    };
     // A nonsensical deadline far in the future must not overflow; an hour is beyond any Lambda's.
-    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).min(Duration::from_secs(3600));
+    let remaining = Duration::from_millis(remaining_ms).min(Duration::from_secs(3600));
     now.checked_add(remaining).unwrap_or(now)
 }
 
