@@ -1,3 +1,5 @@
 //! One test binary for the workspace.
 
+mod e2e;
+mod stack;
 mod tidy;

@@ -36,7 +36,6 @@ pub const RELAY_PATH: &str = "/hooks/relay";
 
 /// One test's stack. Dropping it stops the receiver; the tables stay (unique names).
 pub struct Stack {
-    pub sdk: aws_config::SdkConfig,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub deliveries_table: String,
     /// The value stored in SSM and referenced by the `Token` variable of `ops-webhook`.
@@ -62,10 +61,20 @@ impl Stack {
         settings: &[(&str, &str)],
         edit: impl FnOnce(&mut Definitions),
     ) -> Stack {
+        Stack::build(|_| script, settings, edit).await
+    }
+
+    /// The stack with the receiver answering the script `script(secret)` makes from the webhook
+    /// secret (a target that echoes it).
+    pub async fn build(
+        script: impl FnOnce(&str) -> Script,
+        settings: &[(&str, &str)],
+        edit: impl FnOnce(&mut Definitions),
+    ) -> Stack {
         let sdk = sdk_config().await;
-        let receiver = Receiver::start(script).await;
         let parameter = format!("/{}", unique("tocsin-e2e/webhook-token"));
         let secret = unique("e2e-s3cret-TOKEN");
+        let receiver = Receiver::start(script(&secret)).await;
         let tag = unique("e2e");
         let mut definitions = sample_definitions(&receiver.url(""), &format!("ssm:{parameter}"), &tag);
         edit(&mut definitions);
@@ -119,7 +128,6 @@ impl Stack {
         );
         let webhook = build_pipeline(WebhookNotifier::with_client(http), &config, &sdk);
         Stack {
-            sdk,
             dynamo,
             deliveries_table,
             secret,
@@ -232,7 +240,10 @@ impl Handled {
             Ok(report) => *report,
             Err(error) => panic!("{name} asked for a retry: {error}"),
         };
-        (report("notify-email", &self.email), report("notify-webhook", &self.webhook))
+        (
+            report("notify-email", &self.email),
+            report("notify-webhook", &self.webhook),
+        )
     }
 }
 
@@ -253,7 +264,11 @@ pub fn sample_definitions(base_url: &str, secret: &str, tag: &str) -> Definition
     }
     for definition in &mut definitions.alert_definitions {
         for level in &mut definition.levels {
-            level.integrations.iter_mut().flat_map(|a| a.extra_emails.iter_mut()).for_each(tagged);
+            level
+                .integrations
+                .iter_mut()
+                .flat_map(|a| a.extra_emails.iter_mut())
+                .for_each(tagged);
         }
     }
     let (mut base_urls, mut secrets) = (0, 0);
@@ -271,7 +286,10 @@ pub fn sample_definitions(base_url: &str, secret: &str, tag: &str) -> Definition
             }
         }
     }
-    assert_eq!(base_urls, 2, "the sample's webhook integrations should both have `BaseUrl`");
+    assert_eq!(
+        base_urls, 2,
+        "the sample's webhook integrations should both have `BaseUrl`"
+    );
     assert_eq!(secrets, 1, "the sample should reference `{SAMPLE_SECRET}` once");
     definitions
 }
@@ -295,20 +313,30 @@ async fn verify_sender(sdk: &aws_config::SdkConfig) {
     }
 }
 
-/// Every e-mail SES recorded in the emulator (`ses.Message[]` of moto's data dump).
+/// Every e-mail SES recorded in the emulator (`ses.Message[]` of moto's data dump). The dump
+/// sometimes fails while other tests write to the emulator: it is read again, a few times.
 pub async fn ses_messages() -> Vec<Value> {
     let url = format!("{}/moto-api/data.json", endpoint().trim_end_matches('/'));
-    let body = reqwest::get(&url)
-        .await
-        .unwrap_or_else(|error| panic!("GET {url}: {error}"))
-        .text()
-        .await
-        .unwrap_or_else(|error| panic!("GET {url}: {error}"));
-    let data: Value = serde_json::from_str(&body).unwrap_or_else(|error| panic!("{url}: not JSON: {error}"));
-    data.pointer("/ses/Message")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+    let mut last = String::new();
+    for _ in 0..10 {
+        let response = reqwest::get(&url)
+            .await
+            .unwrap_or_else(|error| panic!("GET {url}: {error}"));
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        match serde_json::from_str::<Value>(&body) {
+            Ok(data) if status.is_success() => {
+                return data
+                    .pointer("/ses/Message")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            _ => last = format!("status {status}: {}", body.chars().take(300).collect::<String>()),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("GET {url}: no JSON after 10 tries; last answer {last}")
 }
 
 /// The recorded e-mails with these SES message ids, in the order of `ids`; panics if one is missing.
