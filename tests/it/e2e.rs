@@ -201,6 +201,21 @@ async fn a_redelivered_event_sends_nothing_new_and_concurrent_copies_send_once()
 
     // THEN each message went out once; an invocation that found a message in flight asks for a
     // retry, and that retry sends nothing
+    // Each route was delivered by exactly one of the two invocations.
+    let delivered = |result: &Result<EventReport, HandlerError>| match result {
+        Ok(report) => report.delivered,
+        Err(error) => error.report().delivered,
+    };
+    assert_eq!(
+        delivered(&first.email) + delivered(&second.email),
+        2,
+        "notify-email"
+    );
+    assert_eq!(
+        delivered(&first.webhook) + delivered(&second.webhook),
+        2,
+        "notify-webhook"
+    );
     let results = [first.email, first.webhook, second.email, second.webhook];
     for result in &results {
         if let Err(error) = result {
