@@ -562,7 +562,7 @@ async fn an_unavailable_webhook_is_left_to_lambda_retries_and_delivered_later() 
             };
             assert_eq!(routes.len(), 1, "{routes:?}");
             assert_eq!(routes[0].integration_id, "ops-webhook");
-            assert_eq!(routes[0].step.as_deref(), Some("open"));
+            assert_eq!(routes[0].step.as_deref(), Some("dns-critical/open"));
             assert!(routes[0].reason.contains("503"), "{}", routes[0]);
             // The relay is delivered by the first invocation and skipped by the second.
             let (delivered, skipped) = if index == 0 { (1, 0) } else { (0, 1) };

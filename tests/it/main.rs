@@ -1,5 +1,6 @@
 //! One test binary for the workspace.
 
 mod e2e;
+mod leaks;
 mod stack;
 mod tidy;

@@ -71,9 +71,18 @@ impl Stack {
         settings: &[(&str, &str)],
         edit: impl FnOnce(&mut Definitions),
     ) -> Stack {
+        Stack::build_with_secret(unique("e2e-s3cret-TOKEN"), script, settings, edit).await
+    }
+
+    /// [`Stack::build`] with a given webhook secret (e.g. one holding quotes or spaces).
+    pub async fn build_with_secret(
+        secret: String,
+        script: impl FnOnce(&str) -> Script,
+        settings: &[(&str, &str)],
+        edit: impl FnOnce(&mut Definitions),
+    ) -> Stack {
         let sdk = sdk_config().await;
         let parameter = format!("/{}", unique("tocsin-e2e/webhook-token"));
-        let secret = unique("e2e-s3cret-TOKEN");
         let receiver = Receiver::start(script(&secret)).await;
         let tag = unique("e2e");
         let mut definitions = sample_definitions(&receiver.url(""), &format!("ssm:{parameter}"), &tag);

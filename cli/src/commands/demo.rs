@@ -214,8 +214,12 @@ pub(crate) async fn setup(
     topic: &str,
 ) -> Result<String, CliError> {
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    DynamoDbStore::create_table(&dynamo, definitions_table).await.map_err(aws_err)?;
-    notify_core::deliveries::create_table(&dynamo, deliveries_table).await.map_err(aws_err)?;
+    DynamoDbStore::create_table(&dynamo, definitions_table)
+        .await
+        .map_err(aws_err)?;
+    notify_core::deliveries::create_table(&dynamo, deliveries_table)
+        .await
+        .map_err(aws_err)?;
     let topic_arn = aws_sdk_sns::Client::new(sdk)
         .create_topic()
         .name(topic)
@@ -226,7 +230,10 @@ pub(crate) async fn setup(
         .unwrap_or_default();
     verify_senders(sdk, definitions).await?;
     store_demo_secrets(sdk, definitions).await?;
-    DynamoDbStore::new(dynamo, definitions_table).apply(definitions).await.map_err(aws_err)?;
+    DynamoDbStore::new(dynamo, definitions_table)
+        .apply(definitions)
+        .await
+        .map_err(aws_err)?;
     Ok(topic_arn)
 }
 
@@ -237,10 +244,19 @@ pub(crate) async fn local_setup(file: &Path) -> Result<(), CliError> {
     let definitions_table = aws::setting(None, "DEFINITIONS_TABLE", "Definitions");
     let deliveries_table = aws::setting(None, "DELIVERIES_TABLE", "Deliveries");
     let topic = aws::setting(None, "TOCSIN_TOPIC_NAME", "alerts");
-    let topic_arn =
-        setup(&aws::sdk_config().await, &definitions, &definitions_table, &deliveries_table, &topic).await?;
+    let topic_arn = setup(
+        &aws::sdk_config().await,
+        &definitions,
+        &definitions_table,
+        &deliveries_table,
+        &topic,
+    )
+    .await?;
     println!("emulator {endpoint}: tables {definitions_table} and {deliveries_table}, topic {topic_arn}");
-    println!("applied {} and stored made-up values for its ssm: secrets", file.display());
+    println!(
+        "applied {} and stored made-up values for its ssm: secrets",
+        file.display()
+    );
     Ok(())
 }
 

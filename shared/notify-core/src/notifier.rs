@@ -63,8 +63,16 @@ pub struct RouteContext<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Variables {
     values: BTreeMap<String, String>,
+    /// Every secret value, raw.
     secrets: Vec<String>,
+    /// Every form a secret may take once written into a message (raw, JSON-escaped,
+    /// percent-encoded, form-encoded, HTML-escaped, base64), longest first.
+    forms: Vec<String>,
 }
+
+/// Secrets shorter than this are not looked for at the cut-off end of a text: a prefix that short
+/// tells nothing and matches too much.
+const MIN_PREFIX_CHARS: usize = 3;
 
 impl Variables {
     /// Adds a plain value.
@@ -76,6 +84,13 @@ impl Variables {
     pub fn insert_secret(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let value = value.into();
         if !value.is_empty() {
+            for form in encoded_forms(&value) {
+                if !self.forms.contains(&form) {
+                    self.forms.push(form);
+                }
+            }
+            // Longest first, so that a secret containing another is replaced whole.
+            self.forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
             self.secrets.push(value.clone());
         }
         self.values.insert(name.into(), value);
@@ -86,17 +101,72 @@ impl Variables {
         &self.values
     }
 
-    /// Replaces every secret value in `text` with `[redacted]`.
+    /// Replaces every secret value in `text`, in every encoding a message may hold it in, with
+    /// `[redacted]`; a text that was cut off in the middle of a secret loses that partial secret too.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        // Longest first, so that a secret containing another is replaced whole.
-        let mut secrets: Vec<&String> = self.secrets.iter().collect();
-        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-        for secret in secrets {
-            out = out.replace(secret.as_str(), "[redacted]");
+        for form in &self.forms {
+            if out.contains(form.as_str()) {
+                out = out.replace(form.as_str(), "[redacted]");
+            }
+        }
+        for form in &self.forms {
+            if let Some(kept) = cut_partial_tail(&out, form) {
+                out = format!("{kept}[redacted]");
+            }
         }
         out
     }
+}
+
+/// The forms a secret takes in JSON strings, URLs, form bodies, HTML and base64.
+fn encoded_forms(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+    const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json
+        .get(1..json.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_owned();
+    let percent = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
+    let component = utf8_percent_encode(secret, COMPONENT).to_string();
+    let form = component.replace("%20", "+");
+    let html = secret
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;");
+    let base64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    let base64_url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+    let mut forms = vec![secret.to_owned(), json, percent, component, form, html];
+    // Padding depends on what follows the secret in the encoded text: match without it.
+    forms.push(base64.trim_end_matches('=').to_owned());
+    forms.push(base64_url);
+    forms.retain(|form| !form.is_empty());
+    forms.dedup();
+    forms
+}
+
+/// When `text` ends with the first characters of `secret` (it was cut off there), the text before
+/// them.
+fn cut_partial_tail<'a>(text: &'a str, secret: &str) -> Option<&'a str> {
+    let boundaries: Vec<usize> = secret
+        .char_indices()
+        .map(|(index, _)| index)
+        .skip(MIN_PREFIX_CHARS)
+        .collect();
+    boundaries
+        .into_iter()
+        .rev()
+        .find(|&end| text.ends_with(&secret[..end]))
+        .map(|end| &text[..text.len() - end])
 }
 
 /// One message of a route, named by its step (`step-1`, `batch-1`, …).

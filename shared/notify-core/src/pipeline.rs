@@ -463,7 +463,7 @@ where
                     return RouteOutcome::Retryable(PendingRoute {
                         alert_id,
                         integration_id,
-                        step: Some(outgoing.step.clone()),
+                        step: Some(key.step.clone()),
                         reason,
                     });
                 }
@@ -510,8 +510,10 @@ where
                 return StepOutcome::Retryable(reason);
             }
         };
-        let request_summary = variables
-            .redact(&serde_json::to_string(&self.notifier.describe(&outgoing.message)).unwrap_or_default());
+        // Redact the values before serialising them, so that a secret is found as the template
+        // wrote it and not only as JSON escapes it; credentials headers are never kept at all.
+        let description = mask_credentials(self.notifier.describe(&outgoing.message));
+        let request_summary = serde_json::to_string(&redact_json(variables, description)).unwrap_or_default();
         let mut attempt_in_invocation = 0;
         loop {
             attempt_in_invocation += 1;
@@ -750,6 +752,26 @@ async fn resolve_variables<S: Secrets>(
         }
     }
     Ok(variables)
+}
+
+/// Replaces the value of credentials headers (`Authorization`, `Proxy-Authorization`) in a
+/// described HTTP request with its scheme and `[redacted]`: Basic credentials are base64 of
+/// `user:password`, which no search for the password's own text can find.
+fn mask_credentials(mut description: serde_json::Value) -> serde_json::Value {
+    if let Some(serde_json::Value::Object(headers)) = description.pointer_mut("/request/headers") {
+        for (name, value) in headers.iter_mut() {
+            let is_credential = name.eq_ignore_ascii_case("authorization")
+                || name.eq_ignore_ascii_case("proxy-authorization");
+            if let (true, Some(text)) = (is_credential, value.as_str()) {
+                let scheme = text.split_whitespace().next().filter(|word| text.trim() != *word);
+                *value = serde_json::Value::String(match scheme {
+                    Some(scheme) => format!("{scheme} [redacted]"),
+                    None => "[redacted]".to_owned(),
+                });
+            }
+        }
+    }
+    description
 }
 
 fn redact_json(variables: &Variables, value: serde_json::Value) -> serde_json::Value {

@@ -213,7 +213,7 @@ async fn attempts_are_capped_and_the_claim_released() {
     assert_eq!(report.retryable, 1);
     assert_eq!(routes.len(), 1);
     assert_eq!(routes[0].integration_id, "hook");
-    assert_eq!(routes[0].step.as_deref(), Some("step-1"));
+    assert_eq!(routes[0].step.as_deref(), Some("def-1/step-1"));
     assert!(
         error
             .to_string()

@@ -112,11 +112,20 @@ fn lambda_deadlines_are_epoch_milliseconds_and_cargo_lambda_sends_a_duration() {
 
     // Lambda: an epoch deadline 30 s from now.
     let lambda = remaining(crate::runner::instant_of(now_ms + 30_000));
-    assert!(lambda > Duration::from_secs(25) && lambda <= Duration::from_secs(30), "{lambda:?}");
+    assert!(
+        lambda > Duration::from_secs(25) && lambda <= Duration::from_secs(30),
+        "{lambda:?}"
+    );
     // cargo-lambda's emulator: the remaining time itself.
     let emulator = remaining(crate::runner::instant_of(600_000));
-    assert!(emulator > Duration::from_secs(590) && emulator <= Duration::from_secs(600), "{emulator:?}");
+    assert!(
+        emulator > Duration::from_secs(590) && emulator <= Duration::from_secs(600),
+        "{emulator:?}"
+    );
     // A deadline already past leaves no time; an absurd one is capped at an hour.
-    assert_eq!(remaining(crate::runner::instant_of(now_ms - 5_000)), Duration::ZERO);
+    assert_eq!(
+        remaining(crate::runner::instant_of(now_ms - 5_000)),
+        Duration::ZERO
+    );
     assert!(remaining(crate::runner::instant_of(u64::MAX)) <= Duration::from_secs(3600));
 }
