@@ -79,11 +79,31 @@ cargo_test() {
   cargo test --workspace --no-fail-fast 2>&1 | tee "$test_log"
 }
 
+demo() {
+  # The demo exactly as a user runs it (`make demo`): it must print the deliveries, exit 0 and leave
+  # no emulator of its own behind.
+  local out; out=$(mktemp)
+  if ! bash scripts/demo.sh >"$out" 2>&1; then
+    tail -n 40 "$out"; rm -f "$out"; return 1
+  fi
+  local ok=true
+  grep -q "Demo finished: every route delivered once" "$out" || { echo "no closing line"; ok=false; }
+  grep -q "E-mails recorded by SES in the emulator: [1-9]" "$out" || { echo "no e-mail shown"; ok=false; }
+  grep -q "Webhook requests received at .*: [1-9]" "$out" || { echo "no webhook request shown"; ok=false; }
+  if [ -f .tocsin/demo/moto.pid ] && kill -0 "$(cat .tocsin/demo/moto.pid)" 2>/dev/null; then
+    echo "the demo left its emulator running"; ok=false
+  fi
+  [ "$ok" = true ] || tail -n 40 "$out"
+  rm -f "$out"
+  [ "$ok" = true ]
+}
+
 check fmt cargo fmt --all -- --check
 check clippy cargo clippy --workspace --all-targets -- -D warnings
 check test cargo_test
 check cfn-lint cfn-lint infra/template.yaml
 check sam-validate sam validate --lint --template infra/template.yaml
+check demo demo
 
 # Add up cargo's "test result: ok. N passed; M failed; …" lines.
 read -r passed failed < <(awk '

@@ -278,3 +278,91 @@ fn the_demo_refuses_anything_but_a_local_endpoint() {
         stderr(&output)
     );
 }
+
+#[test]
+fn log_prints_the_state_and_every_attempt_as_a_table_and_as_json() {
+    use notify_core::{
+        ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryRecord, DynamoDeliveryLog, Finish, LogTimes,
+        deliveries::AttemptOutcome,
+    };
+
+    // GIVEN a delivery that failed once with a 503 and then went through
+    let table = moto::unique("cli-log");
+    let alert_id = moto::unique("alert");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let dynamo = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
+        notify_core::deliveries::create_table(&dynamo, &table)
+            .await
+            .unwrap();
+        let log = DynamoDeliveryLog::new(dynamo, table.clone(), LogTimes::default());
+        let key = DeliveryKey {
+            alert_id: alert_id.clone(),
+            integration_id: "ops-webhook".to_owned(),
+            step: "dns-critical/open".to_owned(),
+        };
+        let ClaimOutcome::Claimed(claim) = log.claim(&key).await.unwrap() else {
+            panic!("first claim")
+        };
+        for (attempt, outcome, status, error) in [
+            (
+                1,
+                AttemptOutcome::Retryable,
+                503,
+                Some("POST http://127.0.0.1: status 503".to_owned()),
+            ),
+            (2, AttemptOutcome::Delivered, 200, None),
+        ] {
+            let record = DeliveryRecord {
+                key: key.clone(),
+                attempt,
+                time: chrono::Utc::now(),
+                outcome,
+                http_status: Some(status),
+                latency_ms: 7,
+                error,
+                request: "{\"request\":{}}".to_owned(),
+                response: "ok".to_owned(),
+            };
+            log.record_attempt(&record).await.unwrap();
+        }
+        log.finish(
+            &claim,
+            &Finish::Delivered {
+                external_id: Some("ext-42".to_owned()),
+            },
+        )
+        .await
+        .unwrap();
+    });
+    let endpoint = moto::endpoint();
+    let env = [("AWS_ENDPOINT_URL", endpoint.as_str())];
+
+    // WHEN the log is printed as a table
+    let output = tocsin_with(&["log", "--alert", &alert_id, "--table", &table], &env);
+
+    // THEN it shows the route's state and both attempts
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("dns-critical/open") && text.contains("delivered") && text.contains("ext-42"),
+        "{text}"
+    );
+    assert!(
+        text.contains("#1 retryable") && text.contains("http 503"),
+        "{text}"
+    );
+    assert!(
+        text.contains("#2 delivered") && text.contains("http 200"),
+        "{text}"
+    );
+
+    // … and as one JSON object per attempt
+    let output = tocsin_with(&["log", "--alert", &alert_id, "--table", &table, "--json"], &env);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let attempts = lines(&output);
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(attempts[0]["attempt"], 1);
+    assert_eq!(attempts[0]["httpStatus"], 503);
+    assert_eq!(attempts[1]["outcome"], "delivered");
+}

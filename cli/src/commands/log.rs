@@ -57,7 +57,7 @@ pub(crate) async fn print(log: &impl DeliveryLog, alert_id: &str, json: bool) ->
     }
     println!("  attempts:");
     for record in &history {
-        let outcome = serde_json::to_value(&record.outcome)
+        let outcome = serde_json::to_value(record.outcome)
             .ok()
             .map(|value| {
                 value

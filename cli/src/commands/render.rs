@@ -106,17 +106,17 @@ fn line(message: &PlannedMessage) -> String {
 
 /// The alerts in a file: an SNS event (every record), or one raw message in any inbound format.
 pub(crate) fn alerts_in(text: &str) -> Result<Vec<Alert>, CliError> {
-    if let Ok(serde_json::Value::Object(event)) = serde_json::from_str::<serde_json::Value>(text) {
-        if let Some(records) = event.get("Records").and_then(serde_json::Value::as_array) {
-            return records
-                .iter()
-                .enumerate()
-                .map(|(index, record)| {
-                    notify_core::pipeline::alert_from_record(record)
-                        .map_err(|reason| CliError::Input(format!("Records[{index}]: {reason}")))
-                })
-                .collect();
-        }
+    if let Ok(serde_json::Value::Object(event)) = serde_json::from_str::<serde_json::Value>(text)
+        && let Some(records) = event.get("Records").and_then(serde_json::Value::as_array)
+    {
+        return records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| {
+                notify_core::pipeline::alert_from_record(record)
+                    .map_err(|reason| CliError::Input(format!("Records[{index}]: {reason}")))
+            })
+            .collect();
     }
     let attributes = BTreeMap::new();
     let input = InboundMessage {
