@@ -5,6 +5,7 @@
 //! Invariant: only `[dev-dependencies]` name this crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fixtures;
 pub mod logs;
 pub mod moto;
 pub mod receiver;
