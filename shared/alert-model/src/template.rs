@@ -23,7 +23,7 @@
 use std::{
     collections::BTreeMap,
     io,
-    sync::{PoisonError, RwLock},
+    sync::{Arc, Mutex, PoisonError, RwLock},
 };
 
 use minijinja::{AutoEscape, Environment, ErrorKind, Output, State, UndefinedBehavior, Value, value::Rest};
@@ -121,7 +121,16 @@ impl Escape {
 /// value for its [`Escape`] context.
 pub struct Engine {
     env: RwLock<Environment<'static>>,
+    /// The alerts most recently turned into template values, with those values: the fields of one
+    /// message and the routes of one event render the same alert, which is then converted once.
+    alerts: Mutex<Vec<(Alert, AlertGroups)>>,
 }
+
+/// The alert's groups (`account`, `alert`, …, `monitor`) as template values.
+type AlertGroups = Arc<[(String, Value)]>;
+
+/// Alerts whose template values are kept (the most recent ones).
+const MAX_CACHED_ALERTS: usize = 8;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -165,6 +174,7 @@ impl Engine {
         env.add_filter("firstline", first_line);
         Engine {
             env: RwLock::new(env),
+            alerts: Mutex::new(Vec::new()),
         }
     }
 
@@ -177,7 +187,7 @@ impl Engine {
         context: &RenderContext<'_>,
     ) -> Result<String, TemplateError> {
         let name = format!("{}\u{0}{template}", escape.tag());
-        let values = context_value(source, context);
+        let values = context_value(source, context, &self.alert_groups(context.alert));
         let rendered = {
             let env = self.env.read().unwrap_or_else(PoisonError::into_inner);
             if env.get_template(&name).is_ok() {
@@ -226,6 +236,29 @@ impl Engine {
             },
             _ => Ok(rendered),
         }
+    }
+
+    /// The template values of `alert`'s groups, converted once per distinct alert among the
+    /// [`MAX_CACHED_ALERTS`] most recent ones (an equal alert reuses them).
+    fn alert_groups(&self, alert: &Alert) -> AlertGroups {
+        let mut cache = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, groups)) = cache.iter().rev().find(|(cached, _)| cached == alert) {
+            return Arc::clone(groups);
+        }
+        drop(cache);
+        let groups: AlertGroups = match serde_json::to_value(alert) {
+            Ok(serde_json::Value::Object(groups)) => groups
+                .into_iter()
+                .map(|(group, value)| (group, Value::from_serialize(&value)))
+                .collect(),
+            _ => Arc::from(Vec::new()),
+        };
+        cache = self.alerts.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= MAX_CACHED_ALERTS {
+            cache.remove(0);
+        }
+        cache.push((alert.clone(), Arc::clone(&groups)));
+        groups
     }
 
     /// Checks the syntax of `template` without rendering it (for `tocsin validate`).
@@ -411,16 +444,18 @@ fn undefined_names(scope: &Scope<'_>, line: Option<usize>) -> Vec<String> {
 
 /// The template context: user variables, then the alert groups (which win over a user variable
 /// of the same name), then the helpers' per-render object.
-fn context_value(source: TemplateSource<'_>, context: &RenderContext<'_>) -> Value {
+fn context_value(
+    source: TemplateSource<'_>,
+    context: &RenderContext<'_>,
+    groups: &[(String, Value)],
+) -> Value {
     let mut map: BTreeMap<String, Value> = context
         .variables
         .iter()
         .map(|(name, value)| (name.clone(), Value::from(value.as_str())))
         .collect();
-    if let Ok(serde_json::Value::Object(groups)) = serde_json::to_value(context.alert) {
-        for (group, value) in groups {
-            map.insert(group, Value::from_serialize(&value));
-        }
+    for (group, value) in groups {
+        map.insert(group.clone(), value.clone());
     }
     let namespace = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"urn:tocsin:unique-guid");
     let unique = format!("{}\n{}", context.alert.alert.alert_guid, source.integration);

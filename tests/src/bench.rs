@@ -1,0 +1,394 @@
+//! Inputs and the warm per-route work, for the benchmarks and the load command.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use alert_model::{Alert, IntegrationKind, template::Engine};
+use definition_store::{
+    AlertDefinition, Attachment, Catalog, Definitions, EscalationLevel, HttpStep, Integration,
+    MessageDefinition, Operator, VariableDef, load_file,
+};
+use notify_core::{Config, HttpClient, Notifier, RouteContext, Variables, pipeline::alert_from_record};
+use notify_email::EmailNotifier;
+use notify_webhook::WebhookNotifier;
+use serde_json::{Value, json};
+
+/// The sample monitor of the examples.
+pub const SAMPLE_MONITOR_GUID: &str = "849b2046-213d-43ad-9efc-5af1faaeb222";
+
+/// The body of the sample custom webhook (`ops-webhook` in examples/definitions.yaml), used for the
+/// synthetic webhook integrations of the load command.
+pub const WEBHOOK_BODY: &str = r#"{
+  "event": "{{@alert.type}}",
+  "severity": "{{Severity}}",
+  "incident": "{{@incident.key}}",
+  "monitor": "{{@monitor.name}}",
+  "description": "{{@alert.description}}",
+  "level": "{{@escalationLevel.id}}"
+}
+"#;
+
+/// The workspace root (the parent of this crate's folder).
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| here.to_path_buf())
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+}
+
+/// One inbound message as SNS carries it.
+#[derive(Debug, Clone)]
+pub struct InboundSample {
+    /// `fixtures/<name>` or `examples/<name>`.
+    pub name: String,
+    /// `Sns.Message`.
+    pub message: String,
+    /// `Sns.Subject`, when the fixture has one.
+    pub subject: Option<String>,
+}
+
+/// Every inbound fixture of alert-model (`fixtures/inbound/<name>.json|.txt` with an optional
+/// `<name>.subject`) and every sample alert of `examples/alerts`, sorted by name.
+pub fn inbound_samples() -> Result<Vec<InboundSample>, String> {
+    let root = workspace_root();
+    let mut samples = Vec::new();
+    let fixtures = root.join("shared/alert-model/fixtures/inbound");
+    for (folder, prefix) in [
+        (fixtures.as_path(), "fixtures"),
+        (&root.join("examples/alerts"), "examples"),
+    ] {
+        let entries =
+            fs::read_dir(folder).map_err(|error| format!("cannot list {}: {error}", folder.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(extension) = path.extension().and_then(|e| e.to_str()) else {
+                continue;
+            };
+            if extension != "json" && extension != "txt" {
+                continue;
+            }
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let subject_path = path.with_extension("subject");
+            let subject = if subject_path.is_file() {
+                Some(read(&subject_path)?.trim_end_matches('\n').to_owned())
+            } else {
+                None
+            };
+            samples.push(InboundSample {
+                name: format!("{prefix}/{stem}"),
+                message: read(&path)?,
+                subject,
+            });
+        }
+    }
+    samples.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(samples)
+}
+
+/// The sample definitions (`examples/definitions.yaml`).
+pub fn sample_definitions() -> Result<Definitions, String> {
+    let path = workspace_root().join("examples/definitions.yaml");
+    load_file(&path).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// The sample native alert (`examples/alerts/alert.json`) with its `alert.alertGuid` replaced.
+pub fn sample_alert_message(alert_guid: &str) -> Result<String, String> {
+    let path = workspace_root().join("examples/alerts/alert.json");
+    let mut message: Value = serde_json::from_str(&read(&path)?)
+        .map_err(|error| format!("{}: not JSON: {error}", path.display()))?;
+    if let Some(guid) = message.pointer_mut("/alert/alertGuid") {
+        *guid = Value::String(alert_guid.to_owned());
+    }
+    Ok(message.to_string())
+}
+
+/// An SNS event as Lambda receives it, one record per `(message id, message, subject)`.
+pub fn sns_event(records: &[(String, String, Option<String>)]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(id, message, subject)| {
+            json!({
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alerts:0b8c5e0a",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": id,
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": "2026-11-28T10:00:00.000Z",
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+                    "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                    "MessageAttributes": {"severity": {"Type": "String", "Value": "critical"}}
+                }
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// One SNS record (the first of [`sns_event`]).
+pub fn sns_record(message_id: &str, message: &str, subject: Option<&str>) -> Value {
+    let event = sns_event(&[(
+        message_id.to_owned(),
+        message.to_owned(),
+        subject.map(str::to_owned),
+    )]);
+    event.pointer("/Records/0").cloned().unwrap_or(Value::Null)
+}
+
+/// An integration of `kind` named `id`, as the load command and the routing benchmark use it:
+/// e-mail with the built-in templates; a custom webhook posting [`WEBHOOK_BODY`] to
+/// `<base_url>/hooks/<id>`.
+pub fn integration(kind: IntegrationKind, id: &str, base_url: &str) -> Integration {
+    let mut integration = Integration {
+        id: id.to_owned(),
+        name: id.to_owned(),
+        kind,
+        active: true,
+        variables: BTreeMap::new(),
+        messages: Vec::new(),
+        settings: serde_json::Map::new(),
+    };
+    match kind {
+        IntegrationKind::Email => {
+            integration
+                .settings
+                .insert("from".to_owned(), Value::String("alerts@example.com".to_owned()));
+        }
+        IntegrationKind::Webhook => {
+            integration
+                .variables
+                .insert("BaseUrl".to_owned(), VariableDef::Fixed(base_url.to_owned()));
+            integration
+                .variables
+                .insert("Severity".to_owned(), VariableDef::Fixed("critical".to_owned()));
+            integration.messages.push(MessageDefinition {
+                types: vec![
+                    alert_model::AlertType::Alert,
+                    alert_model::AlertType::Reminder,
+                    alert_model::AlertType::Ok,
+                ],
+                steps: vec![HttpStep {
+                    name: Some("notify".to_owned()),
+                    method: "POST".to_owned(),
+                    url: format!("{{{{BaseUrl}}}}/hooks/{id}"),
+                    headers: BTreeMap::from([("Content-Type".to_owned(), "application/json".to_owned())]),
+                    body: Some(WEBHOOK_BODY.to_owned()),
+                    auth: None,
+                }],
+            });
+        }
+    }
+    integration
+}
+
+fn attachment(integration: &str) -> Attachment {
+    Attachment {
+        integration: integration.to_owned(),
+        active: true,
+        send_ok: true,
+        send_reminder: true,
+        variables: BTreeMap::new(),
+        extra_emails: Vec::new(),
+        service_links: Vec::new(),
+    }
+}
+
+fn operator(id: &str) -> Operator {
+    Operator {
+        id: id.to_owned(),
+        name: id.to_owned(),
+        email: Some(format!("{id}@example.com")),
+        phone: None,
+        active: true,
+        on_duty: true,
+    }
+}
+
+fn definition(id: String, monitor: String, attachments: Vec<Attachment>) -> AlertDefinition {
+    AlertDefinition {
+        id: id.clone(),
+        name: id,
+        active: true,
+        monitors: vec![monitor],
+        levels: vec![EscalationLevel {
+            id: 1,
+            active: true,
+            message: "Synthetic level".to_owned(),
+            operators: vec!["alice".to_owned()],
+            integrations: attachments,
+        }],
+    }
+}
+
+/// Definitions for the load command: one alert definition covering the sample monitor whose level
+/// 1 attaches `routes` integrations of `kind` (`<kind>-0`, `<kind>-1`, …), one operator.
+pub fn load_definitions(kind: IntegrationKind, routes: usize, base_url: &str) -> Definitions {
+    let integrations: Vec<Integration> = (0..routes)
+        .map(|i| integration(kind, &format!("{kind}-{i}"), base_url))
+        .collect();
+    let attachments = integrations.iter().map(|i| attachment(&i.id)).collect();
+    Definitions {
+        integrations,
+        alert_definitions: vec![definition(
+            "load".to_owned(),
+            SAMPLE_MONITOR_GUID.to_owned(),
+            attachments,
+        )],
+        operators: vec![operator("alice")],
+        operator_groups: Vec::new(),
+        monitor_groups: Vec::new(),
+    }
+}
+
+/// Definitions for the routing benchmark: `total` alert definitions, of which `covering` (spread
+/// evenly) select the sample monitor by guid and the others each select a monitor of their own;
+/// every definition attaches one integration of each kind.
+pub fn routing_definitions(total: usize, covering: usize) -> Definitions {
+    let integrations: Vec<Integration> = IntegrationKind::ALL
+        .iter()
+        .map(|&kind| integration(kind, kind.as_str(), "http://127.0.0.1:9"))
+        .collect();
+    let stride = (total / covering.max(1)).max(1);
+    let alert_definitions = (0..total)
+        .map(|d| {
+            let covers = d % stride == 0 && d / stride < covering;
+            let monitor = if covers {
+                SAMPLE_MONITOR_GUID.to_owned()
+            } else {
+                uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("monitor-{d}").as_bytes()).to_string()
+            };
+            let attachments = integrations.iter().map(|i| attachment(&i.id)).collect();
+            definition(format!("definition-{d}"), monitor, attachments)
+        })
+        .collect();
+    Definitions {
+        integrations,
+        alert_definitions,
+        operators: vec![operator("alice")],
+        operator_groups: Vec::new(),
+        monitor_groups: Vec::new(),
+    }
+}
+
+/// A configuration for local runs: definitions "from a file" (nothing is read), webhooks allowed to
+/// 127.0.0.1 over plain http.
+pub fn local_config() -> Result<Config, String> {
+    let env: BTreeMap<&str, &str> = [
+        ("TOCSIN_DEFINITIONS_FILE", "examples/definitions.yaml"),
+        ("TOCSIN_ALLOW_HOSTS", "127.0.0.1"),
+        ("TOCSIN_ALLOW_HTTP", "true"),
+        ("TOCSIN_EMAIL_FROM", "alerts@example.com"),
+    ]
+    .into_iter()
+    .collect();
+    Config::from_lookup(|name| env.get(name).map(|value| (*value).to_owned()))
+        .map_err(|error| format!("local settings: {error}"))
+}
+
+/// An SES v2 client for `endpoint` with dummy credentials (building messages never uses it).
+pub fn ses_client(endpoint: &str) -> aws_sdk_sesv2::Client {
+    let config = aws_sdk_sesv2::Config::builder()
+        .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
+        .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "tocsin-bench",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_sesv2::Client::from_conf(config)
+}
+
+/// The real e-mail notifier, its SES client pointing at `endpoint`.
+pub fn email_notifier(endpoint: &str) -> EmailNotifier {
+    EmailNotifier::with_client(ses_client(endpoint), Some("alerts@example.com".to_owned()))
+}
+
+/// The real webhook notifier with the [`local_config`] HTTP client.
+pub fn webhook_notifier() -> Result<WebhookNotifier, String> {
+    let config = local_config()?;
+    let http = HttpClient::new(&config).map_err(|error| format!("http client: {error}"))?;
+    Ok(WebhookNotifier::with_client(http))
+}
+
+/// The variables of a route as the runner resolves them, for integrations without secrets.
+pub fn fixed_variables(integration: &Integration, attachment: &Attachment) -> Variables {
+    let mut variables = Variables::default();
+    for (name, definition) in &integration.variables {
+        match definition {
+            VariableDef::Fixed(value) => variables.insert(name.clone(), value.clone()),
+            VariableDef::PerLevel { default, .. } => {
+                if let Some(value) = attachment.variables.get(name).or(default.as_ref()) {
+                    variables.insert(name.clone(), value.clone());
+                }
+            }
+            VariableDef::Secret { .. } => variables.insert(name.clone(), "placeholder-secret"),
+        }
+    }
+    variables
+}
+
+/// The alert as a route of `definition` sees it (as the runner fills it in).
+pub fn alert_for_route(alert: &Alert, route: &definition_store::Route<'_>) -> Alert {
+    let mut alert = alert.clone();
+    alert.alert_definition.guid = route.definition.id.clone();
+    alert.alert_definition.name = route.definition.name.clone();
+    alert.escalation_level.message = route.level.message.clone();
+    alert
+}
+
+/// The warm per-route work of one SNS record for `notifier`'s kind, as the runner does it before
+/// sending: parse and normalise the record, resolve its routes in the cached `catalog`, and per
+/// route resolve the variables, parse the settings and build the messages (which renders the
+/// templates). Returns the number of messages built.
+pub fn warm_route_work<N: Notifier>(
+    notifier: &N,
+    catalog: &Catalog,
+    engine: &Engine,
+    record: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, String> {
+    let alert = alert_from_record(record)?;
+    let mut built = 0;
+    for route in catalog.routes(&alert, N::KIND) {
+        let route_alert = alert_for_route(&alert, &route);
+        let variables = fixed_variables(route.integration, route.attachment);
+        let target = notifier
+            .target(route.integration)
+            .map_err(|error| error.to_string())?;
+        let context = RouteContext {
+            alert: &route_alert,
+            integration: route.integration,
+            attachment: route.attachment,
+            level: route.level,
+            recipients: route.recipients.clone(),
+            variables: &variables,
+            now,
+            engine,
+        };
+        built += notifier
+            .build(&context, &target)
+            .map_err(|error| error.to_string())?
+            .len();
+    }
+    Ok(built)
+}
