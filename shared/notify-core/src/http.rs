@@ -4,7 +4,13 @@
 //! Errors name the target as `scheme://host` only: never the path, query, user info or a header
 //! value, which may carry tokens.
 
-use std::{error::Error as _, net::IpAddr, str::FromStr, sync::Arc, time::Duration};
+use std::{
+    error::Error as _,
+    net::IpAddr,
+    str::FromStr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use reqwest::{
     Method, StatusCode, Url,
@@ -24,35 +30,54 @@ pub const RESPONSE_PREVIEW_BYTES: usize = 1024;
 pub const USER_AGENT: &str = concat!("tocsin/", env!("CARGO_PKG_VERSION"));
 
 /// The shared HTTP client. Build it once per process; cloning is cheap.
+///
+/// The underlying client is built on the first request, not by [`HttpClient::new`]: building it
+/// loads the platform's root certificates (milliseconds), which would delay a Lambda function's
+/// first request for work.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    client: reqwest::Client,
+    client: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    connect_timeout: Duration,
+    timeout: Duration,
     allow: Arc<AllowList>,
     allow_http: bool,
 }
 
 impl HttpClient {
-    /// A client with the timeouts, allow-list and scheme policy of `config`.
+    /// A client with the timeouts, allow-list and scheme policy of `config`. Cheap: TLS is set up
+    /// on the first [`HttpClient::send`].
     pub fn new(config: &Config) -> Result<HttpClient, ConfigError> {
-        let allow = Arc::new(config.allow_hosts.clone());
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(config.http_connect_timeout)
-            .timeout(config.http_timeout)
-            // 3xx is a failure (Standard Webhooks guidance); following could also walk past the guard.
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve names itself, out of the guard's sight.
-            .no_proxy()
-            .dns_resolver(GuardedResolver {
-                allow: Arc::clone(&allow),
-            })
-            .build()
-            .map_err(|error| ConfigError::HttpClient(error.without_url().to_string()))?;
         Ok(HttpClient {
-            client,
-            allow,
+            client: Arc::new(OnceLock::new()),
+            connect_timeout: config.http_connect_timeout,
+            timeout: config.http_timeout,
+            allow: Arc::new(config.allow_hosts.clone()),
             allow_http: config.allow_http,
         })
+    }
+
+    /// The reqwest client, built once. A failure (no usable root certificate, say) is retryable:
+    /// the alert stays in Lambda's retries and then the on-failure queue until the environment is
+    /// fixed.
+    fn client(&self) -> Result<&reqwest::Client, NotifyError> {
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .user_agent(USER_AGENT)
+                    .connect_timeout(self.connect_timeout)
+                    .timeout(self.timeout)
+                    // 3xx is a failure (Standard Webhooks guidance); following could also walk past the guard.
+                    .redirect(reqwest::redirect::Policy::none())
+                    // A proxy would resolve names itself, out of the guard's sight.
+                    .no_proxy()
+                    .dns_resolver(GuardedResolver {
+                        allow: Arc::clone(&self.allow),
+                    })
+                    .build()
+                    .map_err(|error| error.without_url().to_string())
+            })
+            .as_ref()
+            .map_err(|error| NotifyError::retryable(format!("http client: {error}")))
     }
 
     /// Sends `request` once and classifies the outcome: 2xx is success; 408, 429, 5xx, timeouts and
@@ -86,7 +111,7 @@ impl HttpClient {
         }
         let label = format!("{method} {target}");
         let response = self
-            .client
+            .client()?
             .request(method, url)
             .headers(headers)
             .body(request.body.clone())

@@ -8,6 +8,7 @@
 //! - [`Pipeline::handle_event`]: one SNS event, every record and route independently; [`plan`]
 //!   describes what would be sent without sending (`tocsin render`).
 //! - [`HttpClient`]: the one HTTP client (timeouts, no redirects, SSRF guard, classification).
+//! - [`load_sdk_config`]: the AWS SDK config, with TLS set up on the first request (fast start-up).
 //! - [`secret`]: [`Secret`], and the [`Secrets`] resolvers ([`SecretResolver`] on SSM and Secrets
 //!   Manager, [`PlaceholderSecrets`], [`MemorySecrets`]).
 //! - [`deliveries`]: the delivery log and idempotency claims ([`DeliveryLog`], DynamoDB and memory).
@@ -23,6 +24,7 @@ pub mod http;
 mod notifier;
 pub mod pipeline;
 mod runner;
+mod sdk;
 pub mod secret;
 mod ssrf;
 #[cfg(any(test, feature = "testing"))]
@@ -43,4 +45,5 @@ pub use pipeline::{
 pub use runner::{
     AnyDeliveryLog, ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing, run,
 };
+pub use sdk::load_sdk_config;
 pub use secret::{MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets};

@@ -14,6 +14,7 @@ use crate::{
         Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
         DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog,
     },
+    load_sdk_config,
     pipeline::{Pipeline, Settings},
     secret::SecretResolver,
 };
@@ -23,7 +24,8 @@ use crate::{
 pub struct Init {
     /// The function's settings.
     pub config: Config,
-    /// The AWS SDK config from the standard chain (so `AWS_ENDPOINT_URL` works).
+    /// The AWS SDK config from the standard chain (so `AWS_ENDPOINT_URL` works), as
+    /// [`load_sdk_config`] makes it.
     pub sdk: aws_config::SdkConfig,
     /// The shared HTTP client.
     pub http: HttpClient,
@@ -31,8 +33,9 @@ pub struct Init {
 
 /// Runs the Lambda function serving `N`: `notify_core::run(EmailNotifier::new).await`.
 ///
-/// Reads [`Config::from_env`], starts tracing, loads the AWS config (credentials are fetched
-/// lazily: no network call happens before the first event), builds the definition source
+/// Reads [`Config::from_env`], starts tracing, loads the AWS config with [`load_sdk_config`]
+/// (credentials are fetched and TLS is set up lazily: no network call and no certificate loading
+/// happen before the first event), builds the definition source
 /// (`TOCSIN_DEFINITIONS_FILE` or the `Definitions` table), the secret resolver and the delivery log
 /// (the `Deliveries` table, or memory when none is configured), then serves events through
 /// [`Pipeline::handle_event`] with the invocation's deadline.
@@ -43,7 +46,7 @@ where
 {
     let config = Config::from_env()?;
     init_tracing(&config);
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = load_sdk_config().await;
     let http = HttpClient::new(&config)?;
     let init = Init { config, sdk, http };
     let notifier = make(&init)?;

@@ -129,3 +129,26 @@ fn lambda_deadlines_are_epoch_milliseconds_and_cargo_lambda_sends_a_duration() {
     );
     assert!(remaining(crate::runner::instant_of(u64::MAX)) <= Duration::from_secs(3600));
 }
+
+/// `load_sdk_config` defers TLS set-up to the first request: its clients still reach the service.
+#[tokio::test]
+async fn the_lazy_sdk_config_sends_requests() {
+    let lazy = crate::load_sdk_config().await;
+    // The emulator's endpoint and credentials from `sdk_config`, the lazy HTTP client kept.
+    let moto = sdk_config().await;
+    let mut builder = lazy
+        .to_builder()
+        .endpoint_url(test_support::moto::endpoint())
+        .region(moto.region().cloned());
+    builder.set_credentials_provider(moto.credentials_provider());
+    let sdk = builder.build();
+    let table = unique("LazyTls");
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    create_table(&dynamodb, &table).await.unwrap();
+    let described = dynamodb.describe_table().table_name(&table).send().await.unwrap();
+    assert_eq!(
+        described.table().and_then(|t| t.table_name()),
+        Some(table.as_str()),
+        "the table created through the lazy client is described through it"
+    );
+}

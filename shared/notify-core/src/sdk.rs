@@ -1,0 +1,71 @@
+//! The AWS SDK config of a function, with a lazy HTTP client: no TLS set-up before the first call.
+//!
+//! The SDK's default HTTPS client loads the platform's root certificates (every file of
+//! `/etc/ssl/certs` on Debian) when a client config is validated, that is inside
+//! `aws_config::load_defaults`, on purpose, to move the cost out of the first request. For a Lambda
+//! function that is the wrong place: it delays the first `GET /next` (cold start) by a few
+//! milliseconds for a cost the first AWS call pays anyway. [`load_sdk_config`] keeps the same
+//! client (hyper 1, rustls with aws-lc) but skips that eager validation, so the certificates load
+//! on the first request, once per process.
+
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::{
+    box_error::BoxError,
+    client::{
+        http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector},
+        runtime_components::{RuntimeComponents, RuntimeComponentsBuilder},
+    },
+};
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// The AWS SDK config from the standard chain (environment, profile files, …; so
+/// `AWS_ENDPOINT_URL` works), with an HTTP client that sets up TLS on its first request instead
+/// of at start-up. Makes no network call and reads no certificate.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(LazyTlsHttpClient::new())
+        .load()
+        .await
+}
+
+/// The SDK's default HTTPS client without the eager certificate loading at validation time.
+#[derive(Debug)]
+struct LazyTlsHttpClient {
+    inner: SharedHttpClient,
+}
+
+impl LazyTlsHttpClient {
+    fn new() -> Self {
+        // Building the client is cheap: the connector (and with it the root certificates) is made
+        // by `http_connector`, on the first request.
+        let inner = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .build_https();
+        LazyTlsHttpClient { inner }
+    }
+}
+
+impl HttpClient for LazyTlsHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.inner.http_connector(settings, components)
+    }
+
+    fn validate_base_client_config(
+        &self,
+        _components: &RuntimeComponentsBuilder,
+        _cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        // The inner client would build a connector here just to load the root certificates early.
+        Ok(())
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
+}
