@@ -46,16 +46,25 @@ apprise_python() {
     echo "$venv/bin/python"
 }
 
+# Builds tocsin-load with the benchmarks (`cargo bench --no-run` also builds the crate's binaries,
+# in the release profile): one set of release artifacts for both parts instead of two (a plain
+# `cargo build --release --bin tocsin-load` resolves features without the dev-dependencies, so it
+# would rebuild the AWS SDK once more). `cargo run --release -p e2e --bin tocsin-load -- …` works too.
 build_load() {
-    cargo build --quiet --release -p e2e --bin tocsin-load
+    cargo bench --quiet -p e2e --no-run 2>/dev/null
 }
 
 bench_micro() {
     echo "== micro-benchmarks (criterion, measurement ${MEASUREMENT_TIME}s; median per iteration)"
     local bench
     for bench in inbound routing render build; do
-        cargo bench --quiet -p e2e --bench "$bench" -- \
-            --warm-up-time "$WARM_UP_TIME" --measurement-time "$MEASUREMENT_TIME" --noplot >/dev/null
+        # Criterion's progress goes to stderr: keep it out of the figures, show it on failure.
+        if ! cargo bench --quiet -p e2e --bench "$bench" -- \
+            --warm-up-time "$WARM_UP_TIME" --measurement-time "$MEASUREMENT_TIME" --noplot \
+            >/dev/null 2>"$root/target/bench-$bench.log"; then
+            cat "$root/target/bench-$bench.log" >&2
+            return 1
+        fi
     done
     python3 - "$root/target/criterion" <<'EOF'
 import json, pathlib, sys

@@ -7,6 +7,9 @@
 //! N SNS events (distinct alert guids), each reaching M routes, one event after another as one
 //! Lambda container takes them; the M routes of an event are in flight together.
 //!
+//! `--receiver process` (default) runs the receiver as a child process (`tocsin-load --serve`), so
+//! that the figures hold the runner's CPU and memory only; `--receiver inprocess` keeps it here.
+//!
 //! `--store memory`: definitions, secrets and the delivery log in memory (our own cost only).
 //! `--store dynamo`: definitions and the delivery log in DynamoDB on the local emulator
 //! (`TOCSIN_MOTO_URL`), as `build_pipeline` builds them for Lambda.
@@ -47,7 +50,10 @@ use notify_core::{
 use serde_json::{Value, json};
 
 const USAGE: &str = "usage: tocsin-load [--events N] [--routes M] [--store memory|dynamo] \
-[--kind all|email|webhook] [--apprise PYTHON]";
+[--kind all|email|webhook] [--apprise PYTHON] [--receiver process|inprocess]";
+
+/// The receiver answers its request counts here (not counted itself).
+const COUNTS_PATH: &str = "/__counts";
 
 /// The SES v2 `SendEmail` path.
 const SES_PATH: &str = "/v2/email/outbound-emails";
@@ -74,6 +80,10 @@ struct Args {
     store: Store,
     kinds: Vec<IntegrationKind>,
     apprise: Option<String>,
+    /// Run the receiver in a child process (its CPU and memory apart from ours), or in this one.
+    receiver_process: bool,
+    /// Be the receiver: print `PORT <port>`, serve until standard input closes.
+    serve: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -83,6 +93,8 @@ fn parse_args() -> Result<Args, String> {
         store: Store::Memory,
         kinds: IntegrationKind::ALL.to_vec(),
         apprise: None,
+        receiver_process: true,
+        serve: false,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -116,6 +128,14 @@ fn parse_args() -> Result<Args, String> {
                 };
             }
             "--apprise" => args.apprise = Some(value()?),
+            "--receiver" => {
+                args.receiver_process = match value()?.as_str() {
+                    "process" => true,
+                    "inprocess" => false,
+                    other => return Err(format!("`--receiver {other}`: expected process or inprocess")),
+                }
+            }
+            "--serve" => args.serve = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument `{other}`; {USAGE}")),
         }
@@ -139,12 +159,136 @@ struct Counters {
 }
 
 impl Counters {
-    fn of(&self, kind: IntegrationKind) -> u64 {
-        match kind {
-            IntegrationKind::Email => self.ses.load(Ordering::Relaxed),
-            IntegrationKind::Webhook => self.webhook.load(Ordering::Relaxed),
+    fn snapshot(&self) -> Value {
+        json!({
+            "webhook": self.webhook.load(Ordering::Relaxed),
+            "ses": self.ses.load(Ordering::Relaxed),
+            "apprise": self.apprise.load(Ordering::Relaxed),
+            "other": self.other.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// The receiver's counts at one moment.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    webhook: u64,
+    ses: u64,
+    apprise: u64,
+    other: u64,
+}
+
+impl Counts {
+    fn from_json(value: &Value) -> Counts {
+        let get = |key: &str| value.get(key).and_then(Value::as_u64).unwrap_or(0);
+        Counts {
+            webhook: get("webhook"),
+            ses: get("ses"),
+            apprise: get("apprise"),
+            other: get("other"),
         }
     }
+
+    fn of(&self, kind: IntegrationKind) -> u64 {
+        match kind {
+            IntegrationKind::Email => self.ses,
+            IntegrationKind::Webhook => self.webhook,
+        }
+    }
+}
+
+/// The receiver, in this process or in a child process (`tocsin-load --serve`).
+enum Receiver {
+    Local(Arc<Counters>),
+    Child(Mutex<std::process::Child>),
+}
+
+impl Receiver {
+    async fn start(in_child: bool) -> Result<(SocketAddr, Receiver), String> {
+        if !in_child {
+            let (address, counters) = start_receiver().await?;
+            return Ok((address, Receiver::Local(counters)));
+        }
+        tokio::task::spawn_blocking(|| {
+            use std::io::BufRead;
+            let exe =
+                std::env::current_exe().map_err(|error| format!("receiver: no executable path: {error}"))?;
+            let mut child = std::process::Command::new(exe)
+                .arg("--serve")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .map_err(|error| format!("receiver: cannot start the child process: {error}"))?;
+            let stdout = child
+                .stdout
+                .take()
+                .ok_or("receiver: no stdout of the child process")?;
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .map_err(|error| format!("receiver: cannot read its port: {error}"))?;
+            let address: SocketAddr = line
+                .trim()
+                .strip_prefix("PORT ")
+                .and_then(|port| port.parse::<u16>().ok())
+                .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+                .ok_or_else(|| format!("receiver: unexpected first line `{}`", line.trim()))?;
+            Ok((address, Receiver::Child(Mutex::new(child))))
+        })
+        .await
+        .map_err(|error| format!("receiver: {error}"))?
+    }
+
+    async fn counts(&self, address: SocketAddr) -> Result<Counts, String> {
+        match self {
+            Receiver::Local(counters) => Ok(Counts::from_json(&counters.snapshot())),
+            Receiver::Child(_) => tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Write};
+                let mut stream = std::net::TcpStream::connect(address)
+                    .map_err(|error| format!("receiver counts: {error}"))?;
+                write!(
+                    stream,
+                    "GET {COUNTS_PATH} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+                )
+                .map_err(|error| format!("receiver counts: {error}"))?;
+                let mut response = String::new();
+                stream
+                    .read_to_string(&mut response)
+                    .map_err(|error| format!("receiver counts: {error}"))?;
+                let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+                let value: Value = serde_json::from_str(body)
+                    .map_err(|error| format!("receiver counts: {error}: {body}"))?;
+                Ok(Counts::from_json(&value))
+            })
+            .await
+            .map_err(|error| format!("receiver counts: {error}"))?,
+        }
+    }
+
+    /// Stops a child receiver (closing its standard input) and waits for it.
+    fn stop(&self) {
+        if let Receiver::Child(child) = self {
+            let mut child = lock(child);
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `--serve`: the receiver alone, until standard input closes.
+async fn serve() -> Result<(), String> {
+    use std::io::Write;
+    let (address, _counters) = start_receiver().await?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "PORT {}", address.port()).map_err(|error| format!("serve: {error}"))?;
+    stdout.flush().map_err(|error| format!("serve: {error}"))?;
+    tokio::task::spawn_blocking(|| {
+        use std::io::Read;
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    })
+    .await
+    .map_err(|error| format!("serve: {error}"))
 }
 
 async fn start_receiver() -> Result<(SocketAddr, Arc<Counters>), String> {
@@ -182,7 +326,9 @@ async fn answer(
     let path = request.uri().path().to_owned();
     // Read the whole body, as a real target does.
     let _ = request.into_body().collect().await;
-    let (counter, body, json) = if path == SES_PATH {
+    let (counter, body, json) = if path == COUNTS_PATH {
+        (None, counters.snapshot().to_string(), true)
+    } else if path == SES_PATH {
         let n = counters.ses.fetch_add(1, Ordering::Relaxed);
         (None, format!("{{\"MessageId\":\"load-{n}\"}}"), true)
     } else if path.starts_with("/hooks/") {
@@ -286,7 +432,8 @@ fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
 struct Run<'a> {
     args: &'a Args,
     run_id: String,
-    counters: &'a Counters,
+    receiver: &'a Receiver,
+    address: SocketAddr,
 }
 
 impl Run<'_> {
@@ -319,7 +466,7 @@ impl Run<'_> {
         }
         let events = self.events(kind, args.events, "run")?;
         lock(&pipeline.notifier().done).clear();
-        let before = self.counters.of(kind);
+        let before = self.receiver.counts(self.address).await?.of(kind);
         reset_peak_rss();
         let started = Instant::now();
         let mut total = EventReport::default();
@@ -333,7 +480,7 @@ impl Run<'_> {
         }
         let seconds = started.elapsed().as_secs_f64();
         let peak = peak_rss_mb();
-        let received = self.counters.of(kind) - before;
+        let received = self.receiver.counts(self.address).await?.of(kind) - before;
         if total.delivered as u64 != expected || received != expected {
             return Err(format!(
                 "{kind}: expected {expected} deliveries, the runner reported {} delivered ({} failed, {} \
@@ -441,7 +588,7 @@ async fn apprise(
     python: &str,
     address: SocketAddr,
     args: &Args,
-    counters: &Counters,
+    receiver: &Receiver,
 ) -> Result<Value, String> {
     let script = e2e::bench::workspace_root().join("scripts/apprise-load.py");
     let command = [
@@ -454,7 +601,7 @@ async fn apprise(
         "--routes".to_owned(),
         args.routes.to_string(),
     ];
-    let before = counters.apprise.load(Ordering::Relaxed);
+    let before = receiver.counts(address).await?.apprise;
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(&command[0])
             .args(&command[1..])
@@ -474,7 +621,7 @@ async fn apprise(
     let line = stdout.lines().last().unwrap_or_default();
     let result: Value = serde_json::from_str(line)
         .map_err(|error| format!("apprise printed no result ({error}): {stdout}"))?;
-    let received = counters.apprise.load(Ordering::Relaxed) - before;
+    let received = receiver.counts(address).await?.apprise - before;
     // The warm-up notification reaches every route too.
     let expected = ((args.events + 1) * args.routes) as u64;
     if received != expected {
@@ -511,7 +658,13 @@ fn print_result(result: &Value) {
 }
 
 async fn main_async(args: Args) -> Result<(), String> {
-    let (address, counters) = start_receiver().await?;
+    let (address, receiver) = Receiver::start(args.receiver_process).await?;
+    let result = drive(&args, address, &receiver).await;
+    receiver.stop();
+    result
+}
+
+async fn drive(args: &Args, address: SocketAddr, receiver: &Receiver) -> Result<(), String> {
     let base_url = format!("http://{address}");
     let run_id = format!(
         "{}-{}",
@@ -522,23 +675,29 @@ async fn main_async(args: Args) -> Result<(), String> {
             .unwrap_or(0)
     );
     println!(
-        "tocsin-load: {} events × {} routes, store {}, receiver {base_url}; per-route latency = event start → send done",
+        "tocsin-load: {} events × {} routes, store {}, receiver {base_url} ({}); per-route latency = event start → send done",
         args.events,
         args.routes,
-        args.store.as_str()
+        args.store.as_str(),
+        if args.receiver_process {
+            "own process"
+        } else {
+            "in this process"
+        }
     );
     let peer = match &args.apprise {
         Some(python) => {
-            let result = apprise(python, address, &args, &counters).await?;
+            let result = apprise(python, address, args, receiver).await?;
             print_result(&result);
             Some(result)
         }
         None => None,
     };
     let run = Run {
-        args: &args,
+        args,
         run_id,
-        counters: &counters,
+        receiver,
+        address,
     };
     for &kind in &args.kinds {
         let definitions = load_definitions(kind, args.routes, &base_url);
@@ -561,11 +720,9 @@ async fn main_async(args: Args) -> Result<(), String> {
             }
         }
     }
-    if counters.other.load(Ordering::Relaxed) > 0 {
-        return Err(format!(
-            "the receiver got {} requests to unexpected paths",
-            counters.other.load(Ordering::Relaxed)
-        ));
+    let other = receiver.counts(address).await?.other;
+    if other > 0 {
+        return Err(format!("the receiver got {other} requests to unexpected paths"));
     }
     Ok(())
 }
@@ -585,7 +742,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(main_async(args)) {
+    let work = async {
+        if args.serve {
+            serve().await
+        } else {
+            main_async(args).await
+        }
+    };
+    match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("tocsin-load: {message}");
