@@ -51,14 +51,15 @@ startup_build_native() {
 
 # Cold start of every function and of the Python + boto3 peer (same harness, same run).
 startup_coldstart() {
-  local runs=${1:-30} args=() fn
+  local runs=${1:-30} options=() subjects=() fn
   for fn in $(startup_functions); do
-    args+=("$fn=$root/target/release/$fn" --control "$fn")
+    subjects+=("$fn=$root/target/release/$fn")
+    options+=(--control "$fn")
   done
-  args+=("python-boto3=$root/.venv/bin/python $root/scripts/coldstart_peer.py")
-  if command -v strace >/dev/null; then args+=(--strace); fi
-  "$root/.venv/bin/python" "$root/scripts/coldstart.py" --runs "$runs" \
-    --invoke notify-webhook=200 --json "$BENCH_OUT/coldstart.json" "${args[@]}"
+  subjects+=("python-boto3=$root/.venv/bin/python $root/scripts/coldstart_peer.py")
+  if command -v strace >/dev/null; then options+=(--strace); fi
+  "$root/.venv/bin/python" "$root/scripts/coldstart.py" --runs "$runs" "${options[@]}" \
+    --invoke notify-webhook=200 --json "$BENCH_OUT/coldstart.json" "${subjects[@]}"
 }
 
 # Release arm64 bootstraps in target/lambda/<fn>/bootstrap (cargo-lambda, zig).
