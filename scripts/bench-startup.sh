@@ -102,8 +102,8 @@ startup_size() {
 # Profile alternatives, as CARGO_PROFILE_RELEASE_* overrides of the root [profile.release].
 STARTUP_PROFILES=(
   "current="
+  "opt-3=CARGO_PROFILE_RELEASE_OPT_LEVEL=3"
   "lto-fat=CARGO_PROFILE_RELEASE_LTO=fat"
-  "opt-s=CARGO_PROFILE_RELEASE_OPT_LEVEL=s"
 )
 
 # Builds each profile (x86_64; a full release build each), keeps its bootstraps in
