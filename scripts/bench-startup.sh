@@ -51,14 +51,15 @@ startup_build_native() {
 
 # Cold start of every function and of the Python + boto3 peer (same harness, same run).
 startup_coldstart() {
-  local runs=${1:-30} args=() fn
+  local runs=${1:-30} options=() subjects=() fn
   for fn in $(startup_functions); do
-    args+=("$fn=$root/target/release/$fn" --control "$fn")
+    subjects+=("$fn=$root/target/release/$fn")
+    options+=(--control "$fn")
   done
-  args+=("python-boto3=$root/.venv/bin/python $root/scripts/coldstart_peer.py")
-  if command -v strace >/dev/null; then args+=(--strace); fi
-  "$root/.venv/bin/python" "$root/scripts/coldstart.py" --runs "$runs" \
-    --invoke notify-webhook=200 --json "$BENCH_OUT/coldstart.json" "${args[@]}"
+  subjects+=("python-boto3=$root/.venv/bin/python $root/scripts/coldstart_peer.py")
+  if command -v strace >/dev/null; then options+=(--strace); fi
+  "$root/.venv/bin/python" "$root/scripts/coldstart.py" --runs "$runs" "${options[@]}" \
+    --invoke notify-webhook=200 --json "$BENCH_OUT/coldstart.json" "${subjects[@]}"
 }
 
 # Release arm64 bootstraps in target/lambda/<fn>/bootstrap (cargo-lambda, zig).
@@ -101,8 +102,8 @@ startup_size() {
 # Profile alternatives, as CARGO_PROFILE_RELEASE_* overrides of the root [profile.release].
 STARTUP_PROFILES=(
   "current="
+  "opt-3=CARGO_PROFILE_RELEASE_OPT_LEVEL=3"
   "lto-fat=CARGO_PROFILE_RELEASE_LTO=fat"
-  "opt-s=CARGO_PROFILE_RELEASE_OPT_LEVEL=s"
 )
 
 # Builds each profile (x86_64; a full release build each), keeps its bootstraps in

@@ -174,6 +174,8 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 def serve(handler):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    # A killed subject resets its connections: expected, not worth a traceback.
+    server.handle_error = lambda request, client_address: None
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
