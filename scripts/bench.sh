@@ -24,7 +24,7 @@ ROUTES=${ROUTES:-10}
 DYNAMO_EVENTS=${DYNAMO_EVENTS:-20}
 MEASUREMENT_TIME=${MEASUREMENT_TIME:-3}
 WARM_UP_TIME=${WARM_UP_TIME:-1}
-ALL_PARTS=(micro load dynamo)
+ALL_PARTS=(micro load dynamo coldstart size)
 
 machine() {
     echo "== machine"
@@ -152,6 +152,15 @@ bench_dynamo() {
     echo "-- medians over $REPEAT runs"
     summarise "$log"
     rm -f "$log"
+}
+
+# Cold start and artefact size live in scripts/bench-startup.sh (their own build profiles).
+bench_coldstart() {
+    bash "$root/scripts/bench-startup.sh" coldstart "${COLDSTART_RUNS:-30}"
+}
+
+bench_size() {
+    bash "$root/scripts/bench-startup.sh" size
 }
 
 main() {
