@@ -683,59 +683,59 @@ impl DeliveryLog for DynamoDeliveryLog {
     }
 
     async fn history(&self, alert_id: &str) -> Result<Vec<DeliveryRecord>, DeliveryLogError> {
-        let mut records = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :attempt)")
-                .expression_attribute_values(":pk", pk(alert_id))
-                .expression_attribute_values(":attempt", s("attempt#"))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|error| self.dynamo_error("Query", error))?;
-            for item in output.items.unwrap_or_default() {
-                records.push(record_from_item(&item)?);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
+        let mut records = self
+            .items_of(alert_id, "attempt#", false)
+            .await?
+            .iter()
+            .map(record_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         records.sort_by_key(|record| (record.time, record.attempt));
         Ok(records)
     }
 
     async fn states(&self, alert_id: &str) -> Result<Vec<DeliveryState>, DeliveryLogError> {
-        let mut states = Vec::new();
+        let mut states = self
+            .items_of(alert_id, "route#", true)
+            .await?
+            .iter()
+            .map(state_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        states
+            .sort_by(|a, b| (&a.key.integration_id, &a.key.step).cmp(&(&b.key.integration_id, &b.key.step)));
+        Ok(states)
+    }
+}
+
+impl DynamoDeliveryLog {
+    /// Every item of `alert_id` whose sort key starts with `prefix`, all pages.
+    async fn items_of(
+        &self,
+        alert_id: &str,
+        prefix: &str,
+        consistent: bool,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, DeliveryLogError> {
+        let mut items = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let output = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :route)")
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", pk(alert_id))
-                .expression_attribute_values(":route", s("route#"))
+                .expression_attribute_values(":prefix", s(prefix))
                 .set_exclusive_start_key(start.take())
-                .consistent_read(true)
+                .consistent_read(consistent)
                 .send()
                 .await
                 .map_err(|error| self.dynamo_error("Query", error))?;
-            for item in output.items.unwrap_or_default() {
-                states.push(state_from_item(&item)?);
-            }
+            items.extend(output.items.unwrap_or_default());
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => break,
             }
         }
-        states
-            .sort_by(|a, b| (&a.key.integration_id, &a.key.step).cmp(&(&b.key.integration_id, &b.key.step)));
-        Ok(states)
+        Ok(items)
     }
 }
 
