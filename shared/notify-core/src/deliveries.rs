@@ -519,17 +519,7 @@ impl DeliveryLog for DynamoDeliveryLog {
     async fn claim(&self, key: &DeliveryKey) -> Result<ClaimOutcome, DeliveryLogError> {
         let now = now_ms();
         // Read first to learn the attempt count and to answer without a write when settled.
-        let existing = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk(&key.alert_id))
-            .key("sk", state_sk(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| self.dynamo_error("GetItem", error))?
-            .item;
+        let existing = self.state_item(key).await?;
         let previous_attempts = match &existing {
             None => 0,
             Some(item) => {
@@ -762,8 +752,12 @@ fn state_from_item(item: &HashMap<String, AttributeValue>) -> Result<DeliverySta
 }
 
 impl DynamoDeliveryLog {
-    async fn claim_lost_race(&self, key: &DeliveryKey) -> Result<ClaimOutcome, DeliveryLogError> {
-        let item = self
+    /// The state item of `key`, read consistently.
+    async fn state_item(
+        &self,
+        key: &DeliveryKey,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, DeliveryLogError> {
+        Ok(self
             .client
             .get_item()
             .table_name(&self.table)
@@ -773,7 +767,11 @@ impl DynamoDeliveryLog {
             .send()
             .await
             .map_err(|error| self.dynamo_error("GetItem", error))?
-            .item;
+            .item)
+    }
+
+    async fn claim_lost_race(&self, key: &DeliveryKey) -> Result<ClaimOutcome, DeliveryLogError> {
+        let item = self.state_item(key).await?;
         let status = item
             .as_ref()
             .and_then(|item| item.get("status"))
