@@ -8,7 +8,7 @@ use notify_core::{
 };
 use serde_json::json;
 
-use crate::{WebhookNotifier, WebhookTarget};
+use crate::{WebhookNotifier, WebhookRequests, WebhookTarget};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -211,10 +211,13 @@ fn preset_with_defaults() {
     ));
     assert_eq!(
         target.unwrap(),
-        WebhookTarget::AllVariables {
-            url: "https://x.example.com/in".to_owned(),
-            method: "POST".to_owned(),
-            headers: BTreeMap::new()
+        WebhookTarget {
+            requests: WebhookRequests::AllVariables {
+                url: "https://x.example.com/in".to_owned(),
+                method: "POST".to_owned(),
+                headers: BTreeMap::new()
+            },
+            signing_secret: None,
         }
     );
 }
@@ -227,10 +230,13 @@ fn preset_method_and_headers() {
     })));
     assert_eq!(
         target.unwrap(),
-        WebhookTarget::AllVariables {
-            url: "https://x.example.com/in".to_owned(),
-            method: "PUT".to_owned(),
-            headers: BTreeMap::from([("X-Api-Key".to_owned(), "{{ApiKey}}".to_owned())])
+        WebhookTarget {
+            requests: WebhookRequests::AllVariables {
+                url: "https://x.example.com/in".to_owned(),
+                method: "PUT".to_owned(),
+                headers: BTreeMap::from([("X-Api-Key".to_owned(), "{{ApiKey}}".to_owned())])
+            },
+            signing_secret: None,
         }
     );
 }
@@ -280,7 +286,7 @@ fn unknown_setting_is_refused_by_name() {
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: unknown setting `settings.secret` (known: preset, url, method, headers)"
+        "integration `ops-hook`: unknown setting `settings.secret` (known: preset, url, method, headers, signingSecret)"
     );
 }
 
@@ -446,8 +452,11 @@ fn method_is_validated_when_building() {
     let mut integration = incident_api();
     integration.messages[0].steps[0].method = "TRACE".to_owned();
     // A target built without `parse` (e.g. by hand) is still checked.
-    let target = WebhookTarget::Custom {
-        messages: integration.messages.clone(),
+    let target = WebhookTarget {
+        requests: WebhookRequests::Custom {
+            messages: integration.messages.clone(),
+        },
+        signing_secret: None,
     };
     let notifier = notifier();
     let (attachment, level, variables) = (attachment(), level(), variables());
@@ -730,7 +739,11 @@ fn variables_without_values_still_build_when_unused() {
         types: vec![AlertType::Alert],
         steps: vec![step("GET", "https://x.example.com/ping", &[], None)],
     }]);
-    let request = only(build_with(&alert(AlertType::Alert), &integration, &Variables::default()).unwrap());
+    let mut request =
+        only(build_with(&alert(AlertType::Alert), &integration, &Variables::default()).unwrap());
+    // Only the Standard Webhooks headers, tested on their own below.
+    request.headers.remove(crate::WEBHOOK_ID);
+    request.headers.remove(crate::WEBHOOK_TIMESTAMP);
     assert_eq!(
         request,
         HttpRequest {
@@ -1001,4 +1014,171 @@ fn example_definitions_are_accepted() {
             .target(integration)
             .unwrap_or_else(|error| panic!("{}: {error}", integration.id));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Standard Webhooks headers
+
+/// The Standard Webhooks specification's own test vector.
+#[test]
+fn signature_matches_the_specification_vector() {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .unwrap();
+    assert_eq!(
+        crate::sign(
+            &key,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "1614265330",
+            r#"{"test": 2432232314}"#
+        ),
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    );
+}
+
+fn webhook_id_of(alert: &Alert, integration: &Integration) -> String {
+    let request = only(build(alert, integration).unwrap());
+    request.headers[crate::WEBHOOK_ID].clone()
+}
+
+#[test]
+fn every_request_carries_a_stable_webhook_id_and_the_send_time() {
+    let alert = alert(AlertType::Alert);
+    let request = only(build(&alert, &incident_api()).unwrap());
+    let id = &request.headers[crate::WEBHOOK_ID];
+    assert!(
+        id.starts_with("msg_") && id.len() == 36 && id[4..].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert_eq!(
+        request.headers[crate::WEBHOOK_TIMESTAMP],
+        now().timestamp().to_string()
+    );
+    assert!(!request.headers.contains_key(crate::WEBHOOK_SIGNATURE));
+    // The same message built again (a retry, another invocation) keeps its id.
+    assert_eq!(&webhook_id_of(&alert, &incident_api()), id);
+}
+
+#[test]
+fn the_webhook_id_differs_by_alert_integration_definition_and_step() {
+    let alert = alert(AlertType::Alert);
+    let base = webhook_id_of(&alert, &incident_api());
+
+    let mut other_alert = alert.clone();
+    other_alert.alert.alert_guid = "another-alert".to_owned();
+    let mut other_definition = alert.clone();
+    other_definition.alert_definition.guid = "another-definition".to_owned();
+    let mut other_integration = incident_api();
+    other_integration.id = "another-hook".to_owned();
+    let mut other_step = incident_api();
+    other_step.messages[0].steps[0].name = Some("open".to_owned());
+
+    let others = [
+        webhook_id_of(&other_alert, &incident_api()),
+        webhook_id_of(&other_definition, &incident_api()),
+        webhook_id_of(&alert, &other_integration),
+        webhook_id_of(&alert, &other_step),
+    ];
+    for other in &others {
+        assert_ne!(other, &base);
+    }
+    let distinct: std::collections::BTreeSet<_> = others.iter().collect();
+    assert_eq!(distinct.len(), others.len());
+}
+
+#[test]
+fn headers_the_integration_sets_itself_are_kept() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0]
+        .headers
+        .insert("Webhook-Id".to_owned(), "{{@incident.key}}".to_owned());
+    let alert = alert(AlertType::Alert);
+    let request = only(build(&alert, &integration).unwrap());
+    assert_eq!(request.headers["Webhook-Id"], alert.incident.key);
+    assert!(!request.headers.contains_key(crate::WEBHOOK_ID));
+}
+
+fn signed(integration: Integration, secret: &str) -> (Integration, Variables) {
+    let mut integration = integration;
+    integration
+        .settings
+        .insert("signingSecret".to_owned(), json!("{{SigningSecret}}"));
+    let mut variables = variables();
+    variables.insert_secret("SigningSecret", secret);
+    (integration, variables)
+}
+
+#[test]
+fn a_signing_secret_signs_id_timestamp_and_body() {
+    use base64::Engine as _;
+    for integration in [incident_api(), all_variables()] {
+        let (integration, variables) = signed(integration, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let alert = alert(AlertType::Alert);
+        let request = only(build_with(&alert, &integration, &variables).unwrap());
+        let key = base64::engine::general_purpose::STANDARD
+            .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .unwrap();
+        let expected = crate::sign(
+            &key,
+            &request.headers[crate::WEBHOOK_ID],
+            &request.headers[crate::WEBHOOK_TIMESTAMP],
+            &request.body,
+        );
+        assert_eq!(
+            request.headers[crate::WEBHOOK_SIGNATURE],
+            expected,
+            "{}",
+            integration.id
+        );
+        assert!(expected.starts_with("v1,"));
+    }
+}
+
+#[test]
+fn a_secret_without_the_prefix_signs_the_same() {
+    let alert = alert(AlertType::Alert);
+    let (with_prefix, variables) = signed(incident_api(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    let first = only(build_with(&alert, &with_prefix, &variables).unwrap());
+    let (bare, variables) = signed(incident_api(), "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    let second = only(build_with(&alert, &bare, &variables).unwrap());
+    assert_eq!(
+        first.headers[crate::WEBHOOK_SIGNATURE],
+        second.headers[crate::WEBHOOK_SIGNATURE]
+    );
+}
+
+#[test]
+fn an_invalid_signing_secret_is_refused_without_being_repeated() {
+    let (integration, variables) = signed(incident_api(), "whsec_not*base64!");
+    let error = permanent(build_with(&alert(AlertType::Alert), &integration, &variables));
+    assert_eq!(
+        error,
+        "integration `ops-hook`, `settings.signingSecret`: is not a Standard Webhooks secret (`whsec_` followed by base64)"
+    );
+    assert!(!error.contains("not*base64"));
+}
+
+#[test]
+fn signing_settings_are_validated() {
+    let mut integration = incident_api();
+    integration.settings.insert("signingSecret".to_owned(), json!(5));
+    assert_eq!(
+        permanent(WebhookTarget::parse(&integration)),
+        "integration `ops-hook`: `settings.signingSecret` must be a non-empty template, e.g. \"{{SigningSecret}}\" naming a secret variable"
+    );
+    let mut integration = incident_api();
+    integration
+        .settings
+        .insert("url".to_owned(), json!("https://x.example.com"));
+    assert_eq!(
+        permanent(WebhookTarget::parse(&integration)),
+        "integration `ops-hook`: unknown setting `settings.url` for an integration with `messages` (known: signingSecret)"
+    );
+    let mut integration = incident_api();
+    integration
+        .settings
+        .insert("signingSecret".to_owned(), json!("{{SigningSecret}}"));
+    let target = WebhookTarget::parse(&integration).unwrap();
+    assert_eq!(target.signing_secret.as_deref(), Some("{{SigningSecret}}"));
 }
