@@ -44,6 +44,7 @@ pub use pipeline::{
 };
 pub use runner::{
     AnyDeliveryLog, ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing, run,
+    target_sdk_config,
 };
 pub use sdk::load_sdk_config;
 pub use secret::{MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets};

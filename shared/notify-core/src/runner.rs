@@ -31,6 +31,30 @@ pub struct Init {
     pub http: HttpClient,
 }
 
+impl Init {
+    /// The SDK config for clients that talk to a *target* (SES, SNS SMS, …), as opposed to the
+    /// function's own tables and secrets: no SDK-level retries, because the runner owns retries
+    /// (it sees throttling, honours the invocation deadline and records every attempt; SDK retries
+    /// inside an attempt would multiply the load on a target that is already failing), and the
+    /// connect and request timeouts of `TOCSIN_HTTP_CONNECT_TIMEOUT_MS` / `TOCSIN_HTTP_TIMEOUT_MS`, so
+    /// that a target that does not answer costs one timeout, not the rest of the invocation.
+    pub fn target_sdk(&self) -> aws_config::SdkConfig {
+        target_sdk_config(&self.sdk, &self.config)
+    }
+}
+
+/// See [`Init::target_sdk`].
+pub fn target_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> aws_config::SdkConfig {
+    let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
+        .connect_timeout(config.http_connect_timeout)
+        .operation_attempt_timeout(config.http_timeout)
+        .build();
+    sdk.to_builder()
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+        .timeout_config(timeouts)
+        .build()
+}
+
 /// Runs the Lambda function serving `N`: `notify_core::run(EmailNotifier::new).await`.
 ///
 /// Reads [`Config::from_env`], starts tracing, loads the AWS config with [`load_sdk_config`]
