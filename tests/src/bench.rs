@@ -163,6 +163,7 @@ pub fn integration(kind: IntegrationKind, id: &str, base_url: &str) -> Integrati
         variables: BTreeMap::new(),
         messages: Vec::new(),
         settings: serde_json::Map::new(),
+        fallback: None,
     };
     match kind {
         IntegrationKind::Email => {

@@ -35,6 +35,7 @@ fn integration(settings: serde_json::Value) -> Integration {
         variables: BTreeMap::new(),
         messages: Vec::new(),
         settings,
+        fallback: None,
     }
 }
 

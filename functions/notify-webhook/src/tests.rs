@@ -40,6 +40,7 @@ fn custom(messages: Vec<MessageDefinition>) -> Integration {
         variables: BTreeMap::new(),
         messages,
         settings: serde_json::Map::new(),
+        fallback: None,
     }
 }
 

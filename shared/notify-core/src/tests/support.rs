@@ -135,6 +135,7 @@ pub(crate) fn integration(id: &str, url: &str) -> Integration {
         variables: BTreeMap::new(),
         messages: Vec::new(),
         settings,
+        fallback: None,
     }
 }
 
