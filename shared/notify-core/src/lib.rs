@@ -21,6 +21,8 @@
 mod config;
 pub mod deliveries;
 pub mod http;
+pub mod metrics;
+pub mod notice;
 mod notifier;
 pub mod pipeline;
 mod runner;
@@ -35,7 +37,7 @@ mod tests;
 pub use config::{AllowList, Cidr, Config, ConfigError};
 pub use deliveries::{
     Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
-    DeliveryStatus, DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog,
+    DeliveryStatus, DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog, NoticeClaim, NoticeKey,
 };
 pub use http::HttpClient;
 pub use notifier::*;

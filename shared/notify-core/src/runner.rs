@@ -12,9 +12,11 @@ use crate::{
     Config, ConfigError, HttpClient, Notifier,
     deliveries::{
         Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
-        DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog,
+        DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog, NoticeClaim, NoticeKey,
     },
     load_sdk_config,
+    metrics::MetricsSink,
+    notice::NoticePublisher,
     pipeline::{Pipeline, Settings},
     secret::SecretResolver,
 };
@@ -96,7 +98,9 @@ pub type ConfiguredPipeline<N> = Pipeline<N, ConfiguredDefinitions, SecretResolv
 /// Builds the pipeline of a function from its settings (what [`run`] does before serving events;
 /// the CLI's local runs use it too): definitions from `TOCSIN_DEFINITIONS_FILE` or the
 /// `Definitions` table, secrets from SSM / Secrets Manager, the delivery log on the `Deliveries`
-/// table (in memory when none is configured). Makes no network call.
+/// table (in memory when none is configured), delivery-failure metrics on standard output (EMF)
+/// and notices to fallback integrations on `TOCSIN_TOPIC_ARN` (none without it). Makes no network
+/// call.
 pub fn build_pipeline<N: Notifier>(
     notifier: N,
     config: &Config,
@@ -121,6 +125,10 @@ pub fn build_pipeline<N: Notifier>(
         ))
     };
     let secrets = SecretResolver::new(sdk, config.cache_ttl);
+    let notices = config.topic_arn.as_ref().map(|topic_arn| NoticePublisher::Sns {
+        client: aws_sdk_sns::Client::new(sdk),
+        topic_arn: topic_arn.clone(),
+    });
     Pipeline::new(
         notifier,
         definitions,
@@ -128,6 +136,8 @@ pub fn build_pipeline<N: Notifier>(
         deliveries,
         Settings::from_config(config),
     )
+    .with_metrics(MetricsSink::Stdout, config.metrics_namespace.clone())
+    .with_notices(notices)
 }
 
 /// Starts tracing once: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`, compact text otherwise, at the
@@ -238,6 +248,24 @@ impl DeliveryLog for AnyDeliveryLog {
         match self {
             AnyDeliveryLog::Dynamo(log) => log.history(alert_id).await,
             AnyDeliveryLog::Memory(log) => log.history(alert_id).await,
+        }
+    }
+
+    async fn claim_notice(
+        &self,
+        key: &NoticeKey,
+        interval: Duration,
+    ) -> Result<Option<NoticeClaim>, DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.claim_notice(key, interval).await,
+            AnyDeliveryLog::Memory(log) => log.claim_notice(key, interval).await,
+        }
+    }
+
+    async fn release_notice(&self, claim: &NoticeClaim) -> Result<(), DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.release_notice(claim).await,
+            AnyDeliveryLog::Memory(log) => log.release_notice(claim).await,
         }
     }
 }
