@@ -18,17 +18,16 @@
 
 use std::{
     path::Path,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use alert_model::{Alert, AlertType, IntegrationKind, NativeEnvelope, template::Engine};
 use definition_store::{
-    AlertDefinition, Attachment, Catalog, Definitions, EscalationLevel, Integration, MemoryStore, SecretRef,
+    AlertDefinition, Attachment, Catalog, Definitions, EscalationLevel, Integration, MemoryStore,
 };
 use notify_core::{
     Config, DeliveryLog, DeliveryRecord, DeliveryState, DeliveryStatus, LogTimes, MemoryDeliveryLog,
-    Notifier, NotifyError, Pipeline, PlannedMessage, Secret, SecretResolver, Secrets, Settings, plan,
+    Notifier, Pipeline, PlannedMessage, SecretResolver, Settings, plan,
 };
 use serde_json::{Value, json};
 
@@ -110,7 +109,8 @@ pub(crate) async fn run(request: &TestSend<'_>) -> Result<(), CliError> {
     .map_err(|err| CliError::Input(err.to_string()))?;
     let sdk = aws::sdk_config().await;
     let notifiers = Notifiers::new(&config, &sdk)?;
-    let secrets = SharedSecrets(Arc::new(SecretResolver::new(&sdk, config.cache_ttl)));
+    // One resolver for the preview and the pipeline: its cache fetches each secret once.
+    let secrets = SecretResolver::new(&sdk, config.cache_ttl);
     let context = SendContext {
         integration,
         definitions: filtered,
@@ -321,21 +321,12 @@ fn marked(text: &str, fallback: &str) -> String {
     }
 }
 
-/// One secret resolver for the preview and the pipeline, so a secret is fetched once (its cache).
-struct SharedSecrets(Arc<SecretResolver>);
-
-impl Secrets for SharedSecrets {
-    async fn resolve(&self, reference: &SecretRef) -> Result<Secret<String>, NotifyError> {
-        self.0.resolve(reference).await
-    }
-}
-
 /// Everything a send needs besides the notifier.
 struct SendContext<'a> {
     integration: &'a Integration,
     definitions: Definitions,
     alerts: &'a [TestAlert],
-    secrets: SharedSecrets,
+    secrets: SecretResolver,
     settings: Settings,
     times: LogTimes,
 }
