@@ -1,4 +1,4 @@
-//! The `tocsin` command: validate, apply, render, publish, log, demo.
+//! The `tocsin` command: validate, apply, render, test, publish, log, demo.
 //!
 //! Every command talks to AWS through the standard configuration chain, so `AWS_ENDPOINT_URL`
 //! points it at the local emulator. Output meant for programs goes to stdout (one JSON object per

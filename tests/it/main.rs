@@ -2,5 +2,6 @@
 
 mod e2e;
 mod leaks;
+mod redaction;
 mod stack;
 mod tidy;

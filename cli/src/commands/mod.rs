@@ -7,11 +7,12 @@ mod log;
 mod publish;
 mod render;
 mod serve;
+mod test;
 mod validate;
 
 use crate::{
     CliError,
-    args::{Args, Command},
+    args::{AlertTypeArg, Args, Command},
 };
 
 /// Runs the parsed command.
@@ -29,6 +30,22 @@ pub(crate) async fn run(args: Args) -> Result<(), CliError> {
             integration,
             alert_type,
         } => render::run(&file, &alert, integration.as_deref(), alert_type).await,
+        Command::Test {
+            file,
+            integration,
+            alert,
+            alert_type,
+            to,
+        } => {
+            test::run(&test::TestSend {
+                file: &file,
+                integration: &integration,
+                alert: alert.as_deref(),
+                alert_type: alert_type.map(AlertTypeArg::alert_type),
+                to: &to,
+            })
+            .await
+        }
         Command::Publish {
             alert,
             topic_arn,

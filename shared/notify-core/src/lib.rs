@@ -45,8 +45,8 @@ pub use pipeline::{
     EventReport, HandlerError, PendingRoute, Pipeline, PlanError, PlannedMessage, Settings, plan,
 };
 pub use runner::{
-    AnyDeliveryLog, ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing, run,
-    target_sdk_config,
+    AnyDeliveryLog, ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing,
+    log_subscriber, run, target_sdk_config,
 };
 pub use sdk::load_sdk_config;
 pub use secret::{MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets};

@@ -683,8 +683,9 @@ where
             match result {
                 Ok(sent) => {
                     info!(attempt, status = ?sent.status, latency_ms, "delivered");
+                    // The target's id is its own text: a target may echo a secret even there.
                     let finish = Finish::Delivered {
-                        external_id: sent.external_id,
+                        external_id: sent.external_id.map(|id| variables.redact(&id)),
                     };
                     if let Err(log_error) = self.deliveries.finish(&claim, &finish).await {
                         warn!(error = %variables.redact(&log_error.to_string()), "cannot record the delivery");

@@ -7,6 +7,12 @@ use std::{
 
 use definition_store::{DefinitionSource, Definitions, DynamoDbStore, StoreError};
 use lambda_runtime::{LambdaEvent, service_fn};
+use tracing_subscriber::{
+    EnvFilter,
+    filter::{LevelFilter, Targets},
+    fmt::MakeWriter,
+    layer::SubscriberExt,
+};
 
 use crate::{
     Config, ConfigError, HttpClient, Notifier,
@@ -140,25 +146,53 @@ pub fn build_pipeline<N: Notifier>(
     .with_notices(notices)
 }
 
-/// Starts tracing once: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`, compact text otherwise, at the
-/// level of `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`. A second call does nothing.
+/// Starts tracing once: [`log_subscriber`] writing to stdout (Lambda collects it). A second call
+/// does nothing.
 pub fn init_tracing(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    // Lambda adds its own timestamps; `try_init` fails harmlessly when a subscriber is already set.
-    let _ = if config.log_json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(true)
-            .try_init()
+    // Fails harmlessly when a subscriber is already set.
+    let _ = tracing::subscriber::set_global_default(log_subscriber(config, std::io::stdout));
+}
+
+/// The functions' log subscriber, writing to `writer`: JSON lines when
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`, compact text otherwise, at the level of `AWS_LAMBDA_LOG_LEVEL` or
+/// `RUST_LOG`, but never the AWS SDK's trace events (tests capture the logs with it too).
+///
+/// The SDK (`aws_smithy_runtime`) logs every HTTP response and every operation's output or error
+/// at trace level, bodies included unless the output is marked sensitive: an SES error or id
+/// quoting what it was sent would put a secret into the logs, where no redaction reaches.
+pub fn log_subscriber<W>(config: &Config, writer: W) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let no_sdk_trace = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("aws_smithy_runtime", LevelFilter::DEBUG);
+    let registry = tracing_subscriber::registry().with(filter).with(no_sdk_trace);
+    // Lambda adds its own timestamps.
+    if config.log_json {
+        Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(true)
+                    .with_target(false)
+                    .with_writer(writer),
+            ),
+        )
     } else {
-        builder.compact().without_time().try_init()
-    };
+        Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .without_time()
+                    .with_target(false)
+                    .with_writer(writer),
+            ),
+        )
+    }
 }
 
 /// Converts the context's deadline (epoch milliseconds) to an [`Instant`].
