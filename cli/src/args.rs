@@ -78,6 +78,25 @@ pub(crate) enum Command {
         #[arg(long)]
         subject: Option<String>,
     },
+    /// Re-publish the alerts of the on-failure queue to the topic; each queue message is deleted
+    /// once its alerts are published (delivered routes are not sent again).
+    Replay {
+        /// The on-failure queue (default: $TOCSIN_FAILED_QUEUE_URL).
+        #[arg(long)]
+        queue_url: Option<String>,
+        /// The topic (default: $TOCSIN_TOPIC_ARN, else the topic named `alerts`).
+        #[arg(long)]
+        topic_arn: Option<String>,
+        /// Replay at most this many queue messages.
+        #[arg(long)]
+        max: Option<usize>,
+        /// Say what would be replayed; publish and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON object per queue message instead of a line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the delivery log of an alert.
     Log {
         /// The alert id (`alert.alertGuid`).

@@ -710,3 +710,243 @@ fn test_exits_2_on_an_unknown_integration_a_bad_file_or_a_bad_recipient() {
     // Nothing was sent by any of them.
     assert!(stack.receiver.requests().is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// replay
+
+/// A queue in the emulator, with its ARN.
+async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    let url = sqs
+        .create_queue()
+        .queue_name(moto::unique(name))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    (url, arn)
+}
+
+/// Every message in the queue, bodies parsed (waits briefly for the last ones).
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<serde_json::Value> {
+    let mut bodies = Vec::new();
+    loop {
+        let messages = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for message in messages {
+            bodies.push(serde_json::from_str(message.body().unwrap()).unwrap());
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Lambda's on-failure record of an invocation of `event`.
+fn on_failure_record(event: &serde_json::Value) -> String {
+    serde_json::json!({
+        "version": "1.0",
+        "timestamp": "2026-11-28T10:05:00.000Z",
+        "requestContext": {
+            "requestId": "3f1c5a2e-7b1d-4c55-9a40-2d8a0f6b9e11",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:NotifyWebhookFunction:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "Retryable", "errorMessage": "1 route(s) left retryable: alert `x` integration `ops-webhook`: status 503"}
+    })
+    .to_string()
+}
+
+fn event_file(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(root().join("events").join(name)).unwrap()).unwrap()
+}
+
+#[test]
+fn replay_republishes_each_failed_alert_with_its_id_and_deletes_only_what_it_replayed() {
+    let endpoint = moto::endpoint();
+    let env = [("AWS_ENDPOINT_URL", endpoint.as_str())];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // GIVEN a topic whose deliveries land in a queue, and an on-failure queue holding a record of
+    // an event with a CloudWatch alarm, a native alert and an unreadable record, plus a stray message
+    let (topic_arn, sqs, seen_url, dead_url) = runtime.block_on(async {
+        let sdk = moto::sdk_config().await;
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let topic_arn = sns
+            .create_topic()
+            .name(moto::unique("replay-topic"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let (seen_url, seen_arn) = queue(&sqs, "replay-seen").await;
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(&seen_arn)
+            .send()
+            .await
+            .unwrap();
+        let (dead_url, _) = queue(&sqs, "replay-dead").await;
+        (topic_arn, sqs, seen_url, dead_url)
+    });
+    let cloudwatch = event_file("cloudwatch-alarm.json")["Records"][0].clone();
+    let native = event_file("alert.json")["Records"][0].clone();
+    let unreadable = serde_json::json!({"EventSource": "aws:sns", "Sns": {"MessageId": "m-3"}});
+    let event = serde_json::json!({"Records": [cloudwatch.clone(), native.clone(), unreadable]});
+    runtime.block_on(async {
+        for body in [on_failure_record(&event), "not json at all".to_owned()] {
+            sqs.send_message()
+                .queue_url(&dead_url)
+                .message_body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let expected_ids: Vec<String> = [&cloudwatch, &native]
+        .iter()
+        .map(|record| {
+            notify_core::pipeline::alert_from_record(record)
+                .unwrap()
+                .alert
+                .alert_guid
+        })
+        .collect();
+
+    // WHEN a dry run looks, then the replay runs
+    let dry = tocsin_with(
+        &[
+            "replay",
+            "--queue-url",
+            &dead_url,
+            "--topic-arn",
+            &topic_arn,
+            "--dry-run",
+        ],
+        &env,
+    );
+    let output = tocsin_with(
+        &[
+            "replay",
+            "--queue-url",
+            &dead_url,
+            "--topic-arn",
+            &topic_arn,
+            "--json",
+        ],
+        &env,
+    );
+
+    // THEN the dry run published nothing; the replay re-published both readable alerts under their
+    // own ids, deleted their record, kept the stray message with its reason, and exits 1 for it
+    assert!(dry.status.success(), "dry run: {}", stderr(&dry));
+    assert!(stdout(&dry).contains("would replay"), "{}", stdout(&dry));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1 message(s) replayed (2 alert(s) re-published), 1 kept"),
+        "{}",
+        stderr(&output)
+    );
+    let reports = lines(&output);
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+    let replayed = reports.iter().find(|r| r["outcome"] == "replayed").unwrap();
+    assert_eq!(replayed["condition"], "RetriesExhausted");
+    assert_eq!(replayed["invocations"], 3);
+    assert_eq!(replayed["alerts"], serde_json::json!(expected_ids));
+    assert_eq!(replayed["unreadable"].as_array().unwrap().len(), 1);
+    let kept = reports.iter().find(|r| r["outcome"] == "kept").unwrap();
+    assert!(kept["reason"].as_str().unwrap().contains("not JSON"), "{kept}");
+
+    let (seen, left) = runtime.block_on(async {
+        (drain(&sqs, &seen_url).await, {
+            // The kept message stays invisible for the replay's visibility timeout: count both.
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(&dead_url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap();
+            [
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ]
+            .iter()
+            .map(|name| {
+                attributes[&aws_sdk_sqs::types::QueueAttributeName::from(*name)]
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum::<u64>()
+        })
+    });
+    let republished: Vec<serde_json::Value> = seen
+        .iter()
+        .map(|notification| serde_json::from_str(notification["Message"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(republished.len(), 2, "{seen:#?}");
+    let ids: Vec<&str> = republished
+        .iter()
+        .map(|envelope| envelope["alert"]["alertGuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, expected_ids);
+    assert!(republished.iter().all(|envelope| envelope["version"] == 1));
+    assert_eq!(seen[0]["Subject"], cloudwatch["Sns"]["Subject"]);
+    assert_eq!(left, 1, "only the stray message is left in the on-failure queue");
+}
+
+#[test]
+fn a_replayed_alert_reads_back_as_the_same_alert_in_every_inbound_format() {
+    // The replay's promise: the envelope it publishes is the alert the functions read before.
+    for name in [
+        "alert.json",
+        "alertmanager.json",
+        "cloudwatch-alarm.json",
+        "ok.json",
+    ] {
+        for record in event_file(name)["Records"].as_array().unwrap() {
+            let original = notify_core::pipeline::alert_from_record(record).unwrap();
+            let mut again = record.clone();
+            again["Sns"]["Message"] = serde_json::Value::String(
+                serde_json::to_string(&alert_model::NativeEnvelope::new(original.clone())).unwrap(),
+            );
+            again["Sns"]["MessageId"] = serde_json::json!("a-new-message-id");
+            assert_eq!(
+                notify_core::pipeline::alert_from_record(&again).unwrap(),
+                original,
+                "{name}"
+            );
+        }
+    }
+}

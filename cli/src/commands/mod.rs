@@ -6,6 +6,7 @@ mod local;
 mod log;
 mod publish;
 mod render;
+pub(crate) mod replay;
 mod serve;
 mod test;
 mod validate;
@@ -52,6 +53,13 @@ pub(crate) async fn run(args: Args) -> Result<(), CliError> {
             subject,
         } => publish::run(&alert, topic_arn, subject).await,
         Command::Log { alert, table, json } => log::run(&alert, table, json).await,
+        Command::Replay {
+            queue_url,
+            topic_arn,
+            max,
+            dry_run,
+            json,
+        } => replay::run(queue_url, topic_arn, max, dry_run, json).await,
         Command::LocalSetup { file } => demo::local_setup(&file).await,
         Command::Demo { file, alerts } => demo::run(&file, &alerts).await,
     }
