@@ -14,8 +14,9 @@
 //! - Escaping per [`Escape`]: every bare value is escaped where it lands. Encoder outputs
 //!   (`JsonEncode`, `XmlEncode`, `UrlEncode`, `Base64Encode`, `HexToBase64`) are not escaped again
 //!   where their encoding fits (JSON text in JSON, XML text in HTML, …) and are escaped where it
-//!   does not (JSON text in HTML, base64 in a URL). In a URL template, a value that starts the
-//!   template and is an absolute http(s) URL is kept as it is (`{{ApiUrl}}/incidents`).
+//!   does not (JSON text in HTML, base64 in a URL). In a URL template, a user variable that starts
+//!   the template and holds an absolute http(s) URL is kept as it is (`{{ApiUrl}}/incidents`); an
+//!   alert value is percent-encoded even there, so that an alert never chooses the host.
 //! - Strict: an undefined variable, an unknown custom field, an unknown helper or variable, a JSON
 //!   result that does not parse and a header with a line break or another control character are
 //!   errors naming the template's integration, field and line.

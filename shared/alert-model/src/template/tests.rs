@@ -827,6 +827,19 @@ fn a_url_template_may_start_with_a_base_url_value() {
         check("{{@monitor.url}}", Escape::Url, &hostile).expect("renders"),
         "https%3A%2F%2Fevil.example%2Fa%20b%3Fx%3D%3Cy%3E"
     );
+    // An alert value never becomes the base, even at the start: whoever publishes the alert must
+    // not choose where the request (and its credentials) goes.
+    hostile.monitor.url = "https://evil.example".to_owned();
+    for template in [
+        "{{@monitor.url}}/x",
+        "{{ monitor.url }}/x",
+        "{{@monitor.url}}",
+        "{{ monitor.url ~ '' }}/x",
+        "{{ ApiUrl ~ monitor.url }}/x",
+    ] {
+        let rendered = check(template, Escape::Url, &hostile).expect("renders");
+        assert!(rendered.starts_with("https%3A%2F%2F"), "{template}: {rendered}");
+    }
     assert_eq!(ok("{{ApiUrl}}", Escape::Text), "https://api.example.com/v2");
     let err = fails("{{ApiUrI}}/x", Escape::Url, &alert);
     assert!(err.reason.contains("`ApiUrI`"), "{err}");
