@@ -2,5 +2,6 @@
 
 mod e2e;
 mod leaks;
+mod security;
 mod stack;
 mod tidy;

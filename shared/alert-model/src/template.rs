@@ -585,7 +585,14 @@ fn format_value(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> R
             )));
         }
     }
-    out.write_str(&escaped).map_err(minijinja::Error::from)
+    out.write_str(&escaped).map_err(minijinja::Error::from)?;
+    // The value that crossed the output limit fails here, on its line.
+    if internal.is_some_and(|internal| internal.output_full.load(Ordering::Relaxed)) {
+        return Err(helpers::failure(format!(
+            "the rendered output is larger than {MAX_OUTPUT_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// Whether an encoder's output can be written unescaped in `mode`.
@@ -645,7 +652,7 @@ fn json_safe(text: &str) -> bool {
 }
 
 /// Collects output up to [`MAX_OUTPUT_BYTES`]. Beyond, it keeps nothing and raises `full`, which
-/// makes the next value written fail (with the line of the template it is on).
+/// makes the value being written fail (with the line of the template it is on).
 struct LimitedWriter {
     buf: Vec<u8>,
     full: Arc<AtomicBool>,
