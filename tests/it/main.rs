@@ -3,5 +3,6 @@
 mod e2e;
 mod leaks;
 mod redaction;
+mod security;
 mod stack;
 mod tidy;

@@ -309,6 +309,35 @@ fn hostile_values() {
 }
 
 #[test]
+fn values_never_break_the_subject_line_or_the_html() {
+    for breaker in [
+        "\r\n", "\n", "\r", "\u{0}", "\u{b}", "\u{1b}", "\u{7f}", "\u{85}", "\u{2028}", "\u{2029}",
+    ] {
+        let mut alert = alert(AlertType::Alert);
+        alert.monitor.name = format!("DNS{breaker}Bcc: victim@example.com");
+        let settings = json!({"subject": "[{{@alert.type}}] {{@monitor.name}} {{ monitor.name }}"});
+        let messages = build(&alert, &integration(settings), &ops(), &[]).unwrap();
+        let subject = &messages[0].message.subject;
+        assert_eq!(
+            subject, "[Alert] DNS Bcc: victim@example.com DNS Bcc: victim@example.com",
+            "{breaker:?}"
+        );
+    }
+    // Template code and markup in values are text in every part of the message.
+    let mut alert = alert(AlertType::Alert);
+    alert.monitor.name = "{{ 7*7 }} {{ApiKey}} <b>x</b>".to_owned();
+    let settings = json!({
+        "subject": "{{@monitor.name}}",
+        "text": "{{@monitor.name}}",
+        "html": "<p>{{@monitor.name}}</p>",
+    });
+    let message = &build(&alert, &integration(settings), &ops(), &[]).unwrap()[0].message;
+    assert_eq!(message.subject, "{{ 7*7 }} {{ApiKey}} <b>x</b>");
+    assert_eq!(message.text, "{{ 7*7 }} {{ApiKey}} <b>x</b>");
+    assert_eq!(message.html, "<p>{{ 7*7 }} {{ApiKey}} &lt;b&gt;x&lt;/b&gt;</p>");
+}
+
+#[test]
 fn huge_description() {
     let mut alert = alert(AlertType::Alert);
     alert.alert.description = "é".repeat(50 * 1024) + "END";

@@ -759,24 +759,188 @@ fn variables_without_values_still_build_when_unused() {
 // ---------------------------------------------------------------------------------------------
 // No secret in errors
 
+/// Characters that end or corrupt a header line, wherever a value brings them in.
+const HEADER_BREAKERS: &[&str] = &[
+    "\r\n", "\n", "\r", "\u{0}", "\u{b}", "\u{c}", "\u{1b}", "\u{7f}", "\u{85}", "\u{2028}", "\u{2029}",
+];
+
 #[test]
 fn secret_with_line_break_is_refused_without_being_repeated() {
-    let mut variables = Variables::default();
-    variables.insert("ServiceId", "svc-42");
-    variables.insert_secret("ApiKey", "s3cr3t\r\nX-Evil: 1");
+    for breaker in HEADER_BREAKERS {
+        let mut variables = Variables::default();
+        variables.insert("ServiceId", "svc-42");
+        variables.insert_secret("ApiKey", format!("s3cr3t{breaker}X-Evil: 1"));
+        let cases = [
+            (all_variables(), AlertType::Alert, "settings.headers.X-Api-Key"),
+            (incident_api(), AlertType::Ok, "messages[1].steps[0].auth.token"),
+        ];
+        for (integration, alert_type, field) in cases {
+            let error = permanent(build_with(&alert(alert_type), &integration, &variables));
+            assert!(error.contains(field), "{breaker:?}: {error}");
+            assert!(!error.contains("s3cr3t"), "the error leaks the secret: {error}");
+            assert!(
+                !format!("{error:?}").contains("s3cr3t"),
+                "the error leaks the secret: {error:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn header_injection_through_alert_values_and_variables_is_refused_naming_the_field() {
+    let mut integration = incident_api();
+    let headers = &mut integration.messages[0].steps[0].headers;
+    headers.insert("X-Service".to_owned(), "{{ServiceId}}".to_owned());
+    headers.insert("X-Team".to_owned(), "team {{@CustomField(Team)}}".to_owned());
+    headers.insert("X-Jinja".to_owned(), "{{ alert.description | upper }}".to_owned());
+    for breaker in HEADER_BREAKERS {
+        let hostile = format!("ok{breaker}X-Injected: yes");
+        // (where the value goes, the header field named in the error)
+        let mut by_name = alert(AlertType::Alert);
+        by_name.monitor.name = hostile.clone();
+        let mut by_custom_field = alert(AlertType::Alert);
+        by_custom_field
+            .monitor
+            .custom_fields
+            .insert("Team".to_owned(), hostile.clone());
+        let mut by_jinja = alert(AlertType::Alert);
+        by_jinja.alert.description = hostile.clone();
+        let mut by_variable = Variables::default();
+        by_variable.insert("ServiceId", hostile.clone());
+        by_variable.insert_secret("ApiKey", "s3cr3t-t0ken");
+        let cases = [
+            (by_name, variables(), "messages[0].steps[0].headers.X-Monitor"),
+            (
+                by_custom_field,
+                variables(),
+                "messages[0].steps[0].headers.X-Team",
+            ),
+            (by_jinja, variables(), "messages[0].steps[0].headers.X-Jinja"),
+            (
+                alert(AlertType::Alert),
+                by_variable,
+                "messages[0].steps[0].headers.X-Service",
+            ),
+        ];
+        for (alert, variables, field) in cases {
+            let error = permanent(build_with(&alert, &integration, &variables));
+            assert!(
+                error.starts_with("integration `ops-hook`, field `") && error.contains(field),
+                "{breaker:?}: {error}"
+            );
+            assert!(
+                !error.contains("X-Injected") && !format!("{error:?}").contains("X-Injected"),
+                "the error repeats the value: {error}"
+            );
+        }
+    }
+    // Tabs and text beyond ASCII stay header text.
+    let mut fine = alert(AlertType::Alert);
+    fine.monitor.name = "Évènement\t✓ 🚨".to_owned();
+    let request = only(build(&fine, &integration).unwrap());
+    assert_eq!(request.headers["X-Monitor"], "Évènement\t✓ 🚨");
+}
+
+#[test]
+fn url_values_are_percent_encoded_and_never_move_the_request() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].url =
+        "https://incidents.example.com/api/v1/{{@incident.key}}/x?team={{@CustomField(Team)}}".to_owned();
+    // (value, its percent-encoded form)
     let cases = [
-        (all_variables(), AlertType::Alert, "settings.headers.X-Api-Key"),
-        (incident_api(), AlertType::Ok, "messages[1].steps[0].auth.token"),
+        ("a\r\nHost: evil.example", "a%0D%0AHost%3A%20evil.example"),
+        ("@evil.example", "%40evil.example"),
+        ("//evil.example/", "%2F%2Fevil.example%2F"),
+        ("../../admin", "..%2F..%2Fadmin"),
+        ("#frag?a=1&b=2", "%23frag%3Fa%3D1%26b%3D2"),
+        ("x y\tz\u{0}", "x%20y%09z%00"),
+        ("é/漢", "%C3%A9%2F%E6%BC%A2"),
     ];
-    for (integration, alert_type, field) in cases {
-        let error = permanent(build_with(&alert(alert_type), &integration, &variables));
-        assert!(error.contains(field), "{error}");
-        assert!(!error.contains("s3cr3t"), "the error leaks the secret: {error}");
-        assert!(
-            !format!("{error:?}").contains("s3cr3t"),
-            "the error leaks the secret: {error:?}"
+    for (value, encoded) in cases {
+        let mut alert = alert(AlertType::Alert);
+        alert.incident.key = value.to_owned();
+        alert
+            .monitor
+            .custom_fields
+            .insert("Team".to_owned(), value.to_owned());
+        let request = only(build(&alert, &integration).unwrap());
+        assert_eq!(
+            request.url,
+            format!("https://incidents.example.com/api/v1/{encoded}/x?team={encoded}"),
+            "{value:?}"
         );
     }
+    // An alert value at the start of the URL is encoded too, so it cannot choose the host.
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].url = "{{@monitor.url}}/hook".to_owned();
+    let mut alert = alert(AlertType::Alert);
+    alert.monitor.url = "https://evil.example".to_owned();
+    assert_eq!(
+        permanent(build(&alert, &integration)),
+        "integration `ops-hook`, step `create`: `messages[0].steps[0].url` does not render to an absolute http:// or https:// URL"
+    );
+    // Line breaks written into the URL template itself are refused.
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].url = "https://incidents.example.com/a\r\nX-Injected: yes".to_owned();
+    let error = permanent(build(&alert, &integration));
+    assert!(error.contains("white space or control characters"), "{error}");
+}
+
+#[tokio::test]
+async fn a_header_injection_sends_nothing() {
+    // GIVEN a receiver, and a preset integration whose header carries the monitor name
+    let receiver =
+        test_support::Receiver::start(test_support::Script::new().route("/in", [test_support::Reply::ok()]))
+            .await;
+    let yaml = format!(
+        r#"
+integrations:
+  - id: ops-hook
+    kind: webhook
+    settings:
+      preset: all-variables
+      url: "{}"
+      headers:
+        X-Monitor: "{{{{@monitor.name}}}}"
+alertDefinitions:
+  - id: ops-dns
+    name: Ops DNS
+    monitors: ["*"]
+    levels:
+      - id: 1
+        integrations:
+          - integration: ops-hook
+"#,
+        receiver.url("/in")
+    );
+    let definitions = definition_store::from_yaml(&yaml).unwrap_or_else(|error| panic!("{error}"));
+    let pipeline = notify_core::Pipeline::new(
+        notifier(),
+        definition_store::MemoryStore::new(definitions),
+        notify_core::MemorySecrets::new(),
+        notify_core::MemoryDeliveryLog::default(),
+        notify_core::Settings::default(),
+    );
+    let mut message: serde_json::Value =
+        serde_json::from_str(&test_support::sns::native_alert("alert-injection-1")).unwrap();
+    message["monitor"]["name"] = json!("DNS\r\nX-Injected: yes");
+    let event = test_support::sns::event(&[("m-1", &message.to_string())]);
+
+    // WHEN the alert arrives
+    let captured = notify_core::testing::capture(&pipeline, &event).await;
+
+    // THEN the route fails permanently before anything is claimed or sent, and the log names
+    // the field without repeating the value
+    let report = captured.result.as_ref().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!((report.routes, report.failed), (1, 1), "{report:?}");
+    assert!(receiver.requests().is_empty(), "a request was sent");
+    assert!(captured.records.is_empty(), "{:?}", captured.records);
+    assert!(
+        captured.logs.contains("settings.headers.X-Monitor"),
+        "{}",
+        captured.logs
+    );
+    captured.assert_no_leak("X-Injected");
 }
 
 #[test]
