@@ -413,6 +413,12 @@ const COMMON_GRANTS: &[Grant] = &[
         resource: "!GetAtt FailedAlertsQueue.Arn",
         condition: None,
     },
+    // Delivery-failure notices to fallback integrations, through the alerts topic only.
+    Grant {
+        actions: &["sns:Publish"],
+        resource: "!Ref AlertsTopic",
+        condition: None,
+    },
 ];
 
 /// What a kind's function may do beyond [`COMMON_GRANTS`]: its own channel, nothing else.
