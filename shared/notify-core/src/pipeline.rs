@@ -687,8 +687,8 @@ where
                     let finish = Finish::Delivered {
                         external_id: sent.external_id.map(|id| variables.redact(&id)),
                     };
-                    if let Err(log_error) = self.deliveries.finish(&claim, &finish).await {
-                        warn!(error = %variables.redact(&log_error.to_string()), "cannot record the delivery");
+                    if let Err(log_error) = self.finish(&claim, &finish, deadline).await {
+                        error!(error = %variables.redact(&log_error.to_string()), "cannot record the delivery");
                     }
                     return StepOutcome::Delivered;
                 }
@@ -697,8 +697,8 @@ where
                     let finish = Finish::FailedPermanently {
                         error: truncate_utf8(&reason, 1024),
                     };
-                    if let Err(log_error) = self.deliveries.finish(&claim, &finish).await {
-                        warn!(error = %variables.redact(&log_error.to_string()), "cannot record the failure");
+                    if let Err(log_error) = self.finish(&claim, &finish, deadline).await {
+                        error!(error = %variables.redact(&log_error.to_string()), "cannot record the failure");
                     }
                     return StepOutcome::Failed {
                         reason,
@@ -721,8 +721,8 @@ where
                         let finish = Finish::ReleasedForRetry {
                             error: truncate_utf8(&reason, 1024),
                         };
-                        if let Err(log_error) = self.deliveries.finish(&claim, &finish).await {
-                            warn!(error = %variables.redact(&log_error.to_string()), "cannot release the claim");
+                        if let Err(log_error) = self.finish(&claim, &finish, deadline).await {
+                            error!(error = %variables.redact(&log_error.to_string()), "cannot release the claim");
                         }
                         return StepOutcome::Retryable {
                             reason: format!("{reason} ({why})"),
@@ -820,6 +820,38 @@ where
                     warn!(error = %log_error, "cannot release the delivery-failure notice");
                 }
                 false
+            }
+        }
+    }
+
+    /// Ends a claim, trying again while the delivery log is unreachable, until the invocation's own
+    /// deadline (`deadline` is the sending deadline; the safety margin after it exists for this).
+    ///
+    /// A delivered message whose claim is not marked delivered would be sent again by a later copy
+    /// of the event once the claim expires: recording the outcome is worth the rest of the
+    /// invocation. A claim taken over meanwhile is not retried (the other invocation owns it now).
+    async fn finish(
+        &self,
+        claim: &crate::deliveries::Claim,
+        finish: &Finish,
+        deadline: Instant,
+    ) -> Result<(), crate::deliveries::DeliveryLogError> {
+        let last_chance = (deadline + self.settings.safety_margin)
+            .checked_sub(Duration::from_millis(100))
+            .unwrap_or(deadline);
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.deliveries.finish(claim, finish).await {
+                Ok(()) => return Ok(()),
+                Err(error @ crate::deliveries::DeliveryLogError::ClaimLost(_)) => return Err(error),
+                Err(error) => {
+                    if Instant::now() + wait >= last_chance {
+                        return Err(error);
+                    }
+                    warn!(error = %error, wait_ms = wait.as_millis() as u64, "cannot end the claim yet, trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
             }
         }
     }

@@ -522,3 +522,121 @@ async fn notices_are_published_to_the_alerts_topic() {
         alert_id.as_str()
     );
 }
+
+/// The memory log, whose `finish` fails (as DynamoDB in an outage) a number of times.
+struct FlakyFinish {
+    inner: MemoryDeliveryLog,
+    failures_left: std::sync::atomic::AtomicU32,
+}
+
+impl DeliveryLog for FlakyFinish {
+    async fn claim(&self, key: &DeliveryKey) -> Result<ClaimOutcome, crate::DeliveryLogError> {
+        self.inner.claim(key).await
+    }
+
+    async fn record_attempt(&self, record: &crate::DeliveryRecord) -> Result<(), crate::DeliveryLogError> {
+        self.inner.record_attempt(record).await
+    }
+
+    async fn finish(&self, claim: &Claim, finish: &crate::Finish) -> Result<(), crate::DeliveryLogError> {
+        use std::sync::atomic::Ordering;
+        if self
+            .failures_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
+            .is_ok()
+        {
+            return Err(crate::DeliveryLogError::Dynamo {
+                operation: "UpdateItem",
+                table: "Deliveries".to_owned(),
+                message: "dispatch failure: connection reset".to_owned(),
+            });
+        }
+        self.inner.finish(claim, finish).await
+    }
+
+    async fn history(&self, alert_id: &str) -> Result<Vec<crate::DeliveryRecord>, crate::DeliveryLogError> {
+        self.inner.history(alert_id).await
+    }
+
+    async fn states(&self, alert_id: &str) -> Result<Vec<crate::DeliveryState>, crate::DeliveryLogError> {
+        self.inner.states(alert_id).await
+    }
+
+    async fn claim_notice(
+        &self,
+        key: &NoticeKey,
+        interval: Duration,
+    ) -> Result<Option<crate::NoticeClaim>, crate::DeliveryLogError> {
+        self.inner.claim_notice(key, interval).await
+    }
+
+    async fn release_notice(&self, claim: &crate::NoticeClaim) -> Result<(), crate::DeliveryLogError> {
+        self.inner.release_notice(claim).await
+    }
+}
+
+fn flaky(failures: u32) -> FlakyFinish {
+    FlakyFinish {
+        inner: MemoryDeliveryLog::new(LogTimes::default()),
+        failures_left: std::sync::atomic::AtomicU32::new(failures),
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_is_recorded_even_when_the_log_is_briefly_unreachable() {
+    // GIVEN a delivery log that fails to end claims three times in a row (an outage)
+    let receiver = Receiver::start(Script::new().route("/hook", [Reply::ok()])).await;
+    let watched = watched_with(
+        definitions(vec![integration("hook", &receiver.url("/hook"))]),
+        settings(3),
+        flaky(3),
+    );
+    let alert_id = unique("alert");
+    let event = sns_event(&[("m-1", &native(&alert_id))]);
+
+    // WHEN an alert is delivered, and its event comes again
+    let first = watched.pipeline.handle_event(&event, later(30)).await.unwrap();
+    let again = watched.pipeline.handle_event(&event, later(30)).await.unwrap();
+
+    // THEN the delivery was recorded after the outage, so the copy sends nothing
+    assert_eq!(first.delivered, 1);
+    assert_eq!(again.skipped, 1);
+    assert_eq!(receiver.requests_to("/hook").len(), 1);
+    let states = watched.pipeline.deliveries().states(&alert_id).await.unwrap();
+    assert_eq!(states[0].status, crate::DeliveryStatus::Delivered);
+}
+
+#[tokio::test]
+async fn recording_the_outcome_gives_up_at_the_invocations_deadline() {
+    // GIVEN a delivery log that never ends a claim, and an invocation with 3 s left (2 s to send,
+    // the safety margin of 1 s to record)
+    let receiver = Receiver::start(Script::new().route("/hook", [Reply::ok()])).await;
+    let watched = watched_with(
+        definitions(vec![integration("hook", &receiver.url("/hook"))]),
+        Settings {
+            safety_margin: Duration::from_secs(1),
+            ..settings(3)
+        },
+        flaky(u32::MAX),
+    );
+    let alert_id = unique("alert");
+    let started = Instant::now();
+
+    // WHEN the alert is delivered
+    let report = watched
+        .pipeline
+        .handle_event(&sns_event(&[("m-1", &native(&alert_id))]), later(3))
+        .await
+        .unwrap();
+
+    // THEN the delivery counts, the invocation ends within its time, and the claim stays held (it
+    // expires later: the only window in which a copy of the event could send it again)
+    assert_eq!(report.delivered, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let states = watched.pipeline.deliveries().states(&alert_id).await.unwrap();
+    assert_eq!(states[0].status, crate::DeliveryStatus::Claimed);
+}
