@@ -6,5 +6,9 @@
 //! Nothing here times anything: speed is measured by the benchmarks and the load command, never
 //! asserted by tests.
 
+// The functions' runner future (`faults::kinds::serve`) nests deeply, as in their `main.rs`.
+#![recursion_limit = "256"]
+
 pub mod bench;
+pub mod faults;
 pub mod kinds;

@@ -1,0 +1,315 @@
+//! The webhook receivers of the fault suite: one server, one path per integration
+//! (`/hooks/<integration id>`), checking the Standard Webhooks headers of every request and failing
+//! a share of them at random, as flaky vendors do.
+//!
+//! A request is *processed* when the receiver acts on it (records it by its `webhook-id`, which a
+//! real receiver uses to drop duplicates). Faults:
+//! - `500`: not processed;
+//! - `429` with `Retry-After: 1`: not processed;
+//! - slow: processed, then answered after the client's timeout (the client sees a timeout and tries
+//!   again with the same `webhook-id`: the receiver's duplicate, absorbed by the id);
+//! - reset: not processed, the connection is reset without an answer.
+//!
+//! [`Receivers::hold_next`] makes the next request processed and never answered (the function is
+//! killed meanwhile).
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::http::{self, Answer, Received, Server};
+
+/// Counts of the faults the receivers injected.
+#[derive(Debug, Default, Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct InjectedFaults {
+    /// `500 Internal Server Error`.
+    pub server_error: u64,
+    /// `429` with `Retry-After`.
+    pub throttled: u64,
+    /// Answered after the client's timeout.
+    pub slow: u64,
+    /// Connection reset without an answer.
+    pub reset: u64,
+}
+
+impl InjectedFaults {
+    /// Every fault.
+    pub fn total(&self) -> u64 {
+        self.server_error + self.throttled + self.slow + self.reset
+    }
+}
+
+/// What one `webhook-id` amounted to at the receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    /// The integration (from the path).
+    pub integration: String,
+    /// The alert (from the body).
+    pub alert: String,
+    /// Times it was processed (more than once: a retry after a slow answer).
+    pub times: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// `webhook-id` → what was processed.
+    processed: HashMap<String, Processed>,
+    /// Integration → Standard Webhooks signing key (integrations that sign).
+    keys: HashMap<String, Vec<u8>>,
+    /// Requests that broke the Standard Webhooks contract, with the reason.
+    violations: Vec<String>,
+    hold: Option<oneshot::Sender<String>>,
+    rng: Option<fastrand::Rng>,
+}
+
+/// The receivers' shared state.
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// Share of requests failed, in thousandths.
+    fault_per_mille: AtomicU64,
+    /// The client's request timeout: a slow answer comes after it.
+    slow_after: Duration,
+    faults: Mutex<InjectedFaults>,
+    requests: AtomicU64,
+    answering: AtomicBool,
+}
+
+/// The running receivers.
+#[derive(Debug)]
+pub struct Receivers {
+    shared: Arc<Shared>,
+    server: Server,
+}
+
+/// Seconds a `webhook-timestamp` may be away from now (the Standard Webhooks default tolerance).
+const TOLERANCE_SECONDS: i64 = 300;
+
+impl Receivers {
+    /// Starts the receivers: `fault_rate` (0..=1) of the requests fail, chosen by a generator seeded
+    /// with `seed`; a slow answer comes `slow_after` after the request.
+    pub async fn start(fault_rate: f64, seed: u64, slow_after: Duration) -> Result<Receivers, String> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                rng: Some(fastrand::Rng::with_seed(seed)),
+                ..State::default()
+            }),
+            fault_per_mille: AtomicU64::new((fault_rate.clamp(0.0, 1.0) * 1000.0).round() as u64),
+            slow_after,
+            faults: Mutex::new(InjectedFaults::default()),
+            requests: AtomicU64::new(0),
+            answering: AtomicBool::new(true),
+        });
+        let handler_state = Arc::clone(&shared);
+        let server = http::serve(move |request| {
+            let shared = Arc::clone(&handler_state);
+            async move { answer(&shared, request).await }
+        })
+        .await?;
+        Ok(Receivers { shared, server })
+    }
+
+    /// The base URL integrations put before `/hooks/<id>`.
+    pub fn base_url(&self) -> String {
+        self.server.url("")
+    }
+
+    /// Integration `id` signs with `key`: its signatures are checked.
+    pub fn expect_signature(&self, id: &str, key: Vec<u8>) {
+        lock(&self.shared.state).keys.insert(id.to_owned(), key);
+    }
+
+    /// Changes the share of failed requests (0 once the targets have "recovered").
+    pub fn set_fault_rate(&self, fault_rate: f64) {
+        self.shared.fault_per_mille.store(
+            (fault_rate.clamp(0.0, 1.0) * 1000.0).round() as u64,
+            Ordering::SeqCst,
+        );
+    }
+
+    /// The next request is processed and never answered; the returned channel gets its
+    /// `webhook-id` when it arrives.
+    pub fn hold_next(&self) -> oneshot::Receiver<String> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.shared.state).hold = Some(sender);
+        receiver
+    }
+
+    /// Every `webhook-id` processed.
+    pub fn processed(&self) -> HashMap<String, Processed> {
+        lock(&self.shared.state).processed.clone()
+    }
+
+    /// Requests that broke the Standard Webhooks contract.
+    pub fn violations(&self) -> Vec<String> {
+        lock(&self.shared.state).violations.clone()
+    }
+
+    /// The faults injected so far.
+    pub fn faults(&self) -> InjectedFaults {
+        *lock(&self.shared.faults)
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Stops answering slow requests late (the end of a run: nothing waits for them).
+    pub fn stop(&self) {
+        self.shared.answering.store(false, Ordering::SeqCst);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    ServerError,
+    Throttled,
+    Slow,
+    Reset,
+}
+
+async fn answer(shared: &Shared, request: Received) -> Answer {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    let Some(integration) = request.path().strip_prefix("/hooks/").map(str::to_owned) else {
+        return Answer::status(404, "unknown path");
+    };
+    let (id, alert) = match check(shared, &integration, &request) {
+        Ok(found) => found,
+        Err(reason) => {
+            lock(&shared.state)
+                .violations
+                .push(format!("{integration}: {reason}"));
+            return Answer::status(400, reason);
+        }
+    };
+    let (fault, hold) = {
+        let mut state = lock(&shared.state);
+        let per_mille = shared.fault_per_mille.load(Ordering::SeqCst);
+        let rng = state.rng.get_or_insert_with(fastrand::Rng::new);
+        let fault = (rng.u64(0..1000) < per_mille).then(|| match rng.u8(0..4) {
+            0 => Fault::ServerError,
+            1 => Fault::Throttled,
+            2 => Fault::Slow,
+            _ => Fault::Reset,
+        });
+        (fault, state.hold.take())
+    };
+    if let Some(hold) = hold {
+        process(shared, &id, &integration, &alert);
+        let _ = hold.send(id.clone());
+        // Never answered: the function holding the connection is killed.
+        std::future::pending::<()>().await;
+    }
+    match fault {
+        None => {
+            process(shared, &id, &integration, &alert);
+            Answer::json(200, &serde_json::json!({"ok": true}))
+        }
+        Some(fault) => {
+            {
+                let mut faults = lock(&shared.faults);
+                match fault {
+                    Fault::ServerError => faults.server_error += 1,
+                    Fault::Throttled => faults.throttled += 1,
+                    Fault::Slow => faults.slow += 1,
+                    Fault::Reset => faults.reset += 1,
+                }
+            }
+            match fault {
+                Fault::ServerError => Answer::json(500, &serde_json::json!({"error": "internal error"})),
+                Fault::Throttled => Answer::Respond(
+                    429,
+                    vec![("retry-after".to_owned(), "1".to_owned())],
+                    bytes::Bytes::from_static(b"{\"error\":\"rate limited\"}"),
+                ),
+                Fault::Slow => {
+                    // Processed at once, answered after the client gave up, as a slow server does.
+                    process(shared, &id, &integration, &alert);
+                    if shared.answering.load(Ordering::SeqCst) {
+                        tokio::time::sleep(shared.slow_after).await;
+                    }
+                    Answer::json(200, &serde_json::json!({"ok": true}))
+                }
+                Fault::Reset => Answer::Reset,
+            }
+        }
+    }
+}
+
+fn process(shared: &Shared, id: &str, integration: &str, alert: &str) {
+    lock(&shared.state)
+        .processed
+        .entry(id.to_owned())
+        .and_modify(|processed| processed.times += 1)
+        .or_insert_with(|| Processed {
+            integration: integration.to_owned(),
+            alert: alert.to_owned(),
+            times: 1,
+        });
+}
+
+/// Checks the Standard Webhooks headers (and the signature of signing integrations); returns the
+/// `webhook-id` and the alert id of the body.
+fn check(shared: &Shared, integration: &str, request: &Received) -> Result<(String, String), String> {
+    let id = request
+        .header("webhook-id")
+        .filter(|id| !id.is_empty())
+        .ok_or("no webhook-id header")?
+        .to_owned();
+    let timestamp = request
+        .header("webhook-timestamp")
+        .ok_or("no webhook-timestamp header")?;
+    let seconds: i64 = timestamp
+        .parse()
+        .map_err(|_| format!("webhook-timestamp `{timestamp}` is not epoch seconds"))?;
+    let skew = (chrono::Utc::now().timestamp() - seconds).abs();
+    if skew > TOLERANCE_SECONDS {
+        return Err(format!("webhook-timestamp is {skew} s away from now"));
+    }
+    let body = String::from_utf8_lossy(&request.body);
+    if let Some(key) = lock(&shared.state).keys.get(integration) {
+        let expected = notify_webhook::sign(key, &id, timestamp, &body);
+        let signatures = request.header("webhook-signature").unwrap_or_default();
+        if !signatures.split(' ').any(|signature| signature == expected) {
+            return Err("webhook-signature does not verify".to_owned());
+        }
+    }
+    let value: Value =
+        serde_json::from_str(&body).map_err(|error| format!("the body is not JSON: {error}"))?;
+    let alert = value
+        .pointer("/alert/alertGuid")
+        .or_else(|| value.get("alert"))
+        .and_then(Value::as_str)
+        .filter(|alert| !alert.is_empty())
+        .ok_or("the body names no alert")?
+        .to_owned();
+    Ok((id, alert))
+}
+
+/// Processed deliveries grouped by `(alert, integration)`: the distinct `webhook-id`s and the times
+/// each was processed.
+pub fn by_route(processed: &HashMap<String, Processed>) -> BTreeMap<(String, String), Vec<u64>> {
+    let mut routes: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
+    for processed in processed.values() {
+        routes
+            .entry((processed.alert.clone(), processed.integration.clone()))
+            .or_default()
+            .push(processed.times);
+    }
+    routes
+}
