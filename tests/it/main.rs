@@ -1,6 +1,7 @@
 //! One test binary for the workspace.
 
 mod e2e;
+mod faults;
 mod leaks;
 mod redaction;
 mod security;

@@ -18,7 +18,7 @@ use std::{
 };
 
 use aws_sdk_dynamodb::{
-    error::{DisplayErrorContext, ProvideErrorMetadata},
+    error::ProvideErrorMetadata,
     types::{
         AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
         TimeToLiveSpecification,
@@ -565,12 +565,12 @@ impl DynamoDeliveryLog {
     fn dynamo_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
         &self,
         operation: &'static str,
-        error: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+        error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
     ) -> DeliveryLogError {
         DeliveryLogError::Dynamo {
             operation,
             table: self.table.clone(),
-            message: DisplayErrorContext(error).to_string(),
+            message: crate::sdk::error_chain(error),
         }
     }
 
@@ -665,7 +665,7 @@ impl DeliveryLog for DynamoDeliveryLog {
                 // Someone else won the race (or settled it in between): report what they left.
                 Box::pin(self.claim_lost_race(key)).await
             }
-            Err(error) => Err(self.dynamo_error("PutItem", error)),
+            Err(error) => Err(self.dynamo_error("PutItem", &error)),
         }
     }
 
@@ -707,7 +707,7 @@ impl DeliveryLog for DynamoDeliveryLog {
         request
             .send()
             .await
-            .map_err(|error| self.dynamo_error("PutItem", error))?;
+            .map_err(|error| self.dynamo_error("PutItem", &error))?;
         // Keep the attempt count on the state item, so that numbering continues after a crash.
         let _ = self
             .client
@@ -759,7 +759,7 @@ impl DeliveryLog for DynamoDeliveryLog {
             {
                 Err(DeliveryLogError::ClaimLost(describe_key(&claim.key)))
             }
-            Err(error) => Err(self.dynamo_error("UpdateItem", error)),
+            Err(error) => Err(self.dynamo_error("UpdateItem", &error)),
         }
     }
 
@@ -835,7 +835,7 @@ impl DynamoDeliveryLog {
             {
                 Ok(None)
             }
-            Err(error) => Err(self.dynamo_error("PutItem", error)),
+            Err(error) => Err(self.dynamo_error("PutItem", &error)),
         }
     }
 
@@ -862,7 +862,7 @@ impl DynamoDeliveryLog {
             {
                 Ok(())
             }
-            Err(error) => Err(self.dynamo_error("UpdateItem", error)),
+            Err(error) => Err(self.dynamo_error("UpdateItem", &error)),
         }
     }
 
@@ -887,7 +887,7 @@ impl DynamoDeliveryLog {
                 .consistent_read(consistent)
                 .send()
                 .await
-                .map_err(|error| self.dynamo_error("Query", error))?;
+                .map_err(|error| self.dynamo_error("Query", &error))?;
             items.extend(output.items.unwrap_or_default());
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
@@ -935,7 +935,7 @@ impl DynamoDeliveryLog {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|error| self.dynamo_error("GetItem", error))?
+            .map_err(|error| self.dynamo_error("GetItem", &error))?
             .item)
     }
 
@@ -1027,7 +1027,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
-        .map_err(|e| error("CreateTable", DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| error("CreateTable", crate::sdk::error_chain(&e)))?;
     let ttl = TimeToLiveSpecification::builder()
         .attribute_name("expiresAt")
         .enabled(true)
@@ -1039,6 +1039,6 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         .time_to_live_specification(ttl)
         .send()
         .await
-        .map_err(|e| error("UpdateTimeToLive", DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| error("UpdateTimeToLive", crate::sdk::error_chain(&e)))?;
     Ok(())
 }

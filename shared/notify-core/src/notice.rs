@@ -158,7 +158,7 @@ impl NoticePublisher {
                 .map_err(|error| {
                     format!(
                         "sns publish to the alerts topic failed: {}",
-                        aws_sdk_sns::error::DisplayErrorContext(&error)
+                        crate::sdk::error_chain(&error)
                     )
                 }),
             NoticePublisher::Memory(notices) => {

@@ -69,3 +69,18 @@ impl HttpClient for LazyTlsHttpClient {
         self.inner.connector_metadata()
     }
 }
+
+/// An SDK error as one line: its message and those of its sources, each once, without the Debug
+/// dump that `DisplayErrorContext` appends (which repeats the chain as Rust structures).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if parts.last().is_none_or(|last| !last.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}

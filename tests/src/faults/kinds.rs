@@ -26,7 +26,7 @@ pub fn integration_id(kind: IntegrationKind, index: usize) -> String {
 pub fn signs(kind: IntegrationKind, index: usize) -> bool {
     match kind {
         IntegrationKind::Email => false,
-        IntegrationKind::Webhook => index % 2 == 0,
+        IntegrationKind::Webhook => index.is_multiple_of(2),
     }
 }
 

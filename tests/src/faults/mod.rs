@@ -95,8 +95,10 @@ impl FaultOptions {
             function_timeout: Duration::from_secs(12),
             claim_ttl: Duration::from_secs(15),
             retry_delays: [Duration::from_secs(2), Duration::from_secs(4)],
-            outage_every: Duration::from_secs(10),
-            outage_length: Duration::from_millis(1500),
+            // Longer than the SDK's own retries (three attempts over about three seconds): calls
+            // that start in a window fail, and so do the invocations making them.
+            outage_every: Duration::from_secs(20),
+            outage_length: Duration::from_secs(4),
             function_executable: None,
         }
     }
@@ -106,8 +108,7 @@ impl FaultOptions {
         FaultOptions {
             alerts: 300,
             concurrency: 8,
-            outage_every: Duration::from_secs(3),
-            outage_length: Duration::from_millis(1200),
+            outage_every: Duration::from_secs(5),
             ..FaultOptions::full(moto_url)
         }
     }
