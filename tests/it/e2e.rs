@@ -34,6 +34,11 @@ fn fresh_alert() -> (String, Value) {
     (guid, event)
 }
 
+/// A deadline half a minute away.
+fn later() -> std::time::Instant {
+    std::time::Instant::now() + Duration::from_secs(30)
+}
+
 fn report(records: usize, routes: usize, delivered: usize, skipped: usize) -> EventReport {
     EventReport {
         records,
@@ -686,4 +691,99 @@ async fn the_webhook_secret_never_leaks() {
             .any(|item| format!("{item:?}").contains("[redacted]")),
         "the echoed token was redacted in the log"
     );
+}
+
+#[tokio::test]
+async fn a_webhook_that_refuses_every_request_gets_its_fallback_to_mail_the_levels_operators() {
+    // GIVEN the sample definitions (ops-webhook falls back to ops-email), a webhook that answers
+    // 403, and the functions publishing notices to a topic whose deliveries land in a queue
+    let sdk = test_support::moto::sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let topic_arn = sns
+        .create_topic()
+        .name(unique("e2e-alerts"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("e2e-topic-copy"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .unwrap();
+    let refused = Script::new()
+        .route(OPS_PATH, [Reply::status(403).body("forbidden")])
+        .route(RELAY_PATH, [Reply::ok()]);
+    let stack = Stack::with(refused, &[("TOCSIN_TOPIC_ARN", topic_arn.as_str())], |_| {}).await;
+    let (guid, event) = fresh_alert();
+
+    // WHEN the alert reaches the webhook function, which fails the ops-webhook route permanently
+    let report = stack.webhook.handle_event(&event, later()).await.unwrap();
+    assert_eq!((report.failed, report.notices), (1, 1), "{report:?}");
+
+    // AND the notice it published on the topic reaches the e-mail function, as SNS delivers it
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1, "one notice on the topic");
+    let notification: Value = json_body(received[0].body().unwrap());
+    let notice_message = notification["Message"].as_str().unwrap().to_owned();
+    let notice_event = sns::event(&[(notification["MessageId"].as_str().unwrap(), &notice_message)]);
+    let email_report = stack.email.handle_event(&notice_event, later()).await.unwrap();
+    let webhook_report = stack.webhook.handle_event(&notice_event, later()).await.unwrap();
+
+    // THEN the level's operators got a "delivery failed" e-mail naming the alert and the reason,
+    // the webhook function sent nothing for the notice, and nothing else was mailed
+    assert_eq!(
+        (email_report.routes, email_report.delivered),
+        (1, 1),
+        "{email_report:?}"
+    );
+    assert_eq!(
+        webhook_report.routes, 0,
+        "the notice is addressed to ops-email only"
+    );
+    let notice: Value = json_body(&notice_message);
+    let notice_id = notice["alert"]["alertGuid"].as_str().unwrap().to_owned();
+    let ids = stack.ses_ids(&notice_id).await;
+    let mails = ses_messages_with_ids(&ids).await;
+    assert_eq!(mails.len(), 1);
+    let mail = mails[0].to_string();
+    assert!(mail.contains("Tocsin delivery to"), "{mail}");
+    assert!(mail.contains(&guid), "the notice names the alert: {mail}");
+    assert!(mail.contains("403"), "the notice says why: {mail}");
+    assert_eq!(
+        to_addresses(&mails[0]),
+        [stack.address("alice"), stack.address("bob"), stack.address("noc")],
+        "level 1 of dns-critical: the ops team (on duty) and its extra address"
+    );
+    assert!(!mail.contains(&stack.secret), "no secret in the notice");
 }
