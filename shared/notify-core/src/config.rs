@@ -63,6 +63,9 @@ pub struct Config {
     /// `TOCSIN_NOTICE_INTERVAL_SECONDS` (default 3600): at most one delivery-failure notice per
     /// route (integration and alert definition) in this interval.
     pub notice_interval: Duration,
+    /// `TOCSIN_MAX_CONCURRENT_SENDS` (default 64, 1..=512): messages on the wire at once over
+    /// every route of an invocation (each holds a connection; Lambda allows 1,024 descriptors).
+    pub max_concurrent_sends: usize,
     /// `TOCSIN_METRICS_NAMESPACE` (default `Tocsin`): the CloudWatch namespace of the EMF metrics.
     pub metrics_namespace: String,
     /// `AWS_LAMBDA_LOG_FORMAT=JSON`: JSON log lines instead of compact text.
@@ -89,6 +92,7 @@ impl Default for Config {
             topic_arn: None,
             fallback_after_attempts: 8,
             notice_interval: Duration::from_secs(3600),
+            max_concurrent_sends: 64,
             metrics_namespace: "Tocsin".to_owned(),
             log_json: false,
             log_filter: "info".to_owned(),
@@ -206,6 +210,7 @@ impl Config {
                 86_400 * 7,
                 3600,
             )?),
+            max_concurrent_sends: number("TOCSIN_MAX_CONCURRENT_SENDS", 1, 512, 64)? as usize,
             metrics_namespace: match get("TOCSIN_METRICS_NAMESPACE") {
                 // CloudWatch: 1 to 255 characters of letters, digits and `.-_/#:`.
                 Some(namespace)

@@ -47,6 +47,8 @@ pub struct Settings {
     pub fallback_after_attempts: u32,
     /// At most one delivery-failure notice per route in this interval (`TOCSIN_NOTICE_INTERVAL_SECONDS`).
     pub notice_interval: Duration,
+    /// Messages on the wire at once, over every route of the invocation (`TOCSIN_MAX_CONCURRENT_SENDS`).
+    pub max_concurrent_sends: usize,
 }
 
 impl Default for Settings {
@@ -60,6 +62,7 @@ impl Default for Settings {
             min_attempt_time: Duration::from_secs(1),
             fallback_after_attempts: 8,
             notice_interval: Duration::from_secs(3600),
+            max_concurrent_sends: 64,
         }
     }
 }
@@ -72,6 +75,7 @@ impl Settings {
             cache_ttl: config.cache_ttl,
             fallback_after_attempts: config.fallback_after_attempts,
             notice_interval: config.notice_interval,
+            max_concurrent_sends: config.max_concurrent_sends,
             ..Settings::default()
         }
     }
@@ -250,6 +254,8 @@ pub struct Pipeline<N, D, S, L> {
     metrics: MetricsSink,
     metrics_namespace: String,
     notices: Option<NoticePublisher>,
+    /// Permits for messages on the wire ([`Settings::max_concurrent_sends`]).
+    sends: tokio::sync::Semaphore,
 }
 
 impl<N, D, S, L> fmt::Debug for Pipeline<N, D, S, L> {
@@ -335,6 +341,7 @@ where
             metrics: MetricsSink::default(),
             metrics_namespace: "Tocsin".to_owned(),
             notices: None,
+            sends: tokio::sync::Semaphore::new(settings.max_concurrent_sends.max(1)),
         }
     }
 
@@ -637,10 +644,19 @@ where
         loop {
             attempt_in_invocation += 1;
             let attempt = previous_attempts + attempt_in_invocation;
-            let started = Instant::now();
-            let time = Utc::now();
+            let mut started = Instant::now();
+            let mut time = Utc::now();
             let remaining = deadline.saturating_duration_since(started);
-            let result = match tokio::time::timeout(remaining, self.notifier.send(&outgoing.message)).await {
+            let send = async {
+                // At most `max_concurrent_sends` messages on the wire at once, whatever the fan-out:
+                // Lambda gives a function 1,024 file descriptors, and each send in flight holds a
+                // connection and its buffers. A retry's backoff holds no permit.
+                let _permit = self.sends.acquire().await.ok();
+                started = Instant::now();
+                time = Utc::now();
+                self.notifier.send(&outgoing.message).await
+            };
+            let result = match tokio::time::timeout(remaining, send).await {
                 Ok(result) => result,
                 Err(_) => Err(NotifyError::retryable(
                     "the invocation deadline was reached while sending",

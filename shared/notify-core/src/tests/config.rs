@@ -34,6 +34,7 @@ fn defaults_apply_when_only_tables_are_set() {
     assert_eq!(config.fallback_after_attempts, 8);
     assert_eq!(config.notice_interval, Duration::from_secs(3600));
     assert_eq!(config.metrics_namespace, "Tocsin");
+    assert_eq!(config.max_concurrent_sends, 64);
     assert!(!config.log_json);
     assert_eq!(config.log_filter, "info");
 }
@@ -56,6 +57,7 @@ fn every_variable_is_read() {
         ("TOCSIN_FALLBACK_AFTER_ATTEMPTS", "3"),
         ("TOCSIN_NOTICE_INTERVAL_SECONDS", "600"),
         ("TOCSIN_METRICS_NAMESPACE", "Acme/Tocsin"),
+        ("TOCSIN_MAX_CONCURRENT_SENDS", "8"),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
         ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
     ])
@@ -80,6 +82,7 @@ fn every_variable_is_read() {
     assert_eq!(config.fallback_after_attempts, 3);
     assert_eq!(config.notice_interval, Duration::from_secs(600));
     assert_eq!(config.metrics_namespace, "Acme/Tocsin");
+    assert_eq!(config.max_concurrent_sends, 8);
     assert!(config.log_json);
     assert_eq!(config.log_filter, "debug");
 }
@@ -188,6 +191,11 @@ fn invalid_values_name_the_variable_and_the_reason() {
             "TOCSIN_FALLBACK_AFTER_ATTEMPTS",
             "0",
             "environment variable `TOCSIN_FALLBACK_AFTER_ATTEMPTS`: 0 is outside 1..=1000",
+        ),
+        (
+            "TOCSIN_MAX_CONCURRENT_SENDS",
+            "0",
+            "environment variable `TOCSIN_MAX_CONCURRENT_SENDS`: 0 is outside 1..=512",
         ),
         (
             "TOCSIN_METRICS_NAMESPACE",

@@ -788,3 +788,38 @@ async fn the_testing_helper_finds_a_leak_and_passes_redacted_output() {
     let found = std::panic::catch_unwind(|| captured.assert_no_leak("token"));
     assert!(found.is_err(), "a value that is printed is reported");
 }
+
+#[tokio::test]
+async fn at_most_max_concurrent_sends_messages_are_on_the_wire_at_once() {
+    // GIVEN six routes to a target that answers after 300 ms
+    let slow = || Script::new().route("/hook", [Reply::ok().delay(Duration::from_millis(300))]);
+    let arrivals = |cap: usize| async move {
+        let receiver = Receiver::start(slow()).await;
+        let integrations = (0..6)
+            .map(|n| integration(&format!("hook-{n}"), &receiver.url("/hook")))
+            .collect();
+        let pipeline = pipeline(
+            definitions(integrations),
+            Settings {
+                max_concurrent_sends: cap,
+                ..settings(1)
+            },
+        );
+        // WHEN one alert reaches all six
+        let report = pipeline
+            .handle_event(&sns_event(&[("m-1", &native(&unique("a")))]), later(30))
+            .await
+            .unwrap();
+        assert_eq!(report.delivered, 6);
+        let mut at: Vec<Instant> = receiver.requests().iter().map(|request| request.at).collect();
+        at.sort();
+        at
+    };
+
+    // THEN with two permits they arrive two by two; with six, all at once
+    let capped = arrivals(2).await;
+    assert!(capped[2] - capped[0] >= Duration::from_millis(250), "{capped:?}");
+    assert!(capped[4] - capped[2] >= Duration::from_millis(250), "{capped:?}");
+    let free = arrivals(6).await;
+    assert!(free[5] - free[0] < Duration::from_millis(250), "{free:?}");
+}
