@@ -35,6 +35,14 @@ max_len_of() {
   esac
 }
 
+# The libFuzzer dictionary of a target (format keys and syntax tokens), in fuzz/dicts/.
+dict_of() {
+  case "$1" in
+    definitions_*) echo fuzz/dicts/definitions.dict ;;
+    *) echo "fuzz/dicts/$1.dict" ;;
+  esac
+}
+
 ensure_cargo_fuzz() {
   if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "==> installing cargo-fuzz"
@@ -57,10 +65,12 @@ run_target() {
   mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target" "$logs"
   before=$(findings_in "$target")
   echo "==> fuzzing $target for ${seconds}s (log: ${log#"$root"/})"
-  local status=0
+  local status=0 dict=() started=$SECONDS
+  [ -f "$(dict_of "$target")" ] && dict=(-dict="$(dict_of "$target")")
   cargo fuzz run --fuzz-dir fuzz --sanitizer "$sanitizer" "$target" "fuzz/corpus/$target" -- \
-    -max_total_time="$seconds" -max_len="$(max_len_of "$target")" -rss_limit_mb="$rss_mb" \
+    "${dict[@]}" -max_total_time="$seconds" -max_len="$(max_len_of "$target")" -rss_limit_mb="$rss_mb" \
     -timeout="$timeout_s" -print_final_stats=1 >"$log" 2>&1 || status=$?
+  local elapsed=$((SECONDS - started))
   after=$(findings_in "$target")
   new=$(comm -13 <(echo "$before") <(echo "$after") | sed '/^$/d')
   local runs rate added files
@@ -74,7 +84,7 @@ run_target() {
   elif [ "$status" -ne 0 ]; then
     found="fuzzer exited $status (see the log)"
   fi
-  printf '%-18s %6ss %12s %8s %8s %8s  %s\n' "$target" "$seconds" "${runs:-?}" "${rate:-?}" "${added:-?}" "$files" "$found" >>"$logs/summary"
+  printf '%-18s %6ss %12s %8s %8s %8s  %s\n' "$target" "$elapsed" "${runs:-?}" "${rate:-?}" "${added:-?}" "$files" "$found" >>"$logs/summary"
   if [ -n "$new" ] || [ "$status" -ne 0 ]; then
     grep -E 'panicked at|^(SUMMARY|==[0-9]+== ?ERROR)' "$log" | head -5 || true
     return 1

@@ -832,6 +832,39 @@ fn a_url_template_may_start_with_a_base_url_value() {
     assert!(err.reason.contains("`ApiUrI`"), "{err}");
 }
 
+/// Found by the fuzz target `template` (fuzz/regressions/template/): the first `}}` after `{{` was
+/// taken as the end of a leading tag even inside a map literal, so the URL-base wrapper cut
+/// `{{{}}})}` into invalid Jinja and a URL that `tocsin validate` accepted failed at send time.
+#[test]
+fn a_leading_url_tag_ends_where_minijinja_ends_it() {
+    let alert = sample(AlertType::Alert);
+    let cases: &[(&str, &str)] = &[
+        // `}}` closes the inner map, not the tag.
+        ("{{ {'a': {'u': ApiUrl}}.a.u }}/incidents", "https://api.example.com/v2/incidents"),
+        ("{{{'u': ApiUrl}['u']}}/x", "https://api.example.com/v2/x"),
+        ("{{ [[ApiUrl]][0][0]}}/x", "https://api.example.com/v2/x"),
+    ];
+    for (template, expected) in cases {
+        assert_eq!(ok(template, Escape::Url), *expected, "{template}");
+    }
+    let engine = Engine::new();
+    for template in ["{{{}}})}", "{{ {'a': '}}'} }}", "{{{'a': 1}.a}}{{@monitor.name}}"] {
+        assert_eq!(engine.check(SOURCE, template), Ok(()), "{template}");
+        for escape in [Escape::Text, Escape::Html, Escape::Json, Escape::Url, Escape::Header] {
+            if let Err(err) = check(template, escape, &alert) {
+                assert!(
+                    !err.reason.starts_with("syntax error"),
+                    "{template} ({escape:?}) accepted by check but: {err}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        ok("{{{'a': 1}.a}}{{@monitor.name}}", Escape::Text),
+        "1GalacticResorts.com - DNS"
+    );
+}
+
 #[test]
 fn error_reasons_are_plain_and_specific() {
     let alert = sample(AlertType::Alert);
