@@ -95,11 +95,13 @@ minimize_target() {
   local target=$1 before after
   before=$(find "fuzz/corpus/$target" -type f | wc -l)
   echo "==> minimising fuzz/corpus/$target ($before files)"
+  # `-use_counters=0`: keep the inputs that reach new edges, not every new hit count of an edge; the
+  # corpus is about four times smaller with the same edge coverage, and fuzzing rebuilds the rest.
   cargo fuzz cmin --fuzz-dir fuzz --sanitizer "$sanitizer" "$target" "fuzz/corpus/$target" -- \
-    -max_len="$(max_len_of "$target")" -rss_limit_mb="$rss_mb" -timeout="$timeout_s" \
+    -use_counters=0 -max_len="$(max_len_of "$target")" -rss_limit_mb="$rss_mb" -timeout="$timeout_s" \
     >"$logs/$target.cmin.log" 2>&1
   after=$(find "fuzz/corpus/$target" -type f | wc -l)
-  echo "    $before -> $after files, $(du -sk "fuzz/corpus/$target" | cut -f1) KiB"
+  echo "    $before -> $after files, $(cat "fuzz/corpus/$target"/* | wc -c) bytes"
 }
 
 mode=run
@@ -132,7 +134,7 @@ mkdir -p "$logs"
 
 if [ "$mode" = minimize ]; then
   for target in "${targets[@]}"; do minimize_target "$target"; done
-  echo "corpus: $(find fuzz/corpus -type f | wc -l) files, $(du -sk fuzz/corpus | cut -f1) KiB"
+  echo "corpus: $(find fuzz/corpus -type f | wc -l) files, $(find fuzz/corpus -type f -exec cat {} + | wc -c) bytes"
   exit 0
 fi
 

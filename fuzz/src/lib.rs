@@ -21,9 +21,7 @@ use alert_model::{
 };
 use definition_store::{
     AlertDefinition, Catalog, Definitions, EscalationLevel, LoadError, Operator, Route, VariableDef,
-    from_yaml,
-    selector::Selector,
-    validate,
+    from_yaml, selector::Selector, validate,
 };
 
 /// A fuzz target body.
@@ -106,10 +104,7 @@ pub fn inbound(data: &[u8]) {
 }
 
 fn check_inbound_error(error: &InboundError, message: &str) {
-    assert!(
-        !error.to_string().is_empty(),
-        "an inbound error has no message"
-    );
+    assert!(!error.to_string().is_empty(), "an inbound error has no message");
     let blank = message.trim().is_empty();
     match error {
         InboundError::Empty => assert!(blank, "a message with text was refused as empty"),
@@ -119,10 +114,7 @@ fn check_inbound_error(error: &InboundError, message: &str) {
         }
         InboundError::Invalid { path, reason, .. } => {
             assert!(!blank, "a blank message was refused as invalid, not empty");
-            assert!(
-                path.starts_with('$'),
-                "invalid path `{path}` is not a JSON path"
-            );
+            assert!(path.starts_with('$'), "invalid path `{path}` is not a JSON path");
             assert!(!reason.is_empty(), "an invalid message error has no reason");
             let text = message.trim_start_matches('\u{feff}').trim_start();
             assert!(
@@ -157,7 +149,11 @@ fn republish_as_native(alert: &Alert, input: &InboundMessage<'_>) {
     };
     match normalize(&republished) {
         Ok(again) => {
-            assert_eq!(again.format, InboundFormat::Native, "a native envelope was not recognised");
+            assert_eq!(
+                again.format,
+                InboundFormat::Native,
+                "a native envelope was not recognised"
+            );
             assert_eq!(
                 &again.alert, alert,
                 "a normalised alert republished as a native envelope normalises differently"
@@ -240,7 +236,11 @@ pub fn template(data: &[u8]) {
         let first = engine.render(source, template, *escape, &context);
         let cached = engine.render(source, template, *escape, &context);
         if random {
-            assert_eq!(first.is_ok(), cached.is_ok(), "a cached render differs ({escape:?})");
+            assert_eq!(
+                first.is_ok(),
+                cached.is_ok(),
+                "a cached render differs ({escape:?})"
+            );
         } else {
             assert_eq!(first, cached, "a cached render differs ({escape:?})");
         }
@@ -335,7 +335,10 @@ pub fn definitions_json(data: &[u8]) {
     let from_json = serde_json::from_str::<Definitions>(&text);
     let loaded = from_yaml(&text);
     if let (Ok(json), Ok(yaml)) = (&from_json, &loaded) {
-        assert_eq!(json, yaml, "the YAML loader and serde_json read the same JSON differently");
+        assert_eq!(
+            json, yaml,
+            "the YAML loader and serde_json read the same JSON differently"
+        );
     }
     if let Ok(definitions) = &from_json {
         check_definitions(definitions);
@@ -369,7 +372,10 @@ pub fn check_definitions(definitions: &Definitions) {
     let secrets = secret_refs(definitions);
     for issue in &issues {
         assert!(!issue.path.is_empty(), "a validation issue has no path: {issue}");
-        assert!(!issue.message.is_empty(), "a validation issue has no message: {issue}");
+        assert!(
+            !issue.message.is_empty(),
+            "a validation issue has no message: {issue}"
+        );
         for secret in &secrets {
             assert!(
                 !issue.message.contains(secret.as_str()),
@@ -513,7 +519,12 @@ fn sample_alerts(definitions: &Definitions) -> Vec<Alert> {
         .alert_definitions
         .iter()
         .flat_map(|definition| &definition.monitors)
-        .chain(definitions.monitor_groups.iter().flat_map(|group| &group.monitors));
+        .chain(
+            definitions
+                .monitor_groups
+                .iter()
+                .flat_map(|group| &group.monitors),
+        );
     for text in selectors.take(16) {
         monitors.push(Monitor {
             monitor_guid: text.clone(),
@@ -522,7 +533,11 @@ fn sample_alerts(definitions: &Definitions) -> Vec<Alert> {
         });
         match Selector::parse(text) {
             Ok(Selector::Guid(guid)) => {
-                for guid in [guid.to_owned(), guid.to_ascii_uppercase(), guid.to_ascii_lowercase()] {
+                for guid in [
+                    guid.to_owned(),
+                    guid.to_ascii_uppercase(),
+                    guid.to_ascii_lowercase(),
+                ] {
                     monitors.push(Monitor {
                         monitor_guid: guid,
                         ..Monitor::default()
@@ -565,8 +580,10 @@ fn sample_alerts(definitions: &Definitions) -> Vec<Alert> {
     let mut alerts = Vec::new();
     for (monitor, level, guid) in plans {
         for alert_type in AlertType::ALL {
-            let mut alert = Alert::default();
-            alert.monitor = monitor.clone();
+            let mut alert = Alert {
+                monitor: monitor.clone(),
+                ..Alert::default()
+            };
             alert.escalation_level.id = level;
             alert.alert.alert_type = *alert_type;
             alert.alert_definition.guid = guid.to_owned();
@@ -658,20 +675,23 @@ fn naive_routes(definitions: &Definitions, alert: &Alert, kind: IntegrationKind)
 }
 
 fn covers(definitions: &Definitions, definition: &AlertDefinition, monitor: &Monitor) -> bool {
-    definition.monitors.iter().any(|text| match Selector::parse(text) {
-        Ok(Selector::Group(id)) => definitions
-            .monitor_groups
-            .iter()
-            .find(|group| group.id == id)
-            .is_some_and(|group| {
-                group.monitors.iter().any(|text| match Selector::parse(text) {
-                    Ok(Selector::Group(_)) | Err(_) => false,
-                    Ok(selector) => selects(selector, monitor),
-                })
-            }),
-        Ok(selector) => selects(selector, monitor),
-        Err(_) => false,
-    })
+    definition
+        .monitors
+        .iter()
+        .any(|text| match Selector::parse(text) {
+            Ok(Selector::Group(id)) => definitions
+                .monitor_groups
+                .iter()
+                .find(|group| group.id == id)
+                .is_some_and(|group| {
+                    group.monitors.iter().any(|text| match Selector::parse(text) {
+                        Ok(Selector::Group(_)) | Err(_) => false,
+                        Ok(selector) => selects(selector, monitor),
+                    })
+                }),
+            Ok(selector) => selects(selector, monitor),
+            Err(_) => false,
+        })
 }
 
 fn selects(selector: Selector<'_>, monitor: &Monitor) -> bool {

@@ -1,6 +1,7 @@
 //! One test binary for the workspace.
 
 mod e2e;
+mod fuzz_corpus;
 mod leaks;
 mod stack;
 mod tidy;

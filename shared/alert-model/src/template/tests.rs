@@ -840,7 +840,10 @@ fn a_leading_url_tag_ends_where_minijinja_ends_it() {
     let alert = sample(AlertType::Alert);
     let cases: &[(&str, &str)] = &[
         // `}}` closes the inner map, not the tag.
-        ("{{ {'a': {'u': ApiUrl}}.a.u }}/incidents", "https://api.example.com/v2/incidents"),
+        (
+            "{{ {'a': {'u': ApiUrl}}.a.u }}/incidents",
+            "https://api.example.com/v2/incidents",
+        ),
         ("{{{'u': ApiUrl}['u']}}/x", "https://api.example.com/v2/x"),
         ("{{ [[ApiUrl]][0][0]}}/x", "https://api.example.com/v2/x"),
     ];
@@ -850,7 +853,13 @@ fn a_leading_url_tag_ends_where_minijinja_ends_it() {
     let engine = Engine::new();
     for template in ["{{{}}})}", "{{ {'a': '}}'} }}", "{{{'a': 1}.a}}{{@monitor.name}}"] {
         assert_eq!(engine.check(SOURCE, template), Ok(()), "{template}");
-        for escape in [Escape::Text, Escape::Html, Escape::Json, Escape::Url, Escape::Header] {
+        for escape in [
+            Escape::Text,
+            Escape::Html,
+            Escape::Json,
+            Escape::Url,
+            Escape::Header,
+        ] {
             if let Err(err) = check(template, escape, &alert) {
                 assert!(
                     !err.reason.starts_with("syntax error"),
