@@ -322,7 +322,7 @@ pub fn definitions_yaml(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     match from_yaml(&text) {
         Ok(definitions) => check_definitions(&definitions),
-        Err(error) => check_load_error(&error),
+        Err(error) => check_load_error(&error, &text),
     }
 }
 
@@ -345,16 +345,53 @@ pub fn definitions_json(data: &[u8]) {
     }
     match &loaded {
         Ok(definitions) => check_definitions(definitions),
-        Err(error) => check_load_error(error),
+        Err(error) => check_load_error(error, &text),
     }
 }
 
-fn check_load_error(error: &LoadError) {
-    assert!(!error.to_string().is_empty(), "a load error has no message");
+/// A load error has a path and a reason, and does not echo the value of a `secret` key (a secret
+/// value written there by mistake).
+fn check_load_error(error: &LoadError, text: &str) {
+    let message = error.to_string();
+    assert!(!message.is_empty(), "a load error has no message");
     if let LoadError::Parse { path, reason } = error {
         assert!(!path.is_empty(), "a load error has no path");
         assert!(!reason.is_empty(), "a load error has no reason");
     }
+    for value in secret_values(text) {
+        assert!(
+            !message.contains(value),
+            "a load error echoes the value of a `secret` key: {message}"
+        );
+    }
+}
+
+/// The scalar after each `secret:` / `"secret":` key of `text`, unquoted, when it is long enough
+/// not to be in a message by chance and occurs only once in the text (so a message holding it
+/// quotes that value, not a key or a template that happens to be equal).
+fn secret_values(text: &str) -> Vec<&str> {
+    let mut values = Vec::new();
+    for (at, _) in text.match_indices("secret") {
+        let rest = &text[at + "secret".len()..];
+        let rest = rest
+            .strip_prefix(['"', '\''])
+            .unwrap_or(rest)
+            .trim_start_matches([' ', '\t']);
+        let Some(rest) = rest.strip_prefix(':') else {
+            continue;
+        };
+        let value = rest
+            .trim_start_matches([' ', '\t', '['])
+            .split(['\n', '\r', ',', '}', ']', '#'])
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_matches(['"', '\'']);
+        if value.chars().count() >= 8 && text.matches(value).count() == 1 {
+            values.push(value);
+        }
+    }
+    values
 }
 
 /// At most this many sample alerts (each in every alert type) are routed per input.
