@@ -340,8 +340,17 @@ pub fn definitions_json(data: &[u8]) {
             "the YAML loader and serde_json read the same JSON differently"
         );
     }
-    if let Ok(definitions) = &from_json {
-        check_definitions(definitions);
+    match &from_json {
+        Ok(definitions) => check_definitions(definitions),
+        Err(error) => {
+            let message = error.to_string();
+            for value in secret_values(&text) {
+                assert!(
+                    !message.contains(value),
+                    "a JSON load error echoes the value of a `secret` key: {message}"
+                );
+            }
+        }
     }
     match &loaded {
         Ok(definitions) => check_definitions(definitions),
