@@ -322,7 +322,7 @@ pub fn definitions_yaml(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     match from_yaml(&text) {
         Ok(definitions) => check_definitions(&definitions),
-        Err(error) => check_load_error(&error, &text),
+        Err(error) => check_load_error(&error, &yaml_secret_numbers(&text)),
     }
 }
 
@@ -340,18 +340,20 @@ pub fn definitions_json(data: &[u8]) {
             "the YAML loader and serde_json read the same JSON differently"
         );
     }
+    // The values of the `secret` keys, when the text is JSON (serde_json's type errors, the only
+    // ones that quote values, need it to be).
+    let mut secrets = Vec::new();
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+        json_secret_values(&value, &mut secrets);
+    }
+    secrets.retain(|secret| secret.chars().count() >= 8 && text.matches(secret.as_str()).count() <= 1);
     match &from_json {
         Ok(definitions) => check_definitions(definitions),
-        // serde_json quotes values in type errors only, which need the text to parse.
         Err(error) => {
             let message = error.to_string();
-            let mut secrets = Vec::new();
-            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
-                json_secret_values(&value, &mut secrets);
-            }
-            for secret in secrets.iter().filter(|secret| secret.chars().count() >= 8) {
+            for secret in &secrets {
                 assert!(
-                    !message.contains(secret.as_str()) || text.matches(secret.as_str()).count() > 1,
+                    !message.contains(secret.as_str()),
                     "a JSON load error echoes the value of a `secret` key: {message}"
                 );
             }
@@ -359,77 +361,63 @@ pub fn definitions_json(data: &[u8]) {
     }
     match &loaded {
         Ok(definitions) => check_definitions(definitions),
-        Err(error) => check_load_error(error, &text),
+        Err(error) => check_load_error(error, &secrets),
     }
 }
 
-/// A load error has a path and a reason, and does not echo the value of a `secret` key (a secret
-/// value written there by mistake).
-fn check_load_error(error: &LoadError, text: &str) {
-    let message = error.to_string();
-    assert!(!message.is_empty(), "a load error has no message");
-    if let LoadError::Parse { path, reason } = error {
-        assert!(!path.is_empty(), "a load error has no path");
-        assert!(!reason.is_empty(), "a load error has no reason");
-        // A document that is not a mapping (a scalar, a list) has no `secret` key: the parser may
-        // quote the document itself.
-        if path == "$" && reason.starts_with("invalid type") {
-            return;
-        }
+/// A load error has a path and a reason, and its reason does not quote `secrets` (the values of
+/// `secret` keys: a secret written there by mistake).
+fn check_load_error(error: &LoadError, secrets: &[String]) {
+    assert!(!error.to_string().is_empty(), "a load error has no message");
+    let LoadError::Parse { path, reason } = error else {
+        return;
+    };
+    assert!(!path.is_empty(), "a load error has no path");
+    assert!(!reason.is_empty(), "a load error has no reason");
+    // A document that is not a mapping (a scalar, a list) has no `secret` key: the parser may
+    // quote the document itself.
+    if path == "$" && reason.starts_with("invalid type") {
+        return;
     }
-    for value in secret_values(text) {
+    for secret in secrets {
         assert!(
-            !message.contains(value),
-            "a load error echoes the value of a `secret` key: {message}"
+            !reason.contains(secret.as_str()),
+            "a load error echoes the value of a `secret` key: {error}"
         );
     }
 }
 
-/// The scalar value of each `secret` key of a YAML (or JSON) text, found without a parser (the
-/// text may not parse, and an error is exactly what is checked): `secret` at a key position (after
-/// `{`, `,`, `- ` or at the start of a line, quoted or not), then `:` and a space (or directly
-/// after a quoted key), then a quoted or plain scalar. Only values long enough not to be in a
-/// message by chance and found once in the text (so a message holding one quotes that value, not a
-/// key or a template that happens to be equal).
-fn secret_values(text: &str) -> Vec<&str> {
+/// The values of the `secret` keys of a YAML text that are numbers (`secret: 84731902`), found
+/// without a parser (the text may not parse, and its error is what is checked): the parser's type
+/// errors quote numbers, while a string is taken as a reference and never quoted. A value counts
+/// when `secret` is at a key position (after `{`, `,`, `- ` or at the start of a line), followed by
+/// `: ` and a plain number of at least 8 characters found once in the text.
+fn yaml_secret_numbers(text: &str) -> Vec<String> {
     let mut values = Vec::new();
     for (at, _) in text.match_indices("secret") {
         let before = &text[..at];
-        let quote = before.chars().next_back().filter(|c| matches!(c, '"' | '\''));
-        let before = quote.map_or(before, |q| &before[..before.len() - q.len_utf8()]);
         let boundary = before.trim_end_matches([' ', '\t']);
         let spaced = boundary.len() < before.len();
         let at_key = boundary.is_empty()
             || boundary.ends_with(['{', ',', '\n'])
             || (spaced && boundary.ends_with('-'));
-        if !at_key {
-            continue;
-        }
-        let mut rest = &text[at + "secret".len()..];
-        if let Some(q) = quote {
-            let Some(after) = rest.strip_prefix(q) else {
-                continue;
-            };
-            rest = after;
-        }
+        let rest = &text[at + "secret".len()..];
         let Some(after) = rest.trim_start_matches([' ', '\t']).strip_prefix(':') else {
             continue;
         };
-        if quote.is_none() && !after.is_empty() && !after.starts_with([' ', '\t', '\n', '\r']) {
+        if !at_key || !after.starts_with([' ', '\t']) {
             continue;
         }
-        let after = after.trim_start_matches([' ', '\t']);
-        let value = match after.chars().next() {
-            Some(q @ ('"' | '\'')) => after[1..].split(q).next().unwrap_or_default(),
-            Some('[' | '{') | None => continue,
-            Some(_) => after
-                .split(['\n', '\r', ',', '}', ']', '#'])
-                .next()
-                .unwrap_or_default()
-                .trim(),
-        };
-        if value.chars().count() >= 8 && text.matches(value).count() == 1 {
-            values.push(value);
+        let value = after
+            .trim_start_matches([' ', '\t'])
+            .split(['\n', '\r', ',', '}', ']', '#', ' '])
+            .next()
+            .unwrap_or_default();
+        let numeric = value
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'));
+        if numeric && value.chars().count() >= 8 && text.matches(value).count() == 1 {
+            values.push(value.to_owned());
         }
     }
     values
