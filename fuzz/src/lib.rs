@@ -346,7 +346,13 @@ pub fn definitions_json(data: &[u8]) {
     if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
         json_secret_values(&value, &mut secrets);
     }
-    secrets.retain(|secret| secret.chars().count() >= 8 && text.matches(secret.as_str()).count() <= 1);
+    // A reference (`ssm:…`, `secretsmanager:…`) is no secret, and its prefix is in fixed messages.
+    secrets.retain(|secret| {
+        !secret.starts_with("ssm:")
+            && !secret.starts_with("secretsmanager:")
+            && secret.chars().count() >= 8
+            && text.matches(secret.as_str()).count() <= 1
+    });
     match &from_json {
         Ok(definitions) => check_definitions(definitions),
         Err(error) => {
