@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh --seed                  add seed inputs from the repository's real inputs (fuzz/seed.py)
 #   scripts/fuzz.sh --list                  print the target names
 # Environment: FUZZ_SECONDS (60) per target, FUZZ_RSS_MB (2048), FUZZ_TIMEOUT (10, seconds per input),
-# FUZZ_MAX_LEN (per target by default), FUZZ_SANITIZER (address; `none` runs about twice as fast).
+# FUZZ_MAX_LEN (per target by default), FUZZ_SANITIZER (address, or none).
 # New inputs that add coverage are written into fuzz/corpus/TARGET: minimise before committing them.
 # Crash, timeout and OOM inputs go to fuzz/artifacts/TARGET/ (not committed); the script then exits 1.
 # Only stable Rust is needed: RUSTC_BOOTSTRAP=1 lets it take the nightly flags cargo-fuzz passes.
