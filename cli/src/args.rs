@@ -45,6 +45,27 @@ pub(crate) enum Command {
         #[arg(long = "type", value_enum)]
         alert_type: Option<AlertTypeArg>,
     },
+    /// Send a test alert to one integration, for real, and print every attempt (redacted).
+    ///
+    /// Exit code 0 when every message was delivered, 1 when one was not, 2 on bad input.
+    #[command(alias = "test-send")]
+    Test {
+        /// The definitions file (YAML or JSON).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// The integration to send to (nothing else is sent to).
+        #[arg(long)]
+        integration: String,
+        /// A raw message in any inbound format, or an SNS event (default: the sample alert).
+        #[arg(long)]
+        alert: Option<PathBuf>,
+        /// Send as this alert type instead of the message's own.
+        #[arg(long = "type", value_enum)]
+        alert_type: Option<AlertTypeArg>,
+        /// E-mail integrations: send to this address too (repeatable).
+        #[arg(long = "to", value_name = "EMAIL")]
+        to: Vec<String>,
+    },
     /// Publish an alert file to the alerts topic.
     Publish {
         /// The message to publish (any inbound format).
@@ -56,6 +77,25 @@ pub(crate) enum Command {
         /// The SNS subject.
         #[arg(long)]
         subject: Option<String>,
+    },
+    /// Re-publish the alerts of the on-failure queue to the topic; each queue message is deleted
+    /// once its alerts are published (delivered routes are not sent again).
+    Replay {
+        /// The on-failure queue (default: $TOCSIN_FAILED_QUEUE_URL).
+        #[arg(long)]
+        queue_url: Option<String>,
+        /// The topic (default: $TOCSIN_TOPIC_ARN, else the topic named `alerts`).
+        #[arg(long)]
+        topic_arn: Option<String>,
+        /// Replay at most this many queue messages.
+        #[arg(long)]
+        max: Option<usize>,
+        /// Say what would be replayed; publish and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON object per queue message instead of a line.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the delivery log of an alert.
     Log {
@@ -92,4 +132,15 @@ pub(crate) enum AlertTypeArg {
     Alert,
     Ok,
     Reminder,
+}
+
+impl AlertTypeArg {
+    /// The alert type this argument names.
+    pub(crate) fn alert_type(self) -> alert_model::AlertType {
+        match self {
+            AlertTypeArg::Alert => alert_model::AlertType::Alert,
+            AlertTypeArg::Ok => alert_model::AlertType::Ok,
+            AlertTypeArg::Reminder => alert_model::AlertType::Reminder,
+        }
+    }
 }

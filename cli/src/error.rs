@@ -24,6 +24,9 @@ pub enum CliError {
     /// An AWS call or store operation failed.
     #[error("{0}")]
     Aws(String),
+    /// Messages were not delivered (`tocsin test`); every attempt was printed.
+    #[error("{0}")]
+    Undelivered(String),
 }
 
 impl CliError {
@@ -33,7 +36,7 @@ impl CliError {
             CliError::Load(_) | CliError::Invalid(_) | CliError::Input(_) | CliError::Read { .. } => {
                 ExitCode::from(2)
             }
-            CliError::Aws(_) => ExitCode::from(1),
+            CliError::Aws(_) | CliError::Undelivered(_) => ExitCode::from(1),
         }
     }
 }

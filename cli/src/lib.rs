@@ -1,4 +1,6 @@
-//! The `tocsin` command: validate, apply, render, publish, log, demo.
+//! The `tocsin` command: validate, apply, render, test, publish, log, replay, demo.
+//!
+//! [`replay`] is also a library function, for tools that drain the on-failure queue themselves.
 //!
 //! Every command talks to AWS through the standard configuration chain, so `AWS_ENDPOINT_URL`
 //! points it at the local emulator. Output meant for programs goes to stdout (one JSON object per
@@ -14,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+pub use commands::replay::{ReplayOptions, ReplayReport, ReplayedMessage, replay};
 pub use error::CliError;
 
 /// Parses the command line, runs the command, and maps its outcome to an exit code.

@@ -366,3 +366,587 @@ fn log_prints_the_state_and_every_attempt_as_a_table_and_as_json() {
     assert_eq!(attempts[0]["httpStatus"], 503);
     assert_eq!(attempts[1]["outcome"], "delivered");
 }
+
+/// A stack for `tocsin test`: a scripted receiver standing in for the webhook targets, the sample
+/// definitions pointing at it with the webhook token in SSM under a name only this test uses, and
+/// the SES sender verified. The runtime keeps serving the receiver while the binary runs.
+struct TestSendStack {
+    runtime: tokio::runtime::Runtime,
+    receiver: test_support::Receiver,
+    secret: String,
+    definitions: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl TestSendStack {
+    fn start(script: impl FnOnce(&str) -> test_support::Script) -> TestSendStack {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let secret = moto::unique("cli-s3cret-T0KEN");
+        let receiver = runtime.block_on(test_support::Receiver::start(script(&secret)));
+        let parameter = format!("/{}", moto::unique("tocsin-cli/webhook-token"));
+        runtime.block_on(async {
+            let sdk = moto::sdk_config().await;
+            aws_sdk_ssm::Client::new(&sdk)
+                .put_parameter()
+                .name(&parameter)
+                .value(&secret)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .overwrite(true)
+                .send()
+                .await
+                .unwrap();
+            // Creating an identity that exists fails in the emulator; it is there either way.
+            let ses = aws_sdk_sesv2::Client::new(&sdk);
+            if ses
+                .create_email_identity()
+                .email_identity("alerts@example.com")
+                .send()
+                .await
+                .is_err()
+            {
+                ses.get_email_identity()
+                    .email_identity("alerts@example.com")
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        });
+        let sample = std::fs::read_to_string(root().join("examples/definitions.yaml")).unwrap();
+        assert!(
+            sample.contains("http://127.0.0.1:8787") && sample.contains("ssm:/tocsin/demo/webhook-token")
+        );
+        let yaml = sample
+            .replace("http://127.0.0.1:8787", &receiver.url(""))
+            .replace("ssm:/tocsin/demo/webhook-token", &format!("ssm:{parameter}"));
+        let definitions = write_temp("definitions.yaml", &yaml);
+        let env = [
+            ("AWS_ENDPOINT_URL", moto::endpoint()),
+            ("TOCSIN_ALLOW_HOSTS", "127.0.0.1".to_owned()),
+            ("TOCSIN_ALLOW_HTTP", "true".to_owned()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+        TestSendStack {
+            runtime,
+            receiver,
+            secret,
+            definitions,
+            env,
+        }
+    }
+
+    /// `tocsin test -f <definitions> ARGS…` with the stack's environment and `extra_env`.
+    fn test(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        let mut all = vec!["test", "-f", self.definitions.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let mut env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        env.extend_from_slice(extra_env);
+        tocsin_with(&all, &env)
+    }
+
+    /// Both outputs, checked for the secret (and its first 12 characters).
+    fn assert_no_secret(&self, output: &Output) {
+        for text in [stdout(output), stderr(output)] {
+            assert!(!text.contains(&self.secret[..12]), "the secret leaked: {text}");
+        }
+    }
+}
+
+#[test]
+fn test_sends_to_one_webhook_with_its_secret_and_retries_through_the_pipeline() {
+    use test_support::{Reply, Script};
+
+    // GIVEN a target that fails once with a 503, then accepts
+    let stack = TestSendStack::start(|_| {
+        Script::new()
+            .route("/hooks/ops", [Reply::status(503).body("busy"), Reply::ok()])
+            .route("/hooks/relay", [Reply::ok()])
+    });
+
+    // WHEN the incident webhook is tested
+    let output = stack.test(&["--integration", "ops-webhook"], &[]);
+
+    // THEN it was delivered on the second attempt, and both attempts are printed
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    assert!(text.contains("attempt 1: retryable, http 503"), "{text}");
+    assert!(text.contains("attempt 2: delivered, http 200"), "{text}");
+    assert!(text.contains("1 of 1 message(s) delivered"), "{text}");
+    // … the target got the real token, a fresh incident key and the marked test alert …
+    let sent = stack.receiver.requests_to("/hooks/ops");
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(
+        sent[1].header("authorization"),
+        Some(format!("Bearer {}", stack.secret).as_str())
+    );
+    let body: serde_json::Value = serde_json::from_str(&sent[1].body).unwrap();
+    assert!(
+        body["incident"].as_str().unwrap().starts_with("tocsin-test-"),
+        "{body}"
+    );
+    assert!(body["monitor"].as_str().unwrap().starts_with("[TEST] "), "{body}");
+    assert_eq!(body["severity"], "major", "the level's own value: {body}");
+    // … nothing reached the other integrations the sample alert routes to …
+    assert!(stack.receiver.requests_to("/hooks/relay").is_empty());
+    // … and the secret is in neither output
+    stack.assert_no_secret(&output);
+
+    // WHEN it is tested again, from an SNS event file, THEN it is a new alert: sent again, not
+    // skipped as delivered
+    let again = stack.test(
+        &["--integration", "ops-webhook", "--alert", "events/alert.json"],
+        &[],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    assert_eq!(stack.receiver.requests_to("/hooks/ops").len(), 3);
+    drop(stack.runtime);
+}
+
+#[test]
+fn test_exits_1_and_prints_every_attempt_when_the_target_refuses_or_keeps_failing() {
+    use test_support::{Reply, Script};
+
+    // GIVEN a target that first refuses with a 400, then keeps answering 500, echoing the token
+    let stack = TestSendStack::start(|secret| {
+        Script::new().route(
+            "/hooks/ops",
+            [
+                Reply::status(400).body(format!("bad token {secret}")),
+                Reply::status(500).body(format!("down, token {secret}")),
+            ],
+        )
+    });
+
+    // WHEN it is tested twice
+    let refused = stack.test(&["--integration", "ops-webhook"], &[]);
+    let failing = stack.test(
+        &["--integration", "ops-webhook", "--type", "reminder"],
+        &[("TOCSIN_MAX_ATTEMPTS", "2")],
+    );
+
+    // THEN the 400 is one permanent attempt, the 500 two retryable ones, both exit 1, redacted
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    let text = stdout(&refused);
+    assert!(text.contains("attempt 1: permanent, http 400"), "{text}");
+    assert!(text.contains("bad token [redacted]"), "{text}");
+    assert!(text.contains("failed permanently"), "{text}");
+    assert!(!text.contains("attempt 2"), "{text}");
+    assert!(
+        stderr(&refused).contains("1 of 1 message(s) not delivered"),
+        "{}",
+        stderr(&refused)
+    );
+    stack.assert_no_secret(&refused);
+
+    assert_eq!(failing.status.code(), Some(1), "{}", stdout(&failing));
+    let text = stdout(&failing);
+    assert!(text.contains("(Reminder)"), "{text}");
+    assert!(text.contains("attempt 1: retryable, http 500"), "{text}");
+    assert!(text.contains("attempt 2: retryable, http 500"), "{text}");
+    assert!(text.contains("down, token [redacted]"), "{text}");
+    assert!(!text.contains("attempt 3"), "{text}");
+    assert!(text.contains("not delivered, retryable"), "{text}");
+    stack.assert_no_secret(&failing);
+    assert_eq!(stack.receiver.requests_to("/hooks/ops").len(), 3);
+}
+
+#[test]
+fn test_sends_an_email_through_ses_to_the_levels_operators_and_to() {
+    // GIVEN the sample e-mail integration, and an extra address only this test uses
+    let stack = TestSendStack::start(|_| test_support::Script::new());
+    let extra = format!("{}@example.org", moto::unique("cli-test"));
+
+    // WHEN it is tested with an Ok
+    let output = stack.test(
+        &["--integration", "ops-email", "--to", &extra, "--type", "ok"],
+        &[],
+    );
+
+    // THEN SES took one e-mail for the on-duty operators of level 1, its extra e-mail and --to
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    assert!(text.contains("attempt 1: delivered"), "{text}");
+    assert!(text.contains("delivered (external id "), "{text}");
+    let data: serde_json::Value = stack.runtime.block_on(async {
+        let url = format!("{}/moto-api/data.json", moto::endpoint().trim_end_matches('/'));
+        serde_json::from_str(&reqwest::get(&url).await.unwrap().text().await.unwrap()).unwrap()
+    });
+    let sent: Vec<&serde_json::Value> = data
+        .pointer("/ses/Message")
+        .and_then(serde_json::Value::as_array)
+        .unwrap()
+        .iter()
+        .filter(|message| message.to_string().contains(&extra))
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let mut to: Vec<&str> = sent[0]
+        .pointer("/destinations/ToAddresses")
+        .and_then(serde_json::Value::as_array)
+        .unwrap()
+        .iter()
+        .map(|address| address.as_str().unwrap())
+        .collect();
+    to.sort_unstable();
+    let mut expected = vec![
+        "alice@example.com",
+        "bob@example.com",
+        "noc@example.com",
+        extra.as_str(),
+    ];
+    expected.sort_unstable();
+    assert_eq!(to, expected);
+    let subject = sent[0]["subject"].as_str().unwrap();
+    assert!(subject.starts_with("[Resolved] [TEST] "), "{subject}");
+    stack.assert_no_secret(&output);
+}
+
+#[test]
+fn test_exits_2_on_an_unknown_integration_a_bad_file_or_a_bad_recipient() {
+    let stack = TestSendStack::start(|_| test_support::Script::new());
+    let path = stack.definitions.display().to_string();
+
+    let unknown = stack.test(&["--integration", "pagerduty-main"], &[]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let text = stderr(&unknown);
+    assert!(
+        text.contains(&format!("{path}: unknown integration `pagerduty-main`"))
+            && text.contains("`ops-webhook`"),
+        "{text}"
+    );
+
+    let missing = stack.test(
+        &["--integration", "ops-webhook", "--alert", "no/such/alert.json"],
+        &[],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("cannot read `no/such/alert.json`"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let empty = write_temp("empty.json", "  ");
+    let unreadable = stack.test(
+        &["--integration", "ops-webhook", "--alert", empty.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(unreadable.status.code(), Some(2));
+    assert!(
+        stderr(&unreadable).contains(&format!(
+            "{}: cannot read the alert: empty message",
+            empty.display()
+        )),
+        "{}",
+        stderr(&unreadable)
+    );
+
+    let invalid = write_temp("invalid.yaml", "integrations:\n  - id: x\n    kind: pager\n");
+    let output = tocsin_with(
+        &["test", "-f", invalid.to_str().unwrap(), "--integration", "x"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("integrations[0].kind"),
+        "{}",
+        stderr(&output)
+    );
+
+    let to_webhook = stack.test(&["--integration", "ops-webhook", "--to", "a@example.com"], &[]);
+    assert_eq!(to_webhook.status.code(), Some(2));
+    assert!(
+        stderr(&to_webhook).contains("has no e-mail recipients"),
+        "{}",
+        stderr(&to_webhook)
+    );
+    let bad_address = stack.test(&["--integration", "ops-email", "--to", "not-an-address"], &[]);
+    assert_eq!(bad_address.status.code(), Some(2));
+    assert!(
+        stderr(&bad_address).contains("--to `not-an-address`"),
+        "{}",
+        stderr(&bad_address)
+    );
+    let alerts_only = write_temp(
+        "alerts-only.yaml",
+        "integrations:\n  - id: alerts-only\n    kind: webhook\n    messages:\n      - types: [Alert]\n        steps: [{url: \"http://127.0.0.1:9/hook\"}]\n",
+    );
+    let output = tocsin_with(
+        &[
+            "test",
+            "-f",
+            alerts_only.to_str().unwrap(),
+            "--integration",
+            "alerts-only",
+            "--type",
+            "ok",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("nothing to send")
+            && stderr(&output).contains("no message for alert type Ok"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Nothing was sent by any of them.
+    assert!(stack.receiver.requests().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// replay
+
+/// A queue in the emulator, with its ARN.
+async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    let url = sqs
+        .create_queue()
+        .queue_name(moto::unique(name))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    (url, arn)
+}
+
+/// Every message in the queue, bodies parsed (waits briefly for the last ones).
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<serde_json::Value> {
+    let mut bodies = Vec::new();
+    loop {
+        let messages = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for message in messages {
+            bodies.push(serde_json::from_str(message.body().unwrap()).unwrap());
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Lambda's on-failure record of an invocation of `event`.
+fn on_failure_record(event: &serde_json::Value) -> String {
+    serde_json::json!({
+        "version": "1.0",
+        "timestamp": "2026-11-28T10:05:00.000Z",
+        "requestContext": {
+            "requestId": "3f1c5a2e-7b1d-4c55-9a40-2d8a0f6b9e11",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:NotifyWebhookFunction:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "Retryable", "errorMessage": "1 route(s) left retryable: alert `x` integration `ops-webhook`: status 503"}
+    })
+    .to_string()
+}
+
+fn event_file(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(root().join("events").join(name)).unwrap()).unwrap()
+}
+
+#[test]
+fn replay_republishes_each_failed_alert_with_its_id_and_deletes_only_what_it_replayed() {
+    let endpoint = moto::endpoint();
+    let env = [("AWS_ENDPOINT_URL", endpoint.as_str())];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // GIVEN a topic whose deliveries land in a queue, and an on-failure queue holding a record of
+    // an event with a CloudWatch alarm, a native alert and an unreadable record, plus a stray message
+    let (topic_arn, sqs, seen_url, dead_url) = runtime.block_on(async {
+        let sdk = moto::sdk_config().await;
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let topic_arn = sns
+            .create_topic()
+            .name(moto::unique("replay-topic"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let (seen_url, seen_arn) = queue(&sqs, "replay-seen").await;
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(&seen_arn)
+            .send()
+            .await
+            .unwrap();
+        let (dead_url, _) = queue(&sqs, "replay-dead").await;
+        (topic_arn, sqs, seen_url, dead_url)
+    });
+    let cloudwatch = event_file("cloudwatch-alarm.json")["Records"][0].clone();
+    let native = event_file("alert.json")["Records"][0].clone();
+    let unreadable = serde_json::json!({"EventSource": "aws:sns", "Sns": {"MessageId": "m-3"}});
+    let event = serde_json::json!({"Records": [cloudwatch.clone(), native.clone(), unreadable]});
+    runtime.block_on(async {
+        for body in [on_failure_record(&event), "not json at all".to_owned()] {
+            sqs.send_message()
+                .queue_url(&dead_url)
+                .message_body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let expected_ids: Vec<String> = [&cloudwatch, &native]
+        .iter()
+        .map(|record| {
+            notify_core::pipeline::alert_from_record(record)
+                .unwrap()
+                .alert
+                .alert_guid
+        })
+        .collect();
+
+    // WHEN a dry run looks, then the replay runs
+    let dry = tocsin_with(
+        &[
+            "replay",
+            "--queue-url",
+            &dead_url,
+            "--topic-arn",
+            &topic_arn,
+            "--dry-run",
+        ],
+        &env,
+    );
+    let output = tocsin_with(
+        &[
+            "replay",
+            "--queue-url",
+            &dead_url,
+            "--topic-arn",
+            &topic_arn,
+            "--json",
+        ],
+        &env,
+    );
+
+    // THEN the dry run published nothing; the replay re-published both readable alerts under their
+    // own ids, deleted their record, kept the stray message with its reason, and exits 1 for it
+    assert!(dry.status.success(), "dry run: {}", stderr(&dry));
+    assert!(stdout(&dry).contains("would replay"), "{}", stdout(&dry));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1 message(s) replayed (2 alert(s) re-published), 1 kept"),
+        "{}",
+        stderr(&output)
+    );
+    let reports = lines(&output);
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+    let replayed = reports.iter().find(|r| r["outcome"] == "replayed").unwrap();
+    assert_eq!(replayed["condition"], "RetriesExhausted");
+    assert_eq!(replayed["invocations"], 3);
+    assert_eq!(replayed["alerts"], serde_json::json!(expected_ids));
+    assert_eq!(replayed["unreadable"].as_array().unwrap().len(), 1);
+    let kept = reports.iter().find(|r| r["outcome"] == "kept").unwrap();
+    assert!(kept["reason"].as_str().unwrap().contains("not JSON"), "{kept}");
+
+    let (seen, left) = runtime.block_on(async {
+        (drain(&sqs, &seen_url).await, {
+            // The kept message stays invisible for the replay's visibility timeout: count both.
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(&dead_url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap();
+            [
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ]
+            .iter()
+            .map(|name| {
+                attributes[&aws_sdk_sqs::types::QueueAttributeName::from(*name)]
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum::<u64>()
+        })
+    });
+    let republished: Vec<serde_json::Value> = seen
+        .iter()
+        .map(|notification| serde_json::from_str(notification["Message"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(republished.len(), 2, "{seen:#?}");
+    let ids: Vec<&str> = republished
+        .iter()
+        .map(|envelope| envelope["alert"]["alertGuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, expected_ids);
+    assert!(republished.iter().all(|envelope| envelope["version"] == 1));
+    assert_eq!(seen[0]["Subject"], cloudwatch["Sns"]["Subject"]);
+    assert_eq!(left, 1, "only the stray message is left in the on-failure queue");
+}
+
+#[test]
+fn a_replayed_alert_reads_back_as_the_same_alert_in_every_inbound_format() {
+    // The replay's promise: the envelope it publishes is the alert the functions read before.
+    for name in [
+        "alert.json",
+        "alertmanager.json",
+        "cloudwatch-alarm.json",
+        "ok.json",
+    ] {
+        for record in event_file(name)["Records"].as_array().unwrap() {
+            let original = notify_core::pipeline::alert_from_record(record).unwrap();
+            let mut again = record.clone();
+            again["Sns"]["Message"] = serde_json::Value::String(
+                serde_json::to_string(&alert_model::NativeEnvelope::new(original.clone())).unwrap(),
+            );
+            again["Sns"]["MessageId"] = serde_json::json!("a-new-message-id");
+            assert_eq!(
+                notify_core::pipeline::alert_from_record(&again).unwrap(),
+                original,
+                "{name}"
+            );
+        }
+    }
+}

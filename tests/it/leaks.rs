@@ -13,33 +13,30 @@ use test_support::{
     sns,
 };
 
-use crate::stack::{OPS_PATH, RELAY_PATH, Stack, event_file, message_of, with_alert_guid};
+use crate::{
+    redaction::{find_leaks, item_text, secret_with},
+    stack::{OPS_PATH, RELAY_PATH, Stack, event_file, message_of, with_alert_guid},
+};
 
 fn fresh_event() -> Value {
     let message = with_alert_guid(&message_of(&event_file("alert.json")), &unique("alert"));
     sns::event(&[(&unique("sns"), &message)])
 }
 
-/// A secret whose first 12 characters are unique to this test, followed by `tail`.
-fn secret_with(tail: &str) -> String {
-    let unique: String = unique("")
-        .chars()
-        .rev()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    format!("Q7x{unique}{tail}")
-}
-
-/// Every place the secret, or its first 12 characters, shows up.
+/// Every place the secret shows up in any of the forms [`find_leaks`] knows (its first 12
+/// characters included).
 fn leaks(secret: &str, items: &[HashMap<String, AttributeValue>], logs: &str) -> Vec<String> {
-    let piece = &secret[..12];
     let mut found: Vec<String> = items
         .iter()
-        .flat_map(|item| item.iter().map(|(name, value)| format!("{name}={value:?}")))
-        .filter(|text| text.contains(piece))
+        .map(item_text)
+        .flat_map(|text| {
+            find_leaks(secret, &text)
+                .into_iter()
+                .map(move |(form, _)| format!("{form}: {text}"))
+        })
         .collect();
-    if logs.contains(piece) {
-        found.push(format!("logs: {logs}"));
+    for (form, _) in find_leaks(secret, logs) {
+        found.push(format!("{form} in the logs: {logs}"));
     }
     found
 }

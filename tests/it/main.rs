@@ -3,5 +3,7 @@
 mod e2e;
 mod fuzz_corpus;
 mod leaks;
+mod redaction;
+mod security;
 mod stack;
 mod tidy;

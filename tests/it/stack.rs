@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use definition_store::{Definitions, DynamoDbStore, SecretRef, VariableDef, load_file};
 use notify_core::{
     Config, ConfiguredPipeline, DeliveryLog, DeliveryRecord, DeliveryState, EventReport, HandlerError,
-    HttpClient, build_pipeline,
+    HttpClient, Init, build_pipeline,
 };
 use notify_email::EmailNotifier;
 use notify_webhook::WebhookNotifier;
@@ -130,12 +130,18 @@ impl Stack {
         }
         let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid settings");
         let http = HttpClient::new(&config).expect("http client");
-        let email = build_pipeline(
-            EmailNotifier::with_client(aws_sdk_sesv2::Client::new(&sdk), config.email_from.clone()),
+        // The functions' own constructors, as `notify_core::run` calls them.
+        let init = Init {
+            config: config.clone(),
+            sdk: sdk.clone(),
+            http,
+        };
+        let email = build_pipeline(EmailNotifier::new(&init).expect("email notifier"), &config, &sdk);
+        let webhook = build_pipeline(
+            WebhookNotifier::new(&init).expect("webhook notifier"),
             &config,
             &sdk,
         );
-        let webhook = build_pipeline(WebhookNotifier::with_client(http), &config, &sdk);
         Stack {
             dynamo,
             deliveries_table,

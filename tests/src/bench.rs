@@ -8,8 +8,8 @@ use std::{
 
 use alert_model::{Alert, IntegrationKind, template::Engine};
 use definition_store::{
-    AlertDefinition, Attachment, Catalog, Definitions, EscalationLevel, HttpStep, Integration,
-    MessageDefinition, Operator, VariableDef, load_file,
+    AlertDefinition, Attachment, Catalog, Definitions, EscalationLevel, HttpAuth, HttpStep, Integration,
+    MessageDefinition, Operator, SecretRef, VariableDef, load_file,
 };
 use notify_core::{Config, HttpClient, Notifier, RouteContext, Variables, pipeline::alert_from_record};
 use notify_email::EmailNotifier;
@@ -163,6 +163,7 @@ pub fn integration(kind: IntegrationKind, id: &str, base_url: &str) -> Integrati
         variables: BTreeMap::new(),
         messages: Vec::new(),
         settings: serde_json::Map::new(),
+        fallback: None,
     };
     match kind {
         IntegrationKind::Email => {
@@ -195,6 +196,69 @@ pub fn integration(kind: IntegrationKind, id: &str, base_url: &str) -> Integrati
         }
     }
     integration
+}
+
+/// The user name of the Basic credentials of [`secret_integration`]'s webhook.
+pub const SECRET_USER: &str = "ops";
+
+/// [`integration`] with a secret variable `Token` (`secret`) used wherever the kind can carry one,
+/// for the redaction tests: in e-mail bodies (text and HTML) for e-mail; as the Basic password, in
+/// a header, in the URL query and in the JSON body for a webhook.
+pub fn secret_integration(
+    kind: IntegrationKind,
+    id: &str,
+    base_url: &str,
+    secret: &SecretRef,
+) -> Integration {
+    let mut integration = integration(kind, id, base_url);
+    integration.variables.insert(
+        "Token".to_owned(),
+        VariableDef::Secret {
+            secret: secret.clone(),
+        },
+    );
+    match kind {
+        IntegrationKind::Email => {
+            for (field, template) in [
+                (
+                    "text",
+                    "Acknowledge: https://ops.example.com/ack?token={{Token}}\n{{@alert.description}}",
+                ),
+                (
+                    "html",
+                    "<a href=\"https://ops.example.com/ack?token={{Token}}\">{{Token}}</a>",
+                ),
+            ] {
+                integration
+                    .settings
+                    .insert(field.to_owned(), Value::String(template.to_owned()));
+            }
+        }
+        IntegrationKind::Webhook => {
+            for step in integration
+                .messages
+                .iter_mut()
+                .flat_map(|message| message.steps.iter_mut())
+            {
+                step.url = format!("{}?key={{{{Token}}}}", step.url);
+                step.headers
+                    .insert("X-Api-Key".to_owned(), "{{Token}}".to_owned());
+                step.auth = Some(HttpAuth::Basic {
+                    username: SECRET_USER.to_owned(),
+                    password: "{{Token}}".to_owned(),
+                });
+                step.body = Some("{\"token\": \"{{Token}}\", \"monitor\": \"{{@monitor.name}}\"}".to_owned());
+            }
+        }
+    }
+    integration
+}
+
+/// [`load_definitions`] with one integration of `kind`, `<kind>-0`, made by [`secret_integration`].
+pub fn secret_definitions(kind: IntegrationKind, base_url: &str, secret: &SecretRef) -> Definitions {
+    let mut definitions = load_definitions(kind, 1, base_url);
+    definitions.integrations = vec![secret_integration(kind, &format!("{kind}-0"), base_url, secret)];
+    definitions
 }
 
 fn attachment(integration: &str) -> Attachment {

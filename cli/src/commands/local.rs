@@ -1,6 +1,6 @@
 //! The notifiers, built for local use by `render` (offline) and `demo` (against the emulator).
 
-use notify_core::{Config, HttpClient};
+use notify_core::{Config, HttpClient, Init};
 use notify_email::EmailNotifier;
 use notify_webhook::WebhookNotifier;
 
@@ -27,9 +27,16 @@ impl Notifiers {
     /// Notifiers that send for real, through the given settings and AWS config.
     pub(crate) fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Notifiers, CliError> {
         let http = HttpClient::new(config).map_err(|err| CliError::Input(err.to_string()))?;
+        // The functions' own constructors, so that local runs build their clients as Lambda does.
+        let init = Init {
+            config: config.clone(),
+            sdk: sdk.clone(),
+            http,
+        };
+        let input = |err: notify_core::ConfigError| CliError::Input(err.to_string());
         Ok(Notifiers {
-            email: EmailNotifier::with_client(aws_sdk_sesv2::Client::new(sdk), config.email_from.clone()),
-            webhook: WebhookNotifier::with_client(http),
+            email: EmailNotifier::new(&init).map_err(input)?,
+            webhook: WebhookNotifier::new(&init).map_err(input)?,
         })
     }
 }

@@ -6,12 +6,14 @@ mod local;
 mod log;
 mod publish;
 mod render;
+pub(crate) mod replay;
 mod serve;
+mod test;
 mod validate;
 
 use crate::{
     CliError,
-    args::{Args, Command},
+    args::{AlertTypeArg, Args, Command},
 };
 
 /// Runs the parsed command.
@@ -29,12 +31,35 @@ pub(crate) async fn run(args: Args) -> Result<(), CliError> {
             integration,
             alert_type,
         } => render::run(&file, &alert, integration.as_deref(), alert_type).await,
+        Command::Test {
+            file,
+            integration,
+            alert,
+            alert_type,
+            to,
+        } => {
+            test::run(&test::TestSend {
+                file: &file,
+                integration: &integration,
+                alert: alert.as_deref(),
+                alert_type: alert_type.map(AlertTypeArg::alert_type),
+                to: &to,
+            })
+            .await
+        }
         Command::Publish {
             alert,
             topic_arn,
             subject,
         } => publish::run(&alert, topic_arn, subject).await,
         Command::Log { alert, table, json } => log::run(&alert, table, json).await,
+        Command::Replay {
+            queue_url,
+            topic_arn,
+            max,
+            dry_run,
+            json,
+        } => replay::run(queue_url, topic_arn, max, dry_run, json).await,
         Command::LocalSetup { file } => demo::local_setup(&file).await,
         Command::Demo { file, alerts } => demo::run(&file, &alerts).await,
     }

@@ -30,10 +30,11 @@ pub struct EmailNotifier {
 
 impl EmailNotifier {
     /// The notifier for the Lambda function: `notify_core::run(EmailNotifier::new)`. Integrations
-    /// without `settings.from` send as `TOCSIN_EMAIL_FROM`.
+    /// without `settings.from` send as `TOCSIN_EMAIL_FROM`. SES is a target: its client makes one
+    /// attempt per send, bounded by the HTTP timeouts ([`Init::target_sdk`]).
     pub fn new(init: &Init) -> Result<Self, ConfigError> {
         Ok(EmailNotifier::with_client(
-            aws_sdk_sesv2::Client::new(&init.sdk),
+            aws_sdk_sesv2::Client::new(&init.target_sdk()),
             init.config.email_from.clone(),
         ))
     }

@@ -158,7 +158,8 @@ fn recipients(route: &RouteContext<'_>) -> Vec<String> {
 }
 
 /// Joins the lines of `text` with spaces (a subject is one header line: CR/LF would inject
-/// headers) and cuts it to `max` characters at a character boundary, ending with `…`.
+/// headers; control characters and the Unicode line and paragraph separators become spaces too)
+/// and cuts it to `max` characters at a character boundary, ending with `…`.
 fn one_line(text: &str, max: usize) -> String {
     let line = text
         .lines()
@@ -168,7 +169,13 @@ fn one_line(text: &str, max: usize) -> String {
         .join(" ");
     let line: String = line
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     if line.chars().count() <= max {
         return line;

@@ -35,6 +35,7 @@ fn integration(settings: serde_json::Value) -> Integration {
         variables: BTreeMap::new(),
         messages: Vec::new(),
         settings,
+        fallback: None,
     }
 }
 
@@ -305,6 +306,35 @@ fn hostile_values() {
     assert!(!message.html.contains("<script>"), "html: {}", message.html);
     assert!(!message.html.contains("<img src=x"), "html: {}", message.html);
     insta::assert_json_snapshot!("hostile", rendered(&messages));
+}
+
+#[test]
+fn values_never_break_the_subject_line_or_the_html() {
+    for breaker in [
+        "\r\n", "\n", "\r", "\u{0}", "\u{b}", "\u{1b}", "\u{7f}", "\u{85}", "\u{2028}", "\u{2029}",
+    ] {
+        let mut alert = alert(AlertType::Alert);
+        alert.monitor.name = format!("DNS{breaker}Bcc: victim@example.com");
+        let settings = json!({"subject": "[{{@alert.type}}] {{@monitor.name}} {{ monitor.name }}"});
+        let messages = build(&alert, &integration(settings), &ops(), &[]).unwrap();
+        let subject = &messages[0].message.subject;
+        assert_eq!(
+            subject, "[Alert] DNS Bcc: victim@example.com DNS Bcc: victim@example.com",
+            "{breaker:?}"
+        );
+    }
+    // Template code and markup in values are text in every part of the message.
+    let mut alert = alert(AlertType::Alert);
+    alert.monitor.name = "{{ 7*7 }} {{ApiKey}} <b>x</b>".to_owned();
+    let settings = json!({
+        "subject": "{{@monitor.name}}",
+        "text": "{{@monitor.name}}",
+        "html": "<p>{{@monitor.name}}</p>",
+    });
+    let message = &build(&alert, &integration(settings), &ops(), &[]).unwrap()[0].message;
+    assert_eq!(message.subject, "{{ 7*7 }} {{ApiKey}} <b>x</b>");
+    assert_eq!(message.text, "{{ 7*7 }} {{ApiKey}} <b>x</b>");
+    assert_eq!(message.html, "<p>{{ 7*7 }} {{ApiKey}} &lt;b&gt;x&lt;/b&gt;</p>");
 }
 
 #[test]
@@ -896,4 +926,105 @@ async fn every_batch_of_a_large_level_is_accepted_by_ses() {
         })
         .sum();
     assert_eq!(recipients, 120);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SES as a target: one attempt per send, bounded by the HTTP timeouts
+
+/// The notifier as the Lambda function builds it, with SES pointed at `receiver`.
+async fn notifier_at(receiver: &test_support::Receiver, http_timeout_ms: u64) -> EmailNotifier {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(receiver.url(""))
+        .region(aws_config::Region::new("us-east-1"))
+        .test_credentials()
+        .load()
+        .await;
+    let config = notify_core::Config {
+        http_timeout: std::time::Duration::from_millis(http_timeout_ms),
+        email_from: Some("alerts@example.com".to_owned()),
+        ..notify_core::Config::default()
+    };
+    let init = notify_core::Init {
+        http: notify_core::HttpClient::new(&config).expect("http client"),
+        config,
+        sdk,
+    };
+    EmailNotifier::new(&init).expect("notifier")
+}
+
+fn one_message() -> EmailMessage {
+    EmailMessage {
+        from: "alerts@example.com".to_owned(),
+        to: vec!["ops@example.com".to_owned()],
+        subject: "[Alert] DNS".to_owned(),
+        text: "DNS lookup failed".to_owned(),
+        html: "<p>DNS lookup failed</p>".to_owned(),
+    }
+}
+
+const SEND_EMAIL_PATH: &str = "/v2/email/outbound-emails";
+
+#[tokio::test]
+async fn a_throttled_send_is_one_attempt_left_to_the_runner() {
+    // GIVEN SES answering 429 TooManyRequests, then 500
+    let throttled = test_support::Reply::json(
+        429,
+        &serde_json::json!({"__type": "TooManyRequestsException", "message": "Maximum sending rate exceeded."}),
+    )
+    .header("x-amzn-errortype", "TooManyRequestsException");
+    let receiver = test_support::Receiver::start(
+        test_support::Script::new().route(SEND_EMAIL_PATH, [throttled, test_support::Reply::status(500)]),
+    )
+    .await;
+    let notifier = notifier_at(&receiver, 2_000).await;
+
+    // WHEN a message is sent twice
+    let first = notifier.send(&one_message()).await;
+    let second = notifier.send(&one_message()).await;
+
+    // THEN each send was one request (the SDK retried nothing), and both are retryable for the runner
+    assert_eq!(receiver.requests_to(SEND_EMAIL_PATH).len(), 2);
+    assert!(
+        matches!(
+            first,
+            Err(NotifyError::Retryable {
+                status: Some(429),
+                ..
+            })
+        ),
+        "{first:?}"
+    );
+    assert!(
+        matches!(
+            second,
+            Err(NotifyError::Retryable {
+                status: Some(500),
+                ..
+            })
+        ),
+        "{second:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_send_that_gets_no_answer_times_out_as_retryable() {
+    // GIVEN SES that answers only after 30 s, and a 300 ms request timeout
+    let receiver = test_support::Receiver::start(test_support::Script::new().route(
+        SEND_EMAIL_PATH,
+        [test_support::Reply::ok().delay(std::time::Duration::from_secs(30))],
+    ))
+    .await;
+    let notifier = notifier_at(&receiver, 300).await;
+
+    // WHEN a message is sent (bounded here only so that a regression fails instead of hanging)
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(20), notifier.send(&one_message()))
+        .await
+        .expect("the send must end with the request timeout, not wait for the answer");
+
+    // THEN it timed out after one request, retryable
+    assert!(
+        matches!(outcome, Err(NotifyError::Retryable { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(receiver.requests_to(SEND_EMAIL_PATH).len(), 1);
 }

@@ -6,9 +6,20 @@ use alert_model::AlertType;
 use definition_store::{Integration, MessageDefinition};
 use notify_core::NotifyError;
 
-/// What a webhook integration sends.
+/// What a webhook integration sends, and how it is signed.
 #[derive(Debug, Clone, PartialEq)]
-pub enum WebhookTarget {
+pub struct WebhookTarget {
+    /// The requests.
+    pub requests: WebhookRequests,
+    /// `settings.signingSecret`: a template (usually `{{SigningSecret}}`, a secret variable) whose
+    /// value is a Standard Webhooks secret (`whsec_<base64>`); when given, every request carries a
+    /// `webhook-signature` header.
+    pub signing_secret: Option<String>,
+}
+
+/// The requests of a webhook integration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookRequests {
     /// The integration's own request steps, per alert type (`Integration.messages`).
     Custom {
         /// The message definitions, as in the integration.
@@ -32,21 +43,59 @@ pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// The preset names `settings.preset` accepts.
 pub const PRESETS: &[&str] = &["all-variables"];
 
+/// The settings a custom integration (with `messages`) may have.
+const CUSTOM_SETTINGS: &[&str] = &["signingSecret"];
+
+/// The settings of a preset.
+const PRESET_SETTINGS: &[&str] = &["preset", "url", "method", "headers", "signingSecret"];
+
 impl WebhookTarget {
     /// Parses and validates an integration: either `settings.preset` (and no `messages`), or
-    /// `messages` and no settings. Errors are permanent and name the integration and the path.
+    /// `messages`; both may have `settings.signingSecret`. Errors are permanent and name the
+    /// integration and the path.
     pub fn parse(integration: &Integration) -> Result<WebhookTarget, NotifyError> {
         let invalid =
             |reason: String| NotifyError::permanent(format!("integration `{}`: {reason}", integration.id));
-        if integration.settings.is_empty() {
-            return parse_messages(&integration.messages).map_err(invalid);
-        }
-        if !integration.messages.is_empty() {
+        let settings = &integration.settings;
+        let signing_secret = signing_secret(settings).map_err(invalid)?;
+        let requests = if settings.contains_key("preset") {
+            if !integration.messages.is_empty() {
+                return Err(invalid(
+                    "`settings.preset` and `messages` exclude each other".to_owned(),
+                ));
+            }
+            parse_preset(settings).map_err(invalid)?
+        } else if integration.messages.is_empty() && settings.keys().any(|key| key != "signingSecret") {
             return Err(invalid(
-                "`settings.preset` and `messages` exclude each other".to_owned(),
+                "`settings.preset` is required when settings are given".to_owned(),
             ));
-        }
-        parse_preset(&integration.settings).map_err(invalid)
+        } else {
+            if let Some(key) = settings
+                .keys()
+                .find(|key| !CUSTOM_SETTINGS.contains(&key.as_str()))
+            {
+                return Err(invalid(format!(
+                    "unknown setting `settings.{key}` for an integration with `messages` (known: {})",
+                    CUSTOM_SETTINGS.join(", ")
+                )));
+            }
+            parse_messages(&integration.messages).map_err(invalid)?
+        };
+        Ok(WebhookTarget {
+            requests,
+            signing_secret,
+        })
+    }
+}
+
+fn signing_secret(settings: &serde_json::Map<String, serde_json::Value>) -> Result<Option<String>, String> {
+    match settings.get("signingSecret") {
+        None => Ok(None),
+        Some(serde_json::Value::String(text)) if !text.trim().is_empty() => Ok(Some(text.clone())),
+        Some(_) => Err(
+            "`settings.signingSecret` must be a non-empty template, e.g. \"{{SigningSecret}}\" naming a secret variable"
+                .to_owned(),
+        ),
     }
 }
 
@@ -64,7 +113,7 @@ pub fn is_valid_header_name(name: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
 }
 
-fn parse_messages(messages: &[MessageDefinition]) -> Result<WebhookTarget, String> {
+fn parse_messages(messages: &[MessageDefinition]) -> Result<WebhookRequests, String> {
     if messages.is_empty() {
         return Err(
             "a webhook integration needs `messages` or `settings.preset` (known presets: all-variables)"
@@ -120,12 +169,12 @@ fn parse_messages(messages: &[MessageDefinition]) -> Result<WebhookTarget, Strin
             }
         }
     }
-    Ok(WebhookTarget::Custom {
+    Ok(WebhookRequests::Custom {
         messages: messages.to_vec(),
     })
 }
 
-fn parse_preset(settings: &serde_json::Map<String, serde_json::Value>) -> Result<WebhookTarget, String> {
+fn parse_preset(settings: &serde_json::Map<String, serde_json::Value>) -> Result<WebhookRequests, String> {
     let string = |key: &str| match settings.get(key) {
         None => Ok(None),
         Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
@@ -133,10 +182,11 @@ fn parse_preset(settings: &serde_json::Map<String, serde_json::Value>) -> Result
     };
     if let Some(key) = settings
         .keys()
-        .find(|key| !["preset", "url", "method", "headers"].contains(&key.as_str()))
+        .find(|key| !PRESET_SETTINGS.contains(&key.as_str()))
     {
         return Err(format!(
-            "unknown setting `settings.{key}` (known: preset, url, method, headers)"
+            "unknown setting `settings.{key}` (known: {})",
+            PRESET_SETTINGS.join(", ")
         ));
     }
     let preset = string("preset")?.ok_or("`settings.preset` is required when settings are given")?;
@@ -175,5 +225,5 @@ fn parse_preset(settings: &serde_json::Map<String, serde_json::Value>) -> Result
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("`settings.headers` must be a map of header name to value".to_owned()),
     };
-    Ok(WebhookTarget::AllVariables { url, method, headers })
+    Ok(WebhookRequests::AllVariables { url, method, headers })
 }

@@ -3,6 +3,9 @@
 //! [`WebhookNotifier`] sends either the integration's own steps for the alert's type (URL values
 //! percent-encoded, header values refused on CR/LF, JSON bodies JSON-escaped and checked), or the
 //! preset `all-variables`: the native envelope v1 as a JSON body, so one Tocsin can feed another.
+//! Every request carries the Standard Webhooks headers `webhook-id` (stable across retries, so
+//! receivers can drop duplicates) and `webhook-timestamp`, and `webhook-signature` when the
+//! integration has `settings.signingSecret`.
 //! Every request goes through the shared [`HttpClient`] (timeouts, SSRF guard, classification).
 
 mod config;
@@ -14,7 +17,8 @@ use notify_core::{
     ConfigError, HttpClient, HttpRequest, Init, Notifier, NotifyError, Outgoing, RouteContext, Sent,
 };
 
-pub use config::{METHODS, PRESETS, WebhookTarget, is_valid_header_name, normalize_method};
+pub use config::{METHODS, PRESETS, WebhookRequests, WebhookTarget, is_valid_header_name, normalize_method};
+pub use payload::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, sign};
 
 /// The webhook notifier: the shared HTTP client.
 #[derive(Debug)]

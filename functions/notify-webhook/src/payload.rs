@@ -10,10 +10,23 @@ use base64::Engine as _;
 use definition_store::{HttpAuth, HttpStep};
 use notify_core::{HttpRequest, NotifyError, Outgoing, RouteContext};
 
-use crate::config::{WebhookTarget, is_valid_header_name, normalize_method};
+use crate::config::{WebhookRequests, WebhookTarget, is_valid_header_name, normalize_method};
 
-/// Builds the requests of one route. A custom integration without a definition for the alert's
-/// type sends nothing for it (the product's unticked "OK alert" box): no requests, not an error.
+/// The Standard Webhooks headers (<https://www.standardwebhooks.com/>): the message id (the same on
+/// every retry of a message, so a receiver can drop duplicates), the send time in epoch seconds, and
+/// the signature of `{id}.{timestamp}.{body}`.
+pub const WEBHOOK_ID: &str = "webhook-id";
+/// See [`WEBHOOK_ID`].
+pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
+/// See [`WEBHOOK_ID`].
+pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
+
+/// Namespace of the `webhook-id` UUIDs (v5 of the delivery key).
+const WEBHOOK_ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2d4e_7a3b_4c59_9e0d_5b8a_1f27_c364);
+
+/// Builds the requests of one route, each with the Standard Webhooks headers. A custom integration
+/// without a definition for the alert's type sends nothing for it (the product's unticked "OK alert"
+/// box): no requests, not an error.
 pub(crate) fn build_requests(
     route: &RouteContext<'_>,
     target: &WebhookTarget,
@@ -27,8 +40,70 @@ pub(crate) fn build_requests(
             now: route.now,
         },
     };
+    let mut requests = unsigned_requests(route, &renderer, &target.requests)?;
+    let key = match &target.signing_secret {
+        None => None,
+        Some(template) => Some(renderer.signing_key(template)?),
+    };
+    for outgoing in &mut requests {
+        let id = webhook_id(route, &outgoing.step);
+        let timestamp = route.now.timestamp().to_string();
+        let headers = &mut outgoing.message.headers;
+        // A header the integration sets itself wins: it may speak an older variant of the scheme.
+        if header(headers, WEBHOOK_ID).is_none() {
+            headers.insert(WEBHOOK_ID.to_owned(), id.clone());
+        }
+        if header(headers, WEBHOOK_TIMESTAMP).is_none() {
+            headers.insert(WEBHOOK_TIMESTAMP.to_owned(), timestamp.clone());
+        }
+        if let Some(key) = &key {
+            let id = header(headers, WEBHOOK_ID).unwrap_or(&id).to_owned();
+            let timestamp = header(headers, WEBHOOK_TIMESTAMP)
+                .unwrap_or(&timestamp)
+                .to_owned();
+            let signature = sign(key, &id, &timestamp, &outgoing.message.body);
+            headers.insert(WEBHOOK_SIGNATURE.to_owned(), signature);
+        }
+    }
+    Ok(requests)
+}
+
+/// `msg_` and a UUID v5 of the delivery key `(alert, integration, alert definition, step)`: stable
+/// across retries and invocations, distinct for every message.
+fn webhook_id(route: &RouteContext<'_>, step: &str) -> String {
+    let key = format!(
+        "{}\u{0}{}\u{0}{}\u{0}{step}",
+        route.alert.alert.alert_guid, route.integration.id, route.alert.alert_definition.guid
+    );
+    format!(
+        "msg_{}",
+        uuid::Uuid::new_v5(&WEBHOOK_ID_NAMESPACE, key.as_bytes()).simple()
+    )
+}
+
+/// `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`.
+pub fn sign(key: &[u8], id: &str, timestamp: &str, body: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    // HMAC accepts keys of any length: `new_from_slice` cannot fail for it.
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    format!("v1,{signature}")
+}
+
+fn unsigned_requests(
+    route: &RouteContext<'_>,
+    renderer: &Renderer<'_>,
+    target: &WebhookRequests,
+) -> Result<Vec<Outgoing<HttpRequest>>, NotifyError> {
     match target {
-        WebhookTarget::Custom { messages } => {
+        WebhookRequests::Custom { messages } => {
             let alert_type = route.alert.alert.alert_type;
             let Some((index, message)) = messages
                 .iter()
@@ -52,7 +127,7 @@ pub(crate) fn build_requests(
                 })
                 .collect()
         }
-        WebhookTarget::AllVariables { url, method, headers } => {
+        WebhookRequests::AllVariables { url, method, headers } => {
             let name = "step-1";
             let method =
                 normalize_method(method).ok_or_else(|| renderer.error(name, unknown_method(method)))?;
@@ -100,6 +175,24 @@ impl Renderer<'_> {
         self.engine
             .render(source, template, escape, &self.context)
             .map_err(|error| NotifyError::permanent(error.to_string()))
+    }
+
+    /// The key bytes of a Standard Webhooks secret (`whsec_<base64>`, or the base64 alone). The
+    /// secret is never quoted in the error.
+    fn signing_key(&self, template: &str) -> Result<Vec<u8>, NotifyError> {
+        let field = "settings.signingSecret";
+        let invalid = |reason: &str| {
+            NotifyError::permanent(format!("integration `{}`, `{field}`: {reason}", self.integration))
+        };
+        let secret = self.render(field, template, Escape::Text)?;
+        let secret = secret.trim();
+        let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
+        if encoded.is_empty() {
+            return Err(invalid("renders to an empty secret"));
+        }
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| invalid("is not a Standard Webhooks secret (`whsec_` followed by base64)"))
     }
 
     fn step(&self, name: &str, path: &str, step: &HttpStep) -> Result<HttpRequest, NotifyError> {

@@ -8,7 +8,7 @@ use notify_core::{
 };
 use serde_json::json;
 
-use crate::{WebhookNotifier, WebhookTarget};
+use crate::{WebhookNotifier, WebhookRequests, WebhookTarget};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -40,6 +40,7 @@ fn custom(messages: Vec<MessageDefinition>) -> Integration {
         variables: BTreeMap::new(),
         messages,
         settings: serde_json::Map::new(),
+        fallback: None,
     }
 }
 
@@ -211,10 +212,13 @@ fn preset_with_defaults() {
     ));
     assert_eq!(
         target.unwrap(),
-        WebhookTarget::AllVariables {
-            url: "https://x.example.com/in".to_owned(),
-            method: "POST".to_owned(),
-            headers: BTreeMap::new()
+        WebhookTarget {
+            requests: WebhookRequests::AllVariables {
+                url: "https://x.example.com/in".to_owned(),
+                method: "POST".to_owned(),
+                headers: BTreeMap::new()
+            },
+            signing_secret: None,
         }
     );
 }
@@ -227,10 +231,13 @@ fn preset_method_and_headers() {
     })));
     assert_eq!(
         target.unwrap(),
-        WebhookTarget::AllVariables {
-            url: "https://x.example.com/in".to_owned(),
-            method: "PUT".to_owned(),
-            headers: BTreeMap::from([("X-Api-Key".to_owned(), "{{ApiKey}}".to_owned())])
+        WebhookTarget {
+            requests: WebhookRequests::AllVariables {
+                url: "https://x.example.com/in".to_owned(),
+                method: "PUT".to_owned(),
+                headers: BTreeMap::from([("X-Api-Key".to_owned(), "{{ApiKey}}".to_owned())])
+            },
+            signing_secret: None,
         }
     );
 }
@@ -280,7 +287,7 @@ fn unknown_setting_is_refused_by_name() {
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: unknown setting `settings.secret` (known: preset, url, method, headers)"
+        "integration `ops-hook`: unknown setting `settings.secret` (known: preset, url, method, headers, signingSecret)"
     );
 }
 
@@ -446,8 +453,11 @@ fn method_is_validated_when_building() {
     let mut integration = incident_api();
     integration.messages[0].steps[0].method = "TRACE".to_owned();
     // A target built without `parse` (e.g. by hand) is still checked.
-    let target = WebhookTarget::Custom {
-        messages: integration.messages.clone(),
+    let target = WebhookTarget {
+        requests: WebhookRequests::Custom {
+            messages: integration.messages.clone(),
+        },
+        signing_secret: None,
     };
     let notifier = notifier();
     let (attachment, level, variables) = (attachment(), level(), variables());
@@ -730,7 +740,11 @@ fn variables_without_values_still_build_when_unused() {
         types: vec![AlertType::Alert],
         steps: vec![step("GET", "https://x.example.com/ping", &[], None)],
     }]);
-    let request = only(build_with(&alert(AlertType::Alert), &integration, &Variables::default()).unwrap());
+    let mut request =
+        only(build_with(&alert(AlertType::Alert), &integration, &Variables::default()).unwrap());
+    // Only the Standard Webhooks headers, tested on their own below.
+    request.headers.remove(crate::WEBHOOK_ID);
+    request.headers.remove(crate::WEBHOOK_TIMESTAMP);
     assert_eq!(
         request,
         HttpRequest {
@@ -745,24 +759,188 @@ fn variables_without_values_still_build_when_unused() {
 // ---------------------------------------------------------------------------------------------
 // No secret in errors
 
+/// Characters that end or corrupt a header line, wherever a value brings them in.
+const HEADER_BREAKERS: &[&str] = &[
+    "\r\n", "\n", "\r", "\u{0}", "\u{b}", "\u{c}", "\u{1b}", "\u{7f}", "\u{85}", "\u{2028}", "\u{2029}",
+];
+
 #[test]
 fn secret_with_line_break_is_refused_without_being_repeated() {
-    let mut variables = Variables::default();
-    variables.insert("ServiceId", "svc-42");
-    variables.insert_secret("ApiKey", "s3cr3t\r\nX-Evil: 1");
+    for breaker in HEADER_BREAKERS {
+        let mut variables = Variables::default();
+        variables.insert("ServiceId", "svc-42");
+        variables.insert_secret("ApiKey", format!("s3cr3t{breaker}X-Evil: 1"));
+        let cases = [
+            (all_variables(), AlertType::Alert, "settings.headers.X-Api-Key"),
+            (incident_api(), AlertType::Ok, "messages[1].steps[0].auth.token"),
+        ];
+        for (integration, alert_type, field) in cases {
+            let error = permanent(build_with(&alert(alert_type), &integration, &variables));
+            assert!(error.contains(field), "{breaker:?}: {error}");
+            assert!(!error.contains("s3cr3t"), "the error leaks the secret: {error}");
+            assert!(
+                !format!("{error:?}").contains("s3cr3t"),
+                "the error leaks the secret: {error:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn header_injection_through_alert_values_and_variables_is_refused_naming_the_field() {
+    let mut integration = incident_api();
+    let headers = &mut integration.messages[0].steps[0].headers;
+    headers.insert("X-Service".to_owned(), "{{ServiceId}}".to_owned());
+    headers.insert("X-Team".to_owned(), "team {{@CustomField(Team)}}".to_owned());
+    headers.insert("X-Jinja".to_owned(), "{{ alert.description | upper }}".to_owned());
+    for breaker in HEADER_BREAKERS {
+        let hostile = format!("ok{breaker}X-Injected: yes");
+        // (where the value goes, the header field named in the error)
+        let mut by_name = alert(AlertType::Alert);
+        by_name.monitor.name = hostile.clone();
+        let mut by_custom_field = alert(AlertType::Alert);
+        by_custom_field
+            .monitor
+            .custom_fields
+            .insert("Team".to_owned(), hostile.clone());
+        let mut by_jinja = alert(AlertType::Alert);
+        by_jinja.alert.description = hostile.clone();
+        let mut by_variable = Variables::default();
+        by_variable.insert("ServiceId", hostile.clone());
+        by_variable.insert_secret("ApiKey", "s3cr3t-t0ken");
+        let cases = [
+            (by_name, variables(), "messages[0].steps[0].headers.X-Monitor"),
+            (
+                by_custom_field,
+                variables(),
+                "messages[0].steps[0].headers.X-Team",
+            ),
+            (by_jinja, variables(), "messages[0].steps[0].headers.X-Jinja"),
+            (
+                alert(AlertType::Alert),
+                by_variable,
+                "messages[0].steps[0].headers.X-Service",
+            ),
+        ];
+        for (alert, variables, field) in cases {
+            let error = permanent(build_with(&alert, &integration, &variables));
+            assert!(
+                error.starts_with("integration `ops-hook`, field `") && error.contains(field),
+                "{breaker:?}: {error}"
+            );
+            assert!(
+                !error.contains("X-Injected") && !format!("{error:?}").contains("X-Injected"),
+                "the error repeats the value: {error}"
+            );
+        }
+    }
+    // Tabs and text beyond ASCII stay header text.
+    let mut fine = alert(AlertType::Alert);
+    fine.monitor.name = "Évènement\t✓ 🚨".to_owned();
+    let request = only(build(&fine, &integration).unwrap());
+    assert_eq!(request.headers["X-Monitor"], "Évènement\t✓ 🚨");
+}
+
+#[test]
+fn url_values_are_percent_encoded_and_never_move_the_request() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].url =
+        "https://incidents.example.com/api/v1/{{@incident.key}}/x?team={{@CustomField(Team)}}".to_owned();
+    // (value, its percent-encoded form)
     let cases = [
-        (all_variables(), AlertType::Alert, "settings.headers.X-Api-Key"),
-        (incident_api(), AlertType::Ok, "messages[1].steps[0].auth.token"),
+        ("a\r\nHost: evil.example", "a%0D%0AHost%3A%20evil.example"),
+        ("@evil.example", "%40evil.example"),
+        ("//evil.example/", "%2F%2Fevil.example%2F"),
+        ("../../admin", "..%2F..%2Fadmin"),
+        ("#frag?a=1&b=2", "%23frag%3Fa%3D1%26b%3D2"),
+        ("x y\tz\u{0}", "x%20y%09z%00"),
+        ("é/漢", "%C3%A9%2F%E6%BC%A2"),
     ];
-    for (integration, alert_type, field) in cases {
-        let error = permanent(build_with(&alert(alert_type), &integration, &variables));
-        assert!(error.contains(field), "{error}");
-        assert!(!error.contains("s3cr3t"), "the error leaks the secret: {error}");
-        assert!(
-            !format!("{error:?}").contains("s3cr3t"),
-            "the error leaks the secret: {error:?}"
+    for (value, encoded) in cases {
+        let mut alert = alert(AlertType::Alert);
+        alert.incident.key = value.to_owned();
+        alert
+            .monitor
+            .custom_fields
+            .insert("Team".to_owned(), value.to_owned());
+        let request = only(build(&alert, &integration).unwrap());
+        assert_eq!(
+            request.url,
+            format!("https://incidents.example.com/api/v1/{encoded}/x?team={encoded}"),
+            "{value:?}"
         );
     }
+    // An alert value at the start of the URL is encoded too, so it cannot choose the host.
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].url = "{{@monitor.url}}/hook".to_owned();
+    let mut alert = alert(AlertType::Alert);
+    alert.monitor.url = "https://evil.example".to_owned();
+    assert_eq!(
+        permanent(build(&alert, &integration)),
+        "integration `ops-hook`, step `create`: `messages[0].steps[0].url` does not render to an absolute http:// or https:// URL"
+    );
+    // Line breaks written into the URL template itself are refused.
+    let mut integration = incident_api();
+    integration.messages[0].steps[0].url = "https://incidents.example.com/a\r\nX-Injected: yes".to_owned();
+    let error = permanent(build(&alert, &integration));
+    assert!(error.contains("white space or control characters"), "{error}");
+}
+
+#[tokio::test]
+async fn a_header_injection_sends_nothing() {
+    // GIVEN a receiver, and a preset integration whose header carries the monitor name
+    let receiver =
+        test_support::Receiver::start(test_support::Script::new().route("/in", [test_support::Reply::ok()]))
+            .await;
+    let yaml = format!(
+        r#"
+integrations:
+  - id: ops-hook
+    kind: webhook
+    settings:
+      preset: all-variables
+      url: "{}"
+      headers:
+        X-Monitor: "{{{{@monitor.name}}}}"
+alertDefinitions:
+  - id: ops-dns
+    name: Ops DNS
+    monitors: ["*"]
+    levels:
+      - id: 1
+        integrations:
+          - integration: ops-hook
+"#,
+        receiver.url("/in")
+    );
+    let definitions = definition_store::from_yaml(&yaml).unwrap_or_else(|error| panic!("{error}"));
+    let pipeline = notify_core::Pipeline::new(
+        notifier(),
+        definition_store::MemoryStore::new(definitions),
+        notify_core::MemorySecrets::new(),
+        notify_core::MemoryDeliveryLog::default(),
+        notify_core::Settings::default(),
+    );
+    let mut message: serde_json::Value =
+        serde_json::from_str(&test_support::sns::native_alert("alert-injection-1")).unwrap();
+    message["monitor"]["name"] = json!("DNS\r\nX-Injected: yes");
+    let event = test_support::sns::event(&[("m-1", &message.to_string())]);
+
+    // WHEN the alert arrives
+    let captured = notify_core::testing::capture(&pipeline, &event).await;
+
+    // THEN the route fails permanently before anything is claimed or sent, and the log names
+    // the field without repeating the value
+    let report = captured.result.as_ref().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!((report.routes, report.failed), (1, 1), "{report:?}");
+    assert!(receiver.requests().is_empty(), "a request was sent");
+    assert!(captured.records.is_empty(), "{:?}", captured.records);
+    assert!(
+        captured.logs.contains("settings.headers.X-Monitor"),
+        "{}",
+        captured.logs
+    );
+    captured.assert_no_leak("X-Injected");
 }
 
 #[test]
@@ -1001,4 +1179,171 @@ fn example_definitions_are_accepted() {
             .target(integration)
             .unwrap_or_else(|error| panic!("{}: {error}", integration.id));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Standard Webhooks headers
+
+/// The Standard Webhooks specification's own test vector.
+#[test]
+fn signature_matches_the_specification_vector() {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .unwrap();
+    assert_eq!(
+        crate::sign(
+            &key,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "1614265330",
+            r#"{"test": 2432232314}"#
+        ),
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    );
+}
+
+fn webhook_id_of(alert: &Alert, integration: &Integration) -> String {
+    let request = only(build(alert, integration).unwrap());
+    request.headers[crate::WEBHOOK_ID].clone()
+}
+
+#[test]
+fn every_request_carries_a_stable_webhook_id_and_the_send_time() {
+    let alert = alert(AlertType::Alert);
+    let request = only(build(&alert, &incident_api()).unwrap());
+    let id = &request.headers[crate::WEBHOOK_ID];
+    assert!(
+        id.starts_with("msg_") && id.len() == 36 && id[4..].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert_eq!(
+        request.headers[crate::WEBHOOK_TIMESTAMP],
+        now().timestamp().to_string()
+    );
+    assert!(!request.headers.contains_key(crate::WEBHOOK_SIGNATURE));
+    // The same message built again (a retry, another invocation) keeps its id.
+    assert_eq!(&webhook_id_of(&alert, &incident_api()), id);
+}
+
+#[test]
+fn the_webhook_id_differs_by_alert_integration_definition_and_step() {
+    let alert = alert(AlertType::Alert);
+    let base = webhook_id_of(&alert, &incident_api());
+
+    let mut other_alert = alert.clone();
+    other_alert.alert.alert_guid = "another-alert".to_owned();
+    let mut other_definition = alert.clone();
+    other_definition.alert_definition.guid = "another-definition".to_owned();
+    let mut other_integration = incident_api();
+    other_integration.id = "another-hook".to_owned();
+    let mut other_step = incident_api();
+    other_step.messages[0].steps[0].name = Some("open".to_owned());
+
+    let others = [
+        webhook_id_of(&other_alert, &incident_api()),
+        webhook_id_of(&other_definition, &incident_api()),
+        webhook_id_of(&alert, &other_integration),
+        webhook_id_of(&alert, &other_step),
+    ];
+    for other in &others {
+        assert_ne!(other, &base);
+    }
+    let distinct: std::collections::BTreeSet<_> = others.iter().collect();
+    assert_eq!(distinct.len(), others.len());
+}
+
+#[test]
+fn headers_the_integration_sets_itself_are_kept() {
+    let mut integration = incident_api();
+    integration.messages[0].steps[0]
+        .headers
+        .insert("Webhook-Id".to_owned(), "{{@incident.key}}".to_owned());
+    let alert = alert(AlertType::Alert);
+    let request = only(build(&alert, &integration).unwrap());
+    assert_eq!(request.headers["Webhook-Id"], alert.incident.key);
+    assert!(!request.headers.contains_key(crate::WEBHOOK_ID));
+}
+
+fn signed(integration: Integration, secret: &str) -> (Integration, Variables) {
+    let mut integration = integration;
+    integration
+        .settings
+        .insert("signingSecret".to_owned(), json!("{{SigningSecret}}"));
+    let mut variables = variables();
+    variables.insert_secret("SigningSecret", secret);
+    (integration, variables)
+}
+
+#[test]
+fn a_signing_secret_signs_id_timestamp_and_body() {
+    use base64::Engine as _;
+    for integration in [incident_api(), all_variables()] {
+        let (integration, variables) = signed(integration, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let alert = alert(AlertType::Alert);
+        let request = only(build_with(&alert, &integration, &variables).unwrap());
+        let key = base64::engine::general_purpose::STANDARD
+            .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .unwrap();
+        let expected = crate::sign(
+            &key,
+            &request.headers[crate::WEBHOOK_ID],
+            &request.headers[crate::WEBHOOK_TIMESTAMP],
+            &request.body,
+        );
+        assert_eq!(
+            request.headers[crate::WEBHOOK_SIGNATURE],
+            expected,
+            "{}",
+            integration.id
+        );
+        assert!(expected.starts_with("v1,"));
+    }
+}
+
+#[test]
+fn a_secret_without_the_prefix_signs_the_same() {
+    let alert = alert(AlertType::Alert);
+    let (with_prefix, variables) = signed(incident_api(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    let first = only(build_with(&alert, &with_prefix, &variables).unwrap());
+    let (bare, variables) = signed(incident_api(), "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    let second = only(build_with(&alert, &bare, &variables).unwrap());
+    assert_eq!(
+        first.headers[crate::WEBHOOK_SIGNATURE],
+        second.headers[crate::WEBHOOK_SIGNATURE]
+    );
+}
+
+#[test]
+fn an_invalid_signing_secret_is_refused_without_being_repeated() {
+    let (integration, variables) = signed(incident_api(), "whsec_not*base64!");
+    let error = permanent(build_with(&alert(AlertType::Alert), &integration, &variables));
+    assert_eq!(
+        error,
+        "integration `ops-hook`, `settings.signingSecret`: is not a Standard Webhooks secret (`whsec_` followed by base64)"
+    );
+    assert!(!error.contains("not*base64"));
+}
+
+#[test]
+fn signing_settings_are_validated() {
+    let mut integration = incident_api();
+    integration.settings.insert("signingSecret".to_owned(), json!(5));
+    assert_eq!(
+        permanent(WebhookTarget::parse(&integration)),
+        "integration `ops-hook`: `settings.signingSecret` must be a non-empty template, e.g. \"{{SigningSecret}}\" naming a secret variable"
+    );
+    let mut integration = incident_api();
+    integration
+        .settings
+        .insert("url".to_owned(), json!("https://x.example.com"));
+    assert_eq!(
+        permanent(WebhookTarget::parse(&integration)),
+        "integration `ops-hook`: unknown setting `settings.url` for an integration with `messages` (known: signingSecret)"
+    );
+    let mut integration = incident_api();
+    integration
+        .settings
+        .insert("signingSecret".to_owned(), json!("{{SigningSecret}}"));
+    let target = WebhookTarget::parse(&integration).unwrap();
+    assert_eq!(target.signing_secret.as_deref(), Some("{{SigningSecret}}"));
 }

@@ -23,7 +23,26 @@ pub struct Alert {
     pub incident: Incident,
     /// `@monitor.*` and `@CustomField(name)`.
     pub monitor: Monitor,
+    /// Not an alert variable: set on the alerts Tocsin publishes itself (delivery-failure notices),
+    /// which go to one integration only. Absent from the envelope when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliver_to: Option<DeliverTo>,
 }
+
+/// `deliverTo` of the native envelope: the alert reaches this integration only, through the level
+/// that `alertDefinition.guid` and `escalationLevel.id` name (its operators are the recipients).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliverTo {
+    /// The integration id.
+    pub integration: String,
+    /// Why Tocsin sent it: `delivery-failure`.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// [`DeliverTo::reason`] of a delivery-failure notice.
+pub const DELIVERY_FAILURE: &str = "delivery-failure";
 
 /// The native envelope v1: `{"version":1, "account":{…}, "alert":{…}, "monitor":{…}, …}`.
 ///

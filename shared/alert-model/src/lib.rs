@@ -14,7 +14,7 @@ mod kind;
 pub mod template;
 
 pub use alert::{
-    Account, Alert, AlertDefinitionInfo, AlertInfo, AlertType, EscalationLevelInfo, Incident, Monitor,
-    NativeEnvelope,
+    Account, Alert, AlertDefinitionInfo, AlertInfo, AlertType, DELIVERY_FAILURE, DeliverTo,
+    EscalationLevelInfo, Incident, Monitor, NativeEnvelope,
 };
 pub use kind::{IntegrationKind, UnknownKind};

@@ -14,22 +14,36 @@
 //! - Escaping per [`Escape`]: every bare value is escaped where it lands. Encoder outputs
 //!   (`JsonEncode`, `XmlEncode`, `UrlEncode`, `Base64Encode`, `HexToBase64`) are not escaped again
 //!   where their encoding fits (JSON text in JSON, XML text in HTML, …) and are escaped where it
-//!   does not (JSON text in HTML, base64 in a URL). In a URL template, a value that starts the
-//!   template and is an absolute http(s) URL is kept as it is (`{{ApiUrl}}/incidents`).
+//!   does not (JSON text in HTML, base64 in a URL). In a URL template, a user variable that starts
+//!   the template and holds an absolute http(s) URL is kept as it is (`{{ApiUrl}}/incidents`); an
+//!   alert value is percent-encoded even there, so that an alert never chooses the host.
 //! - Strict: an undefined variable, an unknown custom field, an unknown helper or variable, a JSON
-//!   result that does not parse and a header with a line break are errors naming the template's
-//!   integration, field and line. Work is bounded by [`FUEL`] and [`MAX_OUTPUT_BYTES`].
+//!   result that does not parse and a header with a line break or another control character are
+//!   errors naming the template's integration, field and line.
+//! - Bounded: a render executes at most [`FUEL`] instructions, writes at most [`MAX_OUTPUT_BYTES`],
+//!   formats at most [`MAX_BUILT_BYTES`] of values (captures such as `{% set x %}…{% endset %}` and
+//!   macro calls included), and no builtin filter call builds more than [`MAX_BUILT_BYTES`] (see
+//!   [`MAX_INTEGER_ARGUMENT`]); minijinja itself caps recursion (500 levels at run time, 150 when
+//!   parsing), `range` (100,000 items) and string repetition (100 MB). Not bounded by the engine:
+//!   the strings the `~`, `+` and `*` operators build without writing them (minijinja has no hook
+//!   for operator results), so a template that doubles a string in a loop of assignments can
+//!   exhaust the function's memory. Templates are configuration written by the definitions'
+//!   authors; alert values are data and can never trigger any of this.
 
 use std::{
     collections::BTreeMap,
     io,
-    sync::{Arc, Mutex, PoisonError, RwLock},
+    sync::{
+        Arc, Mutex, PoisonError, RwLock,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
 };
 
 use minijinja::{AutoEscape, Environment, ErrorKind, Output, State, UndefinedBehavior, Value, value::Rest};
 
 use crate::Alert;
 
+mod bounds;
 mod datetime;
 mod helpers;
 mod prepass;
@@ -47,7 +61,8 @@ pub enum Escape {
     Json,
     /// A URL: values percent-encoded.
     Url,
-    /// A header value: a result containing CR or LF is refused.
+    /// A header value: a result containing a line break (CR, LF, U+2028, U+2029) or another
+    /// control character (other than tab) is refused.
     Header,
 }
 
@@ -90,6 +105,13 @@ pub const FUEL: u64 = 1_000_000;
 
 /// Largest rendered output in bytes; a larger result is an error.
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+
+/// Most bytes of values one render may format (into the output and into captures such as
+/// `{% set x %}…{% endset %}` and macro calls, which the output limit does not see), and most
+/// bytes one builtin filter call may build.
+pub const MAX_BUILT_BYTES: usize = 4 * MAX_OUTPUT_BYTES;
+
+pub use bounds::MAX_INTEGER_ARGUMENT;
 
 /// Compiled templates kept at most; the cache is emptied when it would grow beyond.
 const MAX_CACHED: usize = 512;
@@ -169,6 +191,7 @@ impl Engine {
                 helpers::call_from_state(state, name, &args)
             });
         }
+        bounds::wrap_builtin_filters(&mut env);
         env.add_filter("escape", escape_filter);
         env.add_filter("e", escape_filter);
         env.add_filter("firstline", first_line);
@@ -187,11 +210,19 @@ impl Engine {
         context: &RenderContext<'_>,
     ) -> Result<String, TemplateError> {
         let name = format!("{}\u{0}{template}", escape.tag());
-        let values = context_value(source, context, &self.alert_groups(context.alert));
+        let output_full = Arc::new(AtomicBool::new(false));
+        let values = context_value(
+            source,
+            context,
+            &self.alert_groups(context.alert),
+            Arc::clone(&output_full),
+        );
+        let render_cached =
+            |env: &Environment<'static>| render_cached(source, env, &name, &values, &output_full);
         let rendered = {
             let env = self.env.read().unwrap_or_else(PoisonError::into_inner);
             if env.get_template(&name).is_ok() {
-                render_cached(source, &env, &name, &values)
+                render_cached(&env)
             } else {
                 drop(env);
                 let translated = prepass::translate(template, escape == Escape::Url)
@@ -202,16 +233,16 @@ impl Engine {
                 }
                 env.add_template_owned(name.clone(), translated.clone())
                     .map_err(|err| minijinja_error(source, &err, None, Some(&translated)))?;
-                render_cached(source, &env, &name, &values)
+                render_cached(&env)
             }
         }?;
         match escape {
-            Escape::Header if rendered.contains(['\r', '\n']) => Err(error(
+            Escape::Header if rendered.contains(breaks_header) => Err(error(
                 source,
                 template
-                    .find(['\r', '\n'])
+                    .find(breaks_header)
                     .map(|offset| prepass::line_of(template, offset)),
-                "the rendered header value contains a line break (CR or LF); a header must be one line",
+                "the rendered header value contains a line break or a control character; a header must be one line",
             )),
             Escape::Json => match serde_json::from_str::<serde::de::IgnoredAny>(&rendered) {
                 Ok(_) => Ok(rendered),
@@ -320,22 +351,26 @@ fn render_cached(
     env: &Environment<'static>,
     name: &str,
     values: &Value,
+    output_full: &Arc<AtomicBool>,
 ) -> Result<String, TemplateError> {
     let template = env
         .get_template(name)
         .map_err(|err| minijinja_error(source, &err, None, None))?;
     let mut out = LimitedWriter {
         buf: Vec::new(),
-        exceeded: false,
+        full: Arc::clone(output_full),
     };
-    if let Err(err) = template.render_captured_to(values, &mut out) {
-        if out.exceeded {
-            return Err(error(
-                source,
-                err.line(),
-                format!("the rendered output is larger than {MAX_OUTPUT_BYTES} bytes"),
-            ));
-        }
+    let result = template.render_captured_to(values, &mut out);
+    if output_full.load(Ordering::Relaxed) {
+        // The writer stops storing at the limit and the next value written fails, so the error
+        // usually carries the line; raw text alone runs on until the render ends or runs out of fuel.
+        return Err(error(
+            source,
+            result.err().and_then(|err| err.line()),
+            format!("the rendered output is larger than {MAX_OUTPUT_BYTES} bytes"),
+        ));
+    }
+    if let Err(err) = result {
         let scope = Scope {
             env,
             template: &template,
@@ -448,6 +483,7 @@ fn context_value(
     source: TemplateSource<'_>,
     context: &RenderContext<'_>,
     groups: &[(String, Value)],
+    output_full: Arc<AtomicBool>,
 ) -> Value {
     let mut map: BTreeMap<String, Value> = context
         .variables
@@ -464,6 +500,8 @@ fn context_value(
         unique_guid: uuid::Uuid::new_v5(&namespace, unique.as_bytes()),
         custom_fields: context.alert.monitor.custom_fields.clone(),
         encoded: std::sync::Mutex::default(),
+        formatted: AtomicUsize::new(0),
+        output_full,
     };
     map.insert(prepass::INTERNAL.to_owned(), Value::from_object(internal));
     Value::from(map)
@@ -490,16 +528,32 @@ fn escape_text(mode: AutoEscape, text: &str, safe: bool) -> Result<String, minij
         AutoEscape::Custom("url") if !safe => {
             percent_encoding::utf8_percent_encode(text, helpers::URL_UNRESERVED).to_string()
         }
-        AutoEscape::Custom("header") if text.contains(['\r', '\n']) => {
-            return Err(helpers::failure(
-                "a value contains a line break (CR or LF), which a header refuses",
-            ));
+        AutoEscape::Custom("header") if let Some(found) = text.chars().find(|&c| breaks_header(c)) => {
+            return Err(helpers::failure(format!(
+                "a value contains a line break or a control character (U+{:04X}), which a header refuses",
+                u32::from(found)
+            )));
         }
         _ => text.to_owned(),
     })
 }
 
+/// Whether `c` would end or corrupt a header line: CR, LF, the Unicode line and paragraph
+/// separators, and every control character but tab.
+fn breaks_header(c: char) -> bool {
+    (c.is_control() && c != '\t') || c == '\u{2028}' || c == '\u{2029}'
+}
+
 fn format_value(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> Result<(), minijinja::Error> {
+    let internal = state.lookup(prepass::INTERNAL);
+    let internal = internal
+        .as_ref()
+        .and_then(|value| value.downcast_object_ref::<helpers::Internal>());
+    if internal.is_some_and(|internal| internal.output_full.load(Ordering::Relaxed)) {
+        return Err(helpers::failure(format!(
+            "the rendered output is larger than {MAX_OUTPUT_BYTES} bytes"
+        )));
+    }
     let owned;
     let text = match value.as_str() {
         Some(text) => text,
@@ -509,19 +563,36 @@ fn format_value(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> R
             owned.as_str()
         }
     };
+    // Checked before escaping, which would copy the text once more.
+    if text.len() > MAX_OUTPUT_BYTES {
+        return Err(helpers::failure(format!(
+            "a value of {} bytes is larger than the output limit of {MAX_OUTPUT_BYTES} bytes",
+            text.len()
+        )));
+    }
     let mode = state.auto_escape();
     // An encoder's output is written unescaped only where its encoding fits.
-    let safe = value.is_safe() && encoding_of(state, text).is_none_or(|encoding| fits(encoding, mode));
+    let safe = value.is_safe()
+        && internal
+            .and_then(|internal| internal.encoding_of(text))
+            .is_none_or(|encoding| fits(encoding, mode));
     let escaped = escape_text(mode, text, safe)?;
-    out.write_str(&escaped).map_err(minijinja::Error::from)
-}
-
-/// The encoding of `text` when an encoder produced it during this render.
-fn encoding_of(state: &State<'_, '_>, text: &str) -> Option<helpers::Encoding> {
-    let internal = state.lookup(prepass::INTERNAL)?;
-    internal
-        .downcast_object_ref::<helpers::Internal>()?
-        .encoding_of(text)
+    if let Some(internal) = internal {
+        let formatted = internal.formatted.fetch_add(escaped.len(), Ordering::Relaxed) + escaped.len();
+        if formatted > MAX_BUILT_BYTES {
+            return Err(helpers::failure(format!(
+                "the template formats more than {MAX_BUILT_BYTES} bytes of values (captures and macro calls included); bound its loops"
+            )));
+        }
+    }
+    out.write_str(&escaped).map_err(minijinja::Error::from)?;
+    // The value that crossed the output limit fails here, on its line.
+    if internal.is_some_and(|internal| internal.output_full.load(Ordering::Relaxed)) {
+        return Err(helpers::failure(format!(
+            "the rendered output is larger than {MAX_OUTPUT_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// Whether an encoder's output can be written unescaped in `mode`.
@@ -580,17 +651,18 @@ fn json_safe(text: &str) -> bool {
         || serde_json::from_str::<IgnoredAny>(text).is_ok()
 }
 
-/// Collects output, refusing more than [`MAX_OUTPUT_BYTES`].
+/// Collects output up to [`MAX_OUTPUT_BYTES`]. Beyond, it keeps nothing and raises `full`, which
+/// makes the value being written fail (with the line of the template it is on).
 struct LimitedWriter {
     buf: Vec<u8>,
-    exceeded: bool,
+    full: Arc<AtomicBool>,
 }
 
 impl io::Write for LimitedWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.buf.len() + data.len() > MAX_OUTPUT_BYTES {
-            self.exceeded = true;
-            return Err(io::Error::other("output limit reached"));
+        if self.full.load(Ordering::Relaxed) || self.buf.len() + data.len() > MAX_OUTPUT_BYTES {
+            self.full.store(true, Ordering::Relaxed);
+            return Ok(data.len());
         }
         self.buf.extend_from_slice(data);
         Ok(data.len())

@@ -22,6 +22,57 @@ use crate::{
 pub struct Catalog {
     definitions: Definitions,
     index: Index,
+    /// For alerts addressed to one integration ([`alert_model::DeliverTo`]): an attachment of each
+    /// integration with the defaults (by integration index), and an empty level 1 of an empty
+    /// definition for a route whose level no longer exists.
+    direct: Direct,
+}
+
+#[derive(Debug, Clone)]
+struct Direct {
+    attachments: Vec<Attachment>,
+    definition: AlertDefinition,
+}
+
+impl Default for Direct {
+    fn default() -> Self {
+        Direct::build(&Definitions::default())
+    }
+}
+
+impl Direct {
+    fn build(definitions: &Definitions) -> Direct {
+        let attachments = definitions
+            .integrations
+            .iter()
+            .map(|integration| Attachment {
+                integration: integration.id.clone(),
+                active: true,
+                send_ok: true,
+                send_reminder: true,
+                variables: Default::default(),
+                extra_emails: Vec::new(),
+                service_links: Vec::new(),
+            })
+            .collect();
+        let definition = AlertDefinition {
+            id: String::new(),
+            name: String::new(),
+            active: true,
+            monitors: Vec::new(),
+            levels: vec![EscalationLevel {
+                id: 1,
+                active: true,
+                message: String::new(),
+                operators: Vec::new(),
+                integrations: Vec::new(),
+            }],
+        };
+        Direct {
+            attachments,
+            definition,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -181,7 +232,12 @@ impl Catalog {
     /// Indexes `definitions`.
     pub fn new(definitions: Definitions) -> Self {
         let index = Index::build(&definitions);
-        Catalog { definitions, index }
+        let direct = Direct::build(&definitions);
+        Catalog {
+            definitions,
+            index,
+            direct,
+        }
     }
 
     /// The definitions as loaded.
@@ -243,7 +299,16 @@ impl Catalog {
     /// - Recipients: the level's operators and the members of its operator groups, in order, each once,
     ///   only active and on-duty ones. An id naming both an operator and a group is taken as the
     ///   operator.
+    /// - An alert addressed to one integration (`deliverTo`, Tocsin's own notices) reaches that
+    ///   integration only, if it is active and of this kind, whatever the definitions select and
+    ///   whatever the integration's attachments say: see [`Catalog::direct_route`].
     pub fn routes(&self, alert: &Alert, kind: IntegrationKind) -> Vec<Route<'_>> {
+        if let Some(target) = &alert.deliver_to {
+            return self
+                .direct_route(alert, &target.integration, kind)
+                .into_iter()
+                .collect();
+        }
         let named = Some(alert.alert_definition.guid.as_str())
             .filter(|guid| !guid.is_empty())
             .and_then(|guid| self.index.definitions.get(guid).copied());
@@ -306,6 +371,50 @@ impl Catalog {
                 recipients,
             });
         }
+    }
+
+    /// The route of an alert addressed to integration `id`: the level that `alertDefinition.guid`
+    /// and `escalationLevel.id` name (its operators are the recipients; its attachment of the
+    /// integration, when it has one, gives the per-level values and extra e-mails), else an empty
+    /// level without recipients. `None` when the integration does not exist, is inactive or is of
+    /// another kind.
+    pub fn direct_route(&self, alert: &Alert, id: &str, kind: IntegrationKind) -> Option<Route<'_>> {
+        let &i = self.index.integrations.get(id)?;
+        let integration = &self.definitions.integrations[i];
+        if !integration.active || integration.kind != kind {
+            return None;
+        }
+        let named = self
+            .alert_definition(&alert.alert_definition.guid)
+            .and_then(|definition| {
+                definition
+                    .levels
+                    .iter()
+                    .find(|level| level.id == alert.escalation_level.id)
+                    .map(|level| (definition, level))
+            });
+        let (definition, level) = named.unwrap_or_else(|| {
+            let definition = &self.direct.definition;
+            (definition, &definition.levels[0])
+        });
+        let attachment = level
+            .integrations
+            .iter()
+            .find(|attachment| attachment.integration == id)
+            .unwrap_or(&self.direct.attachments[i]);
+        Some(Route {
+            definition,
+            level,
+            attachment,
+            integration,
+            recipients: self.recipients(level),
+        })
+    }
+
+    /// The fallback of integration `id` (its `fallback`), when that names another integration.
+    pub fn fallback_of(&self, id: &str) -> Option<&Integration> {
+        let fallback = self.integration(id)?.fallback.as_deref()?;
+        (fallback != id).then(|| self.integration(fallback)).flatten()
     }
 
     /// Active, on-duty operators of `level`, groups expanded, each once, in order.

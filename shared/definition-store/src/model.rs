@@ -50,6 +50,11 @@ pub struct Integration {
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// The integration told when a delivery through this one fails permanently or keeps failing:
+    /// a "delivery failed" alert goes to it (at most once per route and notice interval), with the
+    /// failed route's escalation level (its operators are the recipients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 /// How a user variable gets its value.

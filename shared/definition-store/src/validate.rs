@@ -42,7 +42,7 @@ pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 pub const PRESET_ALL_VARIABLES: &str = "all-variables";
 
 const EMAIL_SETTINGS: &[&str] = &["from", "subject", "html", "text"];
-const WEBHOOK_SETTINGS: &[&str] = &["preset", "url", "method", "headers"];
+const WEBHOOK_SETTINGS: &[&str] = &["preset", "url", "method", "headers", "signingSecret"];
 
 /// Every problem in `definitions`; empty when they are valid.
 ///
@@ -153,6 +153,17 @@ impl Checker {
             .iter()
             .map(|(id, &i)| (*id, &definitions.integrations[i]))
             .collect();
+        for (index, integration) in definitions.integrations.iter().enumerate() {
+            let Some(fallback) = &integration.fallback else {
+                continue;
+            };
+            let path = format!("integrations[{index}].fallback");
+            if fallback == &integration.id {
+                self.issue(path, "an integration cannot be its own fallback");
+            } else if !by_id.contains_key(fallback.as_str()) {
+                self.issue(path, format!("unknown integration \"{fallback}\""));
+            }
+        }
         let lookups = Lookups {
             definitions,
             integrations: &by_id,
@@ -383,6 +394,15 @@ impl Checker {
                             integration.id
                         ),
                     );
+                } else if let Some(key) = integration
+                    .settings
+                    .keys()
+                    .find(|key| WEBHOOK_SETTINGS.contains(&key.as_str()) && key.as_str() != "signingSecret")
+                {
+                    self.issue(
+                        format!("{path}.settings.{key}"),
+                        "only signingSecret goes with \"messages\" (the other settings are the preset's)",
+                    );
                 }
             }
             Some(PRESET_ALL_VARIABLES) => match self.string_setting(path, integration, "url") {
@@ -398,6 +418,13 @@ impl Checker {
                 format!("{path}.settings.preset"),
                 format!("unknown preset \"{other}\" (expected \"{PRESET_ALL_VARIABLES}\")"),
             ),
+        }
+        if let Some(secret) = self.string_setting(path, integration, "signingSecret") {
+            if secret.trim().is_empty() {
+                self.issue(format!("{path}.settings.signingSecret"), "empty signing secret");
+            } else {
+                self.template(&integration.id, path, "settings.signingSecret", secret);
+            }
         }
         if let Some(method) = self.string_setting(path, integration, "method")
             && !HTTP_METHODS.contains(&method)

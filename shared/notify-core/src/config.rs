@@ -53,6 +53,18 @@ pub struct Config {
     pub claim_ttl: Duration,
     /// `TOCSIN_DELIVERY_RETENTION_DAYS` (default 30): `expiresAt` of delivery-log items.
     pub delivery_retention: Duration,
+    /// `TOCSIN_TOPIC_ARN`: the alerts topic, where delivery-failure notices for fallback
+    /// integrations are published; without it there are no notices (the metric is still emitted).
+    pub topic_arn: Option<String>,
+    /// `TOCSIN_FALLBACK_AFTER_ATTEMPTS` (default 8, 1..=1000): a route that keeps failing is reported
+    /// to its fallback integration once it has made this many attempts over every invocation
+    /// (a permanent failure is reported at once).
+    pub fallback_after_attempts: u32,
+    /// `TOCSIN_NOTICE_INTERVAL_SECONDS` (default 3600): at most one delivery-failure notice per
+    /// route (integration and alert definition) in this interval.
+    pub notice_interval: Duration,
+    /// `TOCSIN_METRICS_NAMESPACE` (default `Tocsin`): the CloudWatch namespace of the EMF metrics.
+    pub metrics_namespace: String,
     /// `AWS_LAMBDA_LOG_FORMAT=JSON`: JSON log lines instead of compact text.
     pub log_json: bool,
     /// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG` (default `info`).
@@ -74,6 +86,10 @@ impl Default for Config {
             email_from: None,
             claim_ttl: Duration::from_secs(300),
             delivery_retention: Duration::from_secs(30 * 24 * 3600),
+            topic_arn: None,
+            fallback_after_attempts: 8,
+            notice_interval: Duration::from_secs(3600),
+            metrics_namespace: "Tocsin".to_owned(),
             log_json: false,
             log_filter: "info".to_owned(),
         }
@@ -174,6 +190,38 @@ impl Config {
             delivery_retention: Duration::from_secs(
                 number("TOCSIN_DELIVERY_RETENTION_DAYS", 1, 3650, 30)? * 24 * 3600,
             ),
+            topic_arn: match get("TOCSIN_TOPIC_ARN") {
+                Some(arn) if !arn.starts_with("arn:") => {
+                    return Err(ConfigError::Invalid {
+                        name: "TOCSIN_TOPIC_ARN",
+                        reason: format!("`{arn}` is not an arn"),
+                    });
+                }
+                arn => arn,
+            },
+            fallback_after_attempts: number("TOCSIN_FALLBACK_AFTER_ATTEMPTS", 1, 1000, 8)? as u32,
+            notice_interval: Duration::from_secs(number(
+                "TOCSIN_NOTICE_INTERVAL_SECONDS",
+                0,
+                86_400 * 7,
+                3600,
+            )?),
+            metrics_namespace: match get("TOCSIN_METRICS_NAMESPACE") {
+                // CloudWatch: 1 to 255 characters of letters, digits and `.-_/#:`.
+                Some(namespace)
+                    if namespace.len() > 255
+                        || !namespace
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c)) =>
+                {
+                    return Err(ConfigError::Invalid {
+                        name: "TOCSIN_METRICS_NAMESPACE",
+                        reason: format!("`{namespace}` is not a CloudWatch namespace"),
+                    });
+                }
+                Some(namespace) => namespace,
+                None => defaults.metrics_namespace.clone(),
+            },
             log_json,
             log_filter: get("AWS_LAMBDA_LOG_LEVEL")
                 .map(|level| match level.to_ascii_lowercase().as_str() {

@@ -3,7 +3,9 @@
 //! Items, all with `expiresAt` (TTL, epoch seconds):
 //! - state: `pk = alert#<alert id>`, `sk = route#<integration id>#<step>`: `status` (`claimed`,
 //!   `delivered`, `failed`, `released`), `claimToken`, `claimExpiresMs`, `attempts`, `externalId`;
-//! - attempt: same `pk`, `sk = attempt#<integration id>#<step>#<attempt, 4 digits>`: one per attempt.
+//! - attempt: same `pk`, `sk = attempt#<integration id>#<step>#<attempt, 4 digits>`: one per attempt;
+//! - notice: `pk = notice#<integration id>`, `sk = definition#<alert definition id>`: `sentAtMs` of the
+//!   last delivery-failure notice of that route (at most one per notice interval).
 //!
 //! A route step is claimed by a conditional write before it is sent, so that it is sent at most
 //! once per `(alert id, integration id, step)`; a claim left by a crashed invocation expires.
@@ -56,6 +58,29 @@ pub struct Claim {
     pub token: String,
     /// Attempts recorded by earlier invocations (numbering continues after them).
     pub previous_attempts: u32,
+    /// The claim was taken over from an invocation that held it and stopped (crashed, timed out,
+    /// was killed) before recording an outcome: its attempt may or may not have reached the target.
+    pub taken_over: bool,
+}
+
+/// Names a route for delivery-failure notices: one notice per integration and alert definition in
+/// each notice interval, whatever the alert.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NoticeKey {
+    /// The integration that failed.
+    pub integration_id: String,
+    /// The alert definition of the route.
+    pub definition_id: String,
+}
+
+/// A notice slot held by this invocation; [`DeliveryLog::release_notice`] gives it back when the
+/// notice could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeClaim {
+    /// The route.
+    pub key: NoticeKey,
+    /// Proves ownership when releasing.
+    pub token: String,
 }
 
 /// The outcome of [`DeliveryLog::claim`].
@@ -213,6 +238,21 @@ pub trait DeliveryLog: Send + Sync {
         &self,
         alert_id: &str,
     ) -> impl Future<Output = Result<Vec<DeliveryState>, DeliveryLogError>> + Send;
+
+    /// Takes the notice slot of `key` when no notice was sent for it within `interval`: `None`
+    /// when one was (the caller sends nothing).
+    fn claim_notice(
+        &self,
+        key: &NoticeKey,
+        interval: Duration,
+    ) -> impl Future<Output = Result<Option<NoticeClaim>, DeliveryLogError>> + Send;
+
+    /// Gives a notice slot back (the notice could not be published), so that the next failure may
+    /// send it.
+    fn release_notice(
+        &self,
+        claim: &NoticeClaim,
+    ) -> impl Future<Output = Result<(), DeliveryLogError>> + Send;
 }
 
 /// Timing of claims and items.
@@ -325,6 +365,8 @@ pub struct MemoryDeliveryLog {
     times: LogTimes,
     states: Mutex<HashMap<DeliveryKey, MemoryState>>,
     records: Mutex<Vec<DeliveryRecord>>,
+    /// Notice key → (sent at, epoch ms; token).
+    notices: Mutex<HashMap<NoticeKey, (u64, String)>>,
 }
 
 impl MemoryDeliveryLog {
@@ -352,13 +394,14 @@ impl DeliveryLog for MemoryDeliveryLog {
             .states
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let previous_attempts = match states.get(key) {
-            None => 0,
+        let (previous_attempts, taken_over) = match states.get(key) {
+            None => (0, false),
             Some(existing) => match existing.state {
                 State::Delivered => return Ok(ClaimOutcome::AlreadyDelivered),
                 State::Failed => return Ok(ClaimOutcome::AlreadyFailed),
                 State::Claimed if existing.claim_expires_ms > now => return Ok(ClaimOutcome::InFlight),
-                State::Claimed | State::Released => existing.attempts,
+                State::Claimed => (existing.attempts, true),
+                State::Released => (existing.attempts, false),
             },
         };
         let token = new_token();
@@ -377,6 +420,7 @@ impl DeliveryLog for MemoryDeliveryLog {
             key: key.clone(),
             token,
             previous_attempts,
+            taken_over,
         }))
     }
 
@@ -444,6 +488,43 @@ impl DeliveryLog for MemoryDeliveryLog {
         Ok(found)
     }
 
+    async fn claim_notice(
+        &self,
+        key: &NoticeKey,
+        interval: Duration,
+    ) -> Result<Option<NoticeClaim>, DeliveryLogError> {
+        let now = now_ms();
+        let mut notices = self
+            .notices
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((sent_ms, _)) = notices.get(key)
+            && *sent_ms > now.saturating_sub(interval.as_millis() as u64)
+        {
+            return Ok(None);
+        }
+        let token = new_token();
+        notices.insert(key.clone(), (now, token.clone()));
+        Ok(Some(NoticeClaim {
+            key: key.clone(),
+            token,
+        }))
+    }
+
+    async fn release_notice(&self, claim: &NoticeClaim) -> Result<(), DeliveryLogError> {
+        let mut notices = self
+            .notices
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if notices
+            .get(&claim.key)
+            .is_some_and(|(_, token)| *token == claim.token)
+        {
+            notices.remove(&claim.key);
+        }
+        Ok(())
+    }
+
     async fn history(&self, alert_id: &str) -> Result<Vec<DeliveryRecord>, DeliveryLogError> {
         let records = self
             .records
@@ -507,6 +588,14 @@ fn state_sk(key: &DeliveryKey) -> AttributeValue {
     AttributeValue::S(format!("route#{}#{}", key.integration_id, key.step))
 }
 
+fn notice_pk(key: &NoticeKey) -> AttributeValue {
+    AttributeValue::S(format!("notice#{}", key.integration_id))
+}
+
+fn notice_sk(key: &NoticeKey) -> AttributeValue {
+    AttributeValue::S(format!("definition#{}", key.definition_id))
+}
+
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -520,8 +609,8 @@ impl DeliveryLog for DynamoDeliveryLog {
         let now = now_ms();
         // Read first to learn the attempt count and to answer without a write when settled.
         let existing = self.state_item(key).await?;
-        let previous_attempts = match &existing {
-            None => 0,
+        let (previous_attempts, taken_over) = match &existing {
+            None => (0, false),
             Some(item) => {
                 let status = item.get("status").and_then(|v| v.as_s().ok()).map(String::as_str);
                 let expires: u64 = number(item, "claimExpiresMs");
@@ -529,7 +618,8 @@ impl DeliveryLog for DynamoDeliveryLog {
                     Some("delivered") => return Ok(ClaimOutcome::AlreadyDelivered),
                     Some("failed") => return Ok(ClaimOutcome::AlreadyFailed),
                     Some("claimed") if expires > now => return Ok(ClaimOutcome::InFlight),
-                    _ => number(item, "attempts") as u32,
+                    Some("claimed") => (number(item, "attempts") as u32, true),
+                    _ => (number(item, "attempts") as u32, false),
                 }
             }
         };
@@ -565,6 +655,7 @@ impl DeliveryLog for DynamoDeliveryLog {
                 key: key.clone(),
                 token,
                 previous_attempts,
+                taken_over,
             })),
             Err(error)
                 if error
@@ -683,6 +774,18 @@ impl DeliveryLog for DynamoDeliveryLog {
         Ok(records)
     }
 
+    async fn claim_notice(
+        &self,
+        key: &NoticeKey,
+        interval: Duration,
+    ) -> Result<Option<NoticeClaim>, DeliveryLogError> {
+        self.claim_notice_item(key, interval).await
+    }
+
+    async fn release_notice(&self, claim: &NoticeClaim) -> Result<(), DeliveryLogError> {
+        self.release_notice_item(claim).await
+    }
+
     async fn states(&self, alert_id: &str) -> Result<Vec<DeliveryState>, DeliveryLogError> {
         let mut states = self
             .items_of(alert_id, "route#", true)
@@ -697,6 +800,72 @@ impl DeliveryLog for DynamoDeliveryLog {
 }
 
 impl DynamoDeliveryLog {
+    async fn claim_notice_item(
+        &self,
+        key: &NoticeKey,
+        interval: Duration,
+    ) -> Result<Option<NoticeClaim>, DeliveryLogError> {
+        let now = now_ms();
+        let token = new_token();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", notice_pk(key))
+            .item("sk", notice_sk(key))
+            .item("kind", s("notice"))
+            .item("integrationId", s(&key.integration_id))
+            .item("definitionId", s(&key.definition_id))
+            .item("sentAtMs", n(now))
+            .item("noticeToken", s(&token))
+            .item("expiresAt", n(now / 1000 + interval.as_secs() + 24 * 3600))
+            .condition_expression("attribute_not_exists(pk) OR sentAtMs <= :cutoff")
+            .expression_attribute_values(":cutoff", n(now.saturating_sub(interval.as_millis() as u64)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(NoticeClaim {
+                key: key.clone(),
+                token,
+            })),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|service| service.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(self.dynamo_error("PutItem", error)),
+        }
+    }
+
+    async fn release_notice_item(&self, claim: &NoticeClaim) -> Result<(), DeliveryLogError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", notice_pk(&claim.key))
+            .key("sk", notice_sk(&claim.key))
+            .update_expression("SET sentAtMs = :zero")
+            .condition_expression("noticeToken = :token")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":token", s(&claim.token))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Another invocation has sent a notice since: nothing of ours to give back.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|service| service.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(self.dynamo_error("UpdateItem", error)),
+        }
+    }
+
     /// Every item of `alert_id` whose sort key starts with `prefix`, all pages.
     async fn items_of(
         &self,

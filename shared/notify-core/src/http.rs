@@ -20,8 +20,10 @@ use reqwest::{
 use crate::{
     Config, ConfigError, HttpRequest, NotifyError, Sent,
     config::AllowList,
-    ssrf::{self, GuardedResolver},
+    ssrf::{self, GuardedResolver, SystemLookup},
 };
+
+pub use crate::ssrf::{Lookup, LookupFuture};
 
 /// How much of a response body is kept (in [`Sent::response`] and in error messages).
 pub const RESPONSE_PREVIEW_BYTES: usize = 1024;
@@ -41,19 +43,34 @@ pub struct HttpClient {
     timeout: Duration,
     allow: Arc<AllowList>,
     allow_http: bool,
+    lookup: Arc<dyn Lookup>,
 }
 
 impl HttpClient {
     /// A client with the timeouts, allow-list and scheme policy of `config`. Cheap: TLS is set up
     /// on the first [`HttpClient::send`].
     pub fn new(config: &Config) -> Result<HttpClient, ConfigError> {
-        Ok(HttpClient {
+        Ok(HttpClient::build(config, Arc::new(SystemLookup)))
+    }
+
+    /// A client like [`HttpClient::new`] that resolves names with `lookup` instead of the system
+    /// resolver, so that tests can make a name resolve to chosen addresses (private, mixed, or an
+    /// answer that changes between lookups). The SSRF guard checks `lookup`'s answers exactly as
+    /// it checks the system resolver's.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn with_lookup(config: &Config, lookup: Arc<dyn Lookup>) -> HttpClient {
+        HttpClient::build(config, lookup)
+    }
+
+    fn build(config: &Config, lookup: Arc<dyn Lookup>) -> HttpClient {
+        HttpClient {
             client: Arc::new(OnceLock::new()),
             connect_timeout: config.http_connect_timeout,
             timeout: config.http_timeout,
             allow: Arc::new(config.allow_hosts.clone()),
             allow_http: config.allow_http,
-        })
+            lookup,
+        }
     }
 
     /// The reqwest client, built once. A failure (no usable root certificate, say) is retryable:
@@ -72,6 +89,7 @@ impl HttpClient {
                     .no_proxy()
                     .dns_resolver(GuardedResolver {
                         allow: Arc::clone(&self.allow),
+                        lookup: Arc::clone(&self.lookup),
                     })
                     .build()
                     .map_err(|error| error.without_url().to_string())
@@ -87,6 +105,13 @@ impl HttpClient {
         let url = Url::parse(&request.url)
             .map_err(|error| NotifyError::permanent(format!("invalid url: {error}")))?;
         let target = origin(&url);
+        // The URL parser silently drops tabs and line breaks; a URL holding any control character
+        // is refused instead of being sent altered.
+        if request.url.chars().any(char::is_control) {
+            return Err(NotifyError::permanent(format!(
+                "url `{target}/…` refused: it contains a control character (CR, LF, tab, NUL, …)"
+            )));
+        }
         self.check_url(&url, &target)?;
         let method = match request.method.to_ascii_uppercase().as_str() {
             "GET" => Method::GET,
@@ -104,7 +129,9 @@ impl HttpClient {
         for (name, value) in &request.headers {
             let header = HeaderName::from_str(name)
                 .map_err(|_| NotifyError::permanent(format!("{target}: invalid header name `{name}`")))?;
-            let value = HeaderValue::from_str(value).map_err(|_| {
+            // Bytes beyond ASCII go out as they are (RFC 9110 obs-text: UTF-8 in practice);
+            // control characters other than tab are refused, so no value can end a header line.
+            let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
                 NotifyError::permanent(format!("{target}: invalid value for header `{name}`"))
             })?;
             headers.insert(header, value);

@@ -21,6 +21,8 @@
 mod config;
 pub mod deliveries;
 pub mod http;
+pub mod metrics;
+pub mod notice;
 mod notifier;
 pub mod pipeline;
 mod runner;
@@ -35,7 +37,7 @@ mod tests;
 pub use config::{AllowList, Cidr, Config, ConfigError};
 pub use deliveries::{
     Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
-    DeliveryStatus, DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog,
+    DeliveryStatus, DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog, NoticeClaim, NoticeKey,
 };
 pub use http::HttpClient;
 pub use notifier::*;
@@ -43,7 +45,8 @@ pub use pipeline::{
     EventReport, HandlerError, PendingRoute, Pipeline, PlanError, PlannedMessage, Settings, plan,
 };
 pub use runner::{
-    AnyDeliveryLog, ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing, run,
+    AnyDeliveryLog, ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing,
+    log_subscriber, run, target_sdk_config,
 };
 pub use sdk::load_sdk_config;
 pub use secret::{MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets};

@@ -121,7 +121,7 @@ impl Variables {
 
 /// The forms a secret takes in JSON strings, URLs, form bodies, HTML and base64.
 fn encoded_forms(secret: &str) -> Vec<String> {
-    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
     const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -143,15 +143,35 @@ fn encoded_forms(secret: &str) -> Vec<String> {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#x27;");
-    let base64 = base64::engine::general_purpose::STANDARD.encode(secret);
-    let base64_url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
     let mut forms = vec![secret.to_owned(), json, percent, component, form, html];
-    // Padding depends on what follows the secret in the encoded text: match without it.
-    forms.push(base64.trim_end_matches('=').to_owned());
-    forms.push(base64_url);
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for offset in 0..3 {
+            forms.extend(base64_forms(engine, secret, offset));
+        }
+    }
     forms.retain(|form| !form.is_empty());
     forms.dedup();
     forms
+}
+
+/// The base64 characters that encode `secret` when `offset` (0, 1 or 2) bytes precede it in the
+/// encoded text, as in Basic credentials (`user:password`) or an echoed header: each character
+/// holds 6 bits, so the first ones, which also hold bits of the bytes before, are left out. Two
+/// forms: up to the end of the secret (the secret ends the text), and without the last character
+/// when it also holds bits of what follows. Forms too short to tell anything are left out.
+fn base64_forms(engine: &impl base64::Engine, secret: &str, offset: usize) -> Vec<String> {
+    let mut bytes = vec![0u8; offset];
+    bytes.extend_from_slice(secret.as_bytes());
+    let encoded = engine.encode(&bytes);
+    // ceil(8·offset / 6) characters hold bits of the bytes before.
+    let start = [0, 2, 3].get(offset).copied().unwrap_or(0);
+    let shared_end = (bytes.len() % 3).min(1);
+    [encoded.len(), encoded.len() - shared_end]
+        .into_iter()
+        .filter_map(|end| encoded.get(start..end))
+        .filter(|form| form.len() > MIN_PREFIX_CHARS)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// When `text` ends with the first characters of `secret` (it was cut off there), the text before

@@ -20,8 +20,10 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::{
     Config, Notifier, NotifyError, Outgoing, RouteContext, Variables,
-    deliveries::{AttemptOutcome, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryRecord, Finish},
+    deliveries::{AttemptOutcome, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryRecord, Finish, NoticeKey},
     http::truncate_utf8,
+    metrics::{FailedRoute, FailureOutcome, MetricsSink, failure_line},
+    notice::{FailedDelivery, NoticePublisher, failure_notice},
     secret::Secrets,
 };
 
@@ -40,6 +42,11 @@ pub struct Settings {
     pub safety_margin: Duration,
     /// A retry is only started when at least this much time remains after its wait.
     pub min_attempt_time: Duration,
+    /// A route that keeps failing is reported to its fallback once it has made this many attempts
+    /// (`TOCSIN_FALLBACK_AFTER_ATTEMPTS`).
+    pub fallback_after_attempts: u32,
+    /// At most one delivery-failure notice per route in this interval (`TOCSIN_NOTICE_INTERVAL_SECONDS`).
+    pub notice_interval: Duration,
 }
 
 impl Default for Settings {
@@ -51,6 +58,8 @@ impl Default for Settings {
             backoff_cap: Duration::from_secs(20),
             safety_margin: Duration::from_secs(2),
             min_attempt_time: Duration::from_secs(1),
+            fallback_after_attempts: 8,
+            notice_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -61,6 +70,8 @@ impl Settings {
         Settings {
             max_attempts: config.max_attempts,
             cache_ttl: config.cache_ttl,
+            fallback_after_attempts: config.fallback_after_attempts,
+            notice_interval: config.notice_interval,
             ..Settings::default()
         }
     }
@@ -85,6 +96,8 @@ pub struct EventReport {
     pub failed: usize,
     /// Routes left for a retry of the invocation.
     pub retryable: usize,
+    /// Delivery-failure notices published to fallback integrations.
+    pub notices: usize,
 }
 
 /// A route left retryable, named without secrets.
@@ -234,6 +247,9 @@ pub struct Pipeline<N, D, S, L> {
     engine: Engine,
     settings: Settings,
     catalog: tokio::sync::Mutex<Option<(Instant, Arc<Catalog>)>>,
+    metrics: MetricsSink,
+    metrics_namespace: String,
+    notices: Option<NoticePublisher>,
 }
 
 impl<N, D, S, L> fmt::Debug for Pipeline<N, D, S, L> {
@@ -252,8 +268,22 @@ struct Prepared<M> {
 enum RouteOutcome {
     Delivered,
     Skipped,
-    Failed,
-    Retryable(PendingRoute),
+    /// Failed permanently; the failure when it happened in this invocation (not earlier).
+    Failed(Option<RouteFailure>),
+    /// Left for a retry; the failure when the target (or the route's preparation) failed, as
+    /// opposed to the claim being held elsewhere or the deadline.
+    Retryable(PendingRoute, Option<RouteFailure>),
+}
+
+/// A route that failed in this invocation: reported by a metric and, through the integration's
+/// fallback, by a notice.
+struct RouteFailure {
+    /// `<alert definition>/<step>`, when a step was reached.
+    step: Option<String>,
+    /// Redacted.
+    reason: String,
+    /// Over every invocation.
+    attempts: u32,
 }
 
 /// One record of an SNS event, read tolerantly (DESIGN §1, inbound-formats §11.1).
@@ -302,7 +332,25 @@ where
             engine: Engine::new(),
             settings,
             catalog: tokio::sync::Mutex::new(None),
+            metrics: MetricsSink::default(),
+            metrics_namespace: "Tocsin".to_owned(),
+            notices: None,
         }
+    }
+
+    /// Where the delivery-failure metric lines go (nowhere by default; [`build_pipeline`](crate::build_pipeline)
+    /// sends them to standard output), in which CloudWatch namespace.
+    pub fn with_metrics(mut self, sink: MetricsSink, namespace: impl Into<String>) -> Self {
+        self.metrics = sink;
+        self.metrics_namespace = namespace.into();
+        self
+    }
+
+    /// Where delivery-failure notices for fallback integrations are published (none by default:
+    /// failures are then only counted and logged).
+    pub fn with_notices(mut self, publisher: Option<NoticePublisher>) -> Self {
+        self.notices = publisher;
+        self
     }
 
     /// The delivery log (for `tocsin log` and tests).
@@ -393,14 +441,36 @@ where
                 let route_span = info_span!(parent: &span, "route", integration_id = %route.integration.id);
                 self.deliver_route(route, &alert, deadline).instrument(route_span)
             });
-            for outcome in futures_util::future::join_all(deliveries).await {
-                match outcome {
-                    RouteOutcome::Delivered => report.delivered += 1,
-                    RouteOutcome::Skipped => report.skipped += 1,
-                    RouteOutcome::Failed => report.failed += 1,
-                    RouteOutcome::Retryable(route) => {
+            let outcomes = futures_util::future::join_all(deliveries).await;
+            for (route, outcome) in routes.iter().zip(outcomes) {
+                let failure = match outcome {
+                    RouteOutcome::Delivered => {
+                        report.delivered += 1;
+                        None
+                    }
+                    RouteOutcome::Skipped => {
+                        report.skipped += 1;
+                        None
+                    }
+                    RouteOutcome::Failed(failure) => {
+                        report.failed += 1;
+                        failure.map(|failure| (failure, FailureOutcome::Permanent))
+                    }
+                    RouteOutcome::Retryable(pending_route, failure) => {
                         report.retryable += 1;
-                        pending.push(route);
+                        pending.push(pending_route);
+                        failure.map(|failure| (failure, FailureOutcome::Retryable))
+                    }
+                };
+                if let Some((failure, outcome)) = failure {
+                    let route_span =
+                        info_span!(parent: &span, "route", integration_id = %route.integration.id);
+                    if self
+                        .report_failure(&catalog, route, &alert, &failure, outcome)
+                        .instrument(route_span)
+                        .await
+                    {
+                        report.notices += 1;
                     }
                 }
             }
@@ -426,17 +496,23 @@ where
                 Ok(prepared) => prepared,
                 Err((variables, failure)) => {
                     let reason = variables.redact(&failure.to_string());
+                    let failed = RouteFailure {
+                        step: None,
+                        reason: reason.clone(),
+                        attempts: 0,
+                    };
                     if failure.is_retryable() {
                         warn!(%reason, "route preparation failed, will retry");
-                        return RouteOutcome::Retryable(PendingRoute {
+                        let pending = PendingRoute {
                             alert_id,
                             integration_id,
                             step: None,
                             reason,
-                        });
+                        };
+                        return RouteOutcome::Retryable(pending, Some(failed));
                     }
                     error!(%reason, "route failed permanently");
-                    return RouteOutcome::Failed;
+                    return RouteOutcome::Failed(Some(failed));
                 }
             };
         let mut sent_any = false;
@@ -454,18 +530,28 @@ where
                 .deliver_step(&key, outgoing, &variables, deadline)
                 .instrument(step_span)
                 .await;
+            let failure = |reason: &str, attempts: u32| RouteFailure {
+                step: Some(key.step.clone()),
+                reason: reason.to_owned(),
+                attempts,
+            };
             match result {
                 StepOutcome::Delivered => sent_any = true,
                 StepOutcome::AlreadyDelivered => {}
                 // Later steps depend on earlier ones (the product's step semantics): stop here.
-                StepOutcome::Failed => return RouteOutcome::Failed,
-                StepOutcome::Retryable(reason) => {
-                    return RouteOutcome::Retryable(PendingRoute {
+                StepOutcome::AlreadyFailed => return RouteOutcome::Failed(None),
+                StepOutcome::Failed { reason, attempts } => {
+                    return RouteOutcome::Failed(Some(failure(&reason, attempts)));
+                }
+                StepOutcome::Retryable { reason, attempts } => {
+                    let failed = attempts.map(|attempts| failure(&reason, attempts));
+                    let pending = PendingRoute {
                         alert_id,
                         integration_id,
                         step: Some(key.step.clone()),
                         reason,
-                    });
+                    };
+                    return RouteOutcome::Retryable(pending, failed);
                 }
             }
         }
@@ -487,7 +573,10 @@ where
         deadline: Instant,
     ) -> StepOutcome {
         if Instant::now() >= deadline {
-            return StepOutcome::Retryable("the invocation deadline was reached before sending".to_owned());
+            return StepOutcome::Retryable {
+                reason: "the invocation deadline was reached before sending".to_owned(),
+                attempts: None,
+            };
         }
         let claim = match self.deliveries.claim(key).await {
             Ok(ClaimOutcome::Claimed(claim)) => claim,
@@ -497,27 +586,57 @@ where
             }
             Ok(ClaimOutcome::AlreadyFailed) => {
                 info!("failed permanently earlier, not sent again");
-                return StepOutcome::Failed;
+                return StepOutcome::AlreadyFailed;
             }
             Ok(ClaimOutcome::InFlight) => {
                 warn!("another invocation is sending this message");
-                return StepOutcome::Retryable("another invocation holds the delivery claim".to_owned());
+                return StepOutcome::Retryable {
+                    reason: "another invocation holds the delivery claim".to_owned(),
+                    attempts: None,
+                };
             }
             Err(log_error) => {
                 // Without a claim there is no idempotency: do not send, let Lambda retry.
                 let reason = variables.redact(&log_error.to_string());
                 error!(%reason, "cannot claim the delivery");
-                return StepOutcome::Retryable(reason);
+                return StepOutcome::Retryable {
+                    reason,
+                    attempts: None,
+                };
             }
         };
         // Redact the values before serialising them, so that a secret is found as the template
         // wrote it and not only as JSON escapes it; credentials headers are never kept at all.
         let description = mask_credentials(self.notifier.describe(&outgoing.message));
         let request_summary = serde_json::to_string(&redact_json(variables, description)).unwrap_or_default();
+        let mut previous_attempts = claim.previous_attempts;
+        if claim.taken_over {
+            // The invocation that held the claim stopped before recording an outcome: its attempt
+            // may or may not have reached the target. Say so in the history, then try again.
+            previous_attempts += 1;
+            warn!(
+                attempt = previous_attempts,
+                "took over an expired claim: the previous attempt ended without an outcome"
+            );
+            let record = DeliveryRecord {
+                key: key.clone(),
+                attempt: previous_attempts,
+                time: Utc::now(),
+                outcome: AttemptOutcome::Retryable,
+                http_status: None,
+                latency_ms: 0,
+                error: Some(TAKEN_OVER.to_owned()),
+                request: request_summary.clone(),
+                response: String::new(),
+            };
+            if let Err(log_error) = self.deliveries.record_attempt(&record).await {
+                warn!(error = %variables.redact(&log_error.to_string()), "cannot record the lost attempt");
+            }
+        }
         let mut attempt_in_invocation = 0;
         loop {
             attempt_in_invocation += 1;
-            let attempt = claim.previous_attempts + attempt_in_invocation;
+            let attempt = previous_attempts + attempt_in_invocation;
             let started = Instant::now();
             let time = Utc::now();
             let remaining = deadline.saturating_duration_since(started);
@@ -564,8 +683,9 @@ where
             match result {
                 Ok(sent) => {
                     info!(attempt, status = ?sent.status, latency_ms, "delivered");
+                    // The target's id is its own text: a target may echo a secret even there.
                     let finish = Finish::Delivered {
-                        external_id: sent.external_id,
+                        external_id: sent.external_id.map(|id| variables.redact(&id)),
                     };
                     if let Err(log_error) = self.deliveries.finish(&claim, &finish).await {
                         warn!(error = %variables.redact(&log_error.to_string()), "cannot record the delivery");
@@ -580,7 +700,10 @@ where
                     if let Err(log_error) = self.deliveries.finish(&claim, &finish).await {
                         warn!(error = %variables.redact(&log_error.to_string()), "cannot record the failure");
                     }
-                    return StepOutcome::Failed;
+                    return StepOutcome::Failed {
+                        reason,
+                        attempts: attempt,
+                    };
                 }
                 Err(failure) => {
                     let wait = self.backoff(attempt_in_invocation, &failure);
@@ -601,11 +724,102 @@ where
                         if let Err(log_error) = self.deliveries.finish(&claim, &finish).await {
                             warn!(error = %variables.redact(&log_error.to_string()), "cannot release the claim");
                         }
-                        return StepOutcome::Retryable(format!("{reason} ({why})"));
+                        return StepOutcome::Retryable {
+                            reason: format!("{reason} ({why})"),
+                            attempts: Some(attempt),
+                        };
                     }
                     warn!(attempt, status = ?failure.status(), %reason, wait_ms = wait.as_millis() as u64, "retrying");
                     tokio::time::sleep(wait).await;
                 }
+            }
+        }
+    }
+
+    /// Reports a route that failed in this invocation: one metric line, and a notice to the
+    /// integration's fallback when the failure is permanent or has lasted
+    /// [`Settings::fallback_after_attempts`] attempts, at most once per route and
+    /// [`Settings::notice_interval`]. Never about a notice itself. True when a notice was published.
+    async fn report_failure(
+        &self,
+        catalog: &Catalog,
+        route: &Route<'_>,
+        alert: &Alert,
+        failure: &RouteFailure,
+        outcome: FailureOutcome,
+    ) -> bool {
+        let failed = FailedRoute {
+            kind: N::KIND,
+            integration: &route.integration.id,
+            alert_id: &alert.alert.alert_guid,
+            step: failure.step.as_deref(),
+            attempts: failure.attempts,
+            outcome,
+            reason: &failure.reason,
+        };
+        self.metrics.emit(failure_line(
+            &self.metrics_namespace,
+            &failed,
+            Utc::now().timestamp_millis(),
+        ));
+        if alert.deliver_to.is_some() {
+            return false;
+        }
+        let Some(fallback) = catalog.fallback_of(&route.integration.id) else {
+            return false;
+        };
+        let due =
+            outcome == FailureOutcome::Permanent || failure.attempts >= self.settings.fallback_after_attempts;
+        if !due {
+            return false;
+        }
+        let Some(publisher) = &self.notices else {
+            warn!(fallback = %fallback.id, "no TOCSIN_TOPIC_ARN: the fallback integration cannot be told");
+            return false;
+        };
+        let key = NoticeKey {
+            integration_id: route.integration.id.clone(),
+            definition_id: route.definition.id.clone(),
+        };
+        let claim = match self
+            .deliveries
+            .claim_notice(&key, self.settings.notice_interval)
+            .await
+        {
+            Ok(Some(claim)) => claim,
+            Ok(None) => {
+                info!(fallback = %fallback.id, "a delivery-failure notice for this route was sent within the interval");
+                return false;
+            }
+            Err(log_error) => {
+                warn!(error = %log_error, "cannot claim the delivery-failure notice");
+                return false;
+            }
+        };
+        let notice = failure_notice(
+            &FailedDelivery {
+                kind: N::KIND,
+                alert,
+                route,
+                step: failure.step.as_deref(),
+                attempts: failure.attempts,
+                outcome,
+                reason: &failure.reason,
+            },
+            fallback,
+            Utc::now(),
+        );
+        match publisher.publish(&notice).await {
+            Ok(()) => {
+                info!(fallback = %fallback.id, notice_id = %notice.alert.alert_guid, "delivery-failure notice published");
+                true
+            }
+            Err(reason) => {
+                warn!(fallback = %fallback.id, %reason, "cannot publish the delivery-failure notice");
+                if let Err(log_error) = self.deliveries.release_notice(&claim).await {
+                    warn!(error = %log_error, "cannot release the delivery-failure notice");
+                }
+                false
             }
         }
     }
@@ -632,9 +846,23 @@ where
 enum StepOutcome {
     Delivered,
     AlreadyDelivered,
-    Failed,
-    Retryable(String),
+    /// Failed permanently in an earlier invocation.
+    AlreadyFailed,
+    /// Failed permanently now.
+    Failed {
+        reason: String,
+        attempts: u32,
+    },
+    /// Left for a retry; `attempts` (over every invocation) when the target was tried and failed.
+    Retryable {
+        reason: String,
+        attempts: Option<u32>,
+    },
 }
+
+/// The error of the attempt record written for a claim taken over from a stopped invocation.
+pub const TAKEN_OVER: &str = "the previous attempt ended without an outcome (the invocation holding \
+the claim stopped mid-delivery); its claim expired and was taken over";
 
 /// Reads one SNS record tolerantly and normalises its message (also used by `tocsin render` for
 /// SNS event files). The error is the reason, for the log; it holds no message content.

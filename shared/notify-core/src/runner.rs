@@ -7,14 +7,22 @@ use std::{
 
 use definition_store::{DefinitionSource, Definitions, DynamoDbStore, StoreError};
 use lambda_runtime::{LambdaEvent, service_fn};
+use tracing_subscriber::{
+    EnvFilter,
+    filter::{LevelFilter, Targets},
+    fmt::MakeWriter,
+    layer::SubscriberExt,
+};
 
 use crate::{
     Config, ConfigError, HttpClient, Notifier,
     deliveries::{
         Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
-        DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog,
+        DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog, NoticeClaim, NoticeKey,
     },
     load_sdk_config,
+    metrics::MetricsSink,
+    notice::NoticePublisher,
     pipeline::{Pipeline, Settings},
     secret::SecretResolver,
 };
@@ -29,6 +37,30 @@ pub struct Init {
     pub sdk: aws_config::SdkConfig,
     /// The shared HTTP client.
     pub http: HttpClient,
+}
+
+impl Init {
+    /// The SDK config for clients that talk to a *target* (SES, SNS SMS, …), as opposed to the
+    /// function's own tables and secrets: no SDK-level retries, because the runner owns retries
+    /// (it sees throttling, honours the invocation deadline and records every attempt; SDK retries
+    /// inside an attempt would multiply the load on a target that is already failing), and the
+    /// connect and request timeouts of `TOCSIN_HTTP_CONNECT_TIMEOUT_MS` / `TOCSIN_HTTP_TIMEOUT_MS`, so
+    /// that a target that does not answer costs one timeout, not the rest of the invocation.
+    pub fn target_sdk(&self) -> aws_config::SdkConfig {
+        target_sdk_config(&self.sdk, &self.config)
+    }
+}
+
+/// See [`Init::target_sdk`].
+pub fn target_sdk_config(sdk: &aws_config::SdkConfig, config: &Config) -> aws_config::SdkConfig {
+    let timeouts = aws_smithy_types::timeout::TimeoutConfig::builder()
+        .connect_timeout(config.http_connect_timeout)
+        .operation_attempt_timeout(config.http_timeout)
+        .build();
+    sdk.to_builder()
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+        .timeout_config(timeouts)
+        .build()
 }
 
 /// Runs the Lambda function serving `N`: `notify_core::run(EmailNotifier::new).await`.
@@ -72,7 +104,9 @@ pub type ConfiguredPipeline<N> = Pipeline<N, ConfiguredDefinitions, SecretResolv
 /// Builds the pipeline of a function from its settings (what [`run`] does before serving events;
 /// the CLI's local runs use it too): definitions from `TOCSIN_DEFINITIONS_FILE` or the
 /// `Definitions` table, secrets from SSM / Secrets Manager, the delivery log on the `Deliveries`
-/// table (in memory when none is configured). Makes no network call.
+/// table (in memory when none is configured), delivery-failure metrics on standard output (EMF)
+/// and notices to fallback integrations on `TOCSIN_TOPIC_ARN` (none without it). Makes no network
+/// call.
 pub fn build_pipeline<N: Notifier>(
     notifier: N,
     config: &Config,
@@ -97,6 +131,10 @@ pub fn build_pipeline<N: Notifier>(
         ))
     };
     let secrets = SecretResolver::new(sdk, config.cache_ttl);
+    let notices = config.topic_arn.as_ref().map(|topic_arn| NoticePublisher::Sns {
+        client: aws_sdk_sns::Client::new(sdk),
+        topic_arn: topic_arn.clone(),
+    });
     Pipeline::new(
         notifier,
         definitions,
@@ -104,27 +142,57 @@ pub fn build_pipeline<N: Notifier>(
         deliveries,
         Settings::from_config(config),
     )
+    .with_metrics(MetricsSink::Stdout, config.metrics_namespace.clone())
+    .with_notices(notices)
 }
 
-/// Starts tracing once: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`, compact text otherwise, at the
-/// level of `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`. A second call does nothing.
+/// Starts tracing once: [`log_subscriber`] writing to stdout (Lambda collects it). A second call
+/// does nothing.
 pub fn init_tracing(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    // Lambda adds its own timestamps; `try_init` fails harmlessly when a subscriber is already set.
-    let _ = if config.log_json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(true)
-            .try_init()
+    // Fails harmlessly when a subscriber is already set.
+    let _ = tracing::subscriber::set_global_default(log_subscriber(config, std::io::stdout));
+}
+
+/// The functions' log subscriber, writing to `writer`: JSON lines when
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`, compact text otherwise, at the level of `AWS_LAMBDA_LOG_LEVEL` or
+/// `RUST_LOG`, but never the AWS SDK's trace events (tests capture the logs with it too).
+///
+/// The SDK (`aws_smithy_runtime`) logs every HTTP response and every operation's output or error
+/// at trace level, bodies included unless the output is marked sensitive: an SES error or id
+/// quoting what it was sent would put a secret into the logs, where no redaction reaches.
+pub fn log_subscriber<W>(config: &Config, writer: W) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let no_sdk_trace = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("aws_smithy_runtime", LevelFilter::DEBUG);
+    let registry = tracing_subscriber::registry().with(filter).with(no_sdk_trace);
+    // Lambda adds its own timestamps.
+    if config.log_json {
+        Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(true)
+                    .with_target(false)
+                    .with_writer(writer),
+            ),
+        )
     } else {
-        builder.compact().without_time().try_init()
-    };
+        Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .without_time()
+                    .with_target(false)
+                    .with_writer(writer),
+            ),
+        )
+    }
 }
 
 /// Converts the context's deadline (epoch milliseconds) to an [`Instant`].
@@ -214,6 +282,24 @@ impl DeliveryLog for AnyDeliveryLog {
         match self {
             AnyDeliveryLog::Dynamo(log) => log.history(alert_id).await,
             AnyDeliveryLog::Memory(log) => log.history(alert_id).await,
+        }
+    }
+
+    async fn claim_notice(
+        &self,
+        key: &NoticeKey,
+        interval: Duration,
+    ) -> Result<Option<NoticeClaim>, DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.claim_notice(key, interval).await,
+            AnyDeliveryLog::Memory(log) => log.claim_notice(key, interval).await,
+        }
+    }
+
+    async fn release_notice(&self, claim: &NoticeClaim) -> Result<(), DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.release_notice(claim).await,
+            AnyDeliveryLog::Memory(log) => log.release_notice(claim).await,
         }
     }
 }

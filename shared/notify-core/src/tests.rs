@@ -9,3 +9,4 @@ mod runner;
 
 mod secrets;
 mod support;
+mod visibility;

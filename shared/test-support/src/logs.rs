@@ -41,3 +41,13 @@ pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
         .finish();
     (logs, tracing::subscriber::set_default(subscriber))
 }
+
+/// Captures the current thread's logs as `subscriber` writes them into the [`Logs`] it is given
+/// (e.g. the functions' own subscriber, with their filters), until the guard drops.
+pub fn capture_with<D: Into<tracing::Dispatch>>(
+    subscriber: impl FnOnce(Logs) -> D,
+) -> (Logs, tracing::subscriber::DefaultGuard) {
+    let logs = Logs::default();
+    let dispatch = subscriber(logs.clone()).into();
+    (logs, tracing::dispatcher::set_default(&dispatch))
+}

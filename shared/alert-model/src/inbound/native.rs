@@ -8,6 +8,7 @@
 //!   (`$.alert`); every group present must be an object (`$.<group>`); `alert.type` must be
 //!   `Alert` / `Ok` / `Reminder` (or `Error`, `firing`, `resolved`, …) at `$.alert.type`.
 //! - Values are taken as given (lenient: numbers and booleans become text); unknown keys are ignored.
+//! - `deliverTo: {integration, reason}` (Tocsin's own notices) is kept; an empty integration is none.
 //! - `alert.alertGuid`: the given one, else the UUID v5 of the SNS message id.
 //! - `incident.key`: the given one, else the monitor guid, else derived from the monitor name,
 //!   else the alert guid (no correlation possible).
@@ -79,6 +80,14 @@ pub(super) fn normalize(object: &Obj, input: &InboundMessage<'_>) -> Result<Aler
         escalation_level: group(object, "escalationLevel")?,
         incident: group(object, "incident")?,
         monitor: group(object, "monitor")?,
+        deliver_to: match object.get("deliverTo") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(
+                serde_json::from_value::<crate::DeliverTo>(value.clone())
+                    .map_err(|error| invalid(FORMAT, "$.deliverTo", error.to_string()))?,
+            )
+            .filter(|target| !target.integration.trim().is_empty()),
+        },
     };
 
     if alert.alert.alert_guid.trim().is_empty() {

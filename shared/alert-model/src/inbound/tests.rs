@@ -274,6 +274,25 @@ fn native_envelope_is_taken_as_given() {
     assert_eq!(n.alert.alert.first_error, "2026-11-28T09:21:58");
 }
 
+#[test]
+fn native_delivery_target_is_kept_and_round_trips() {
+    let text = r#"{"version":1,"alert":{"alertGuid":"n-1"},"deliverTo":{"integration":"ops-email","reason":"delivery-failure"}}"#;
+    let n = ok(text, None);
+    let target = n.alert.deliver_to.clone().expect("deliverTo is kept");
+    assert_eq!(target.integration, "ops-email");
+    assert_eq!(target.reason, crate::DELIVERY_FAILURE);
+    let again = serde_json::to_string(&crate::NativeEnvelope::new(n.alert.clone())).unwrap();
+    assert_eq!(ok(&again, None).alert, n.alert);
+    // An envelope without it, or with an empty integration, has none; none is not serialised.
+    assert_eq!(ok(r#"{"version":1,"alert":{}}"#, None).alert.deliver_to, None);
+    let empty = ok(
+        r#"{"version":1,"alert":{},"deliverTo":{"integration":" "}}"#,
+        None,
+    );
+    assert_eq!(empty.alert.deliver_to, None);
+    assert!(!serde_json::to_string(&empty.alert).unwrap().contains("deliverTo"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Detection.
 
@@ -416,6 +435,11 @@ fn error_table() {
         ),
         (r#"{"version":1,"alert":{"type":3}}"#, Native, "$.alert.type"),
         (r#"{"version":1,"alert":{},"monitor":"x"}"#, Native, "$.monitor"),
+        (
+            r#"{"version":1,"alert":{},"deliverTo":"ops-email"}"#,
+            Native,
+            "$.deliverTo",
+        ),
         (
             r#"{"version":1,"alert":{},"escalationLevel":{"id":"first"}}"#,
             Native,

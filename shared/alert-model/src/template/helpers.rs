@@ -10,7 +10,10 @@
 use std::{
     collections::{BTreeMap, HashMap},
     fmt,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, AtomicUsize},
+    },
 };
 
 use base64::Engine as _;
@@ -105,6 +108,10 @@ pub(super) struct Internal {
     /// Texts the encoders produced in this render, so that the formatter writes them unescaped
     /// only where their encoding fits (a `JsonEncode` output is still HTML-escaped in HTML).
     pub encoded: Mutex<HashMap<String, Encoding>>,
+    /// Bytes the formatter wrote in this render, into the output and into captures.
+    pub formatted: AtomicUsize,
+    /// Set by the output writer once the output is larger than the limit.
+    pub output_full: Arc<AtomicBool>,
 }
 
 impl Internal {

@@ -42,9 +42,11 @@ type Result<T> = std::result::Result<T, PrepassError>;
 
 /// Translates the product syntax in `source` into Jinja, keeping line numbers.
 ///
-/// With `url_base` (URL templates), a tag at the very start of the template is wrapped in
-/// `UrlBase`, which keeps an absolute http(s) URL value as it is (`{{ApiUrl}}/incidents`);
-/// every other value of a URL template is percent-encoded.
+/// With `url_base` (URL templates), a user variable tag at the very start of the template is
+/// wrapped in `UrlBase`, which keeps an absolute http(s) URL value as it is
+/// (`{{ApiUrl}}/incidents`); every other value of a URL template is percent-encoded, alert values
+/// included: an alert value comes from whoever publishes the alert and must never choose the
+/// host a request (and its credentials) goes to.
 pub(super) fn translate(source: &str, url_base: bool) -> Result<String> {
     if source.len() > MAX_TEMPLATE_BYTES {
         return Err(PrepassError {
@@ -85,6 +87,14 @@ fn wrap_url_base(translated: &str) -> String {
         Some(stripped) => (stripped, &inner[stripped.len()..]),
         None => (inner, ""),
     };
+    // Only a bare name, which is a user variable (the alert groups are objects, not URLs).
+    let name = inner.trim();
+    let bare = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name != INTERNAL;
+    if !bare {
+        return translated.to_owned();
+    }
     format!(
         "{{{{ {INTERNAL}.UrlBase(({inner})) {trail}}}}}{}",
         &translated[end..]

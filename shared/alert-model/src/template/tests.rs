@@ -827,6 +827,19 @@ fn a_url_template_may_start_with_a_base_url_value() {
         check("{{@monitor.url}}", Escape::Url, &hostile).expect("renders"),
         "https%3A%2F%2Fevil.example%2Fa%20b%3Fx%3D%3Cy%3E"
     );
+    // An alert value never becomes the base, even at the start: whoever publishes the alert must
+    // not choose where the request (and its credentials) goes.
+    hostile.monitor.url = "https://evil.example".to_owned();
+    for template in [
+        "{{@monitor.url}}/x",
+        "{{ monitor.url }}/x",
+        "{{@monitor.url}}",
+        "{{ monitor.url ~ '' }}/x",
+        "{{ ApiUrl ~ monitor.url }}/x",
+    ] {
+        let rendered = check(template, Escape::Url, &hostile).expect("renders");
+        assert!(rendered.starts_with("https%3A%2F%2F"), "{template}: {rendered}");
+    }
     assert_eq!(ok("{{ApiUrl}}", Escape::Text), "https://api.example.com/v2");
     let err = fails("{{ApiUrI}}/x", Escape::Url, &alert);
     assert!(err.reason.contains("`ApiUrI`"), "{err}");
@@ -970,4 +983,346 @@ fn hostile_template_shapes_are_refused_quickly() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// Values that look like template code, break out of JSON, HTML or URLs, or are just awkward.
+const INJECTIONS: &[&str] = &[
+    "{{ 7*7 }}",
+    "{% for x in range(10) %}x{% endfor %}",
+    "{{@JsonEncode({{@monitor.notes}})}}",
+    "{{ApiKey}}",
+    "{{@account.accountId}}",
+    "{% raw %}{{ x }}",
+    "{# comment #}",
+    "\"}, \"evil\": true, \"x\": \"",
+    "back\\slash \\\" \\u0041",
+    "</script><img src=x onerror=alert(1)>",
+    "https://evil.example/?a=1&b=<2>#frag",
+    "unicode é 漢字 🚨 \u{202e}rtl",
+];
+
+/// The sample alert with every string variable set to `value` (fields whose type is not free text,
+/// like `alert.type`, keep theirs) and a custom field `Evil` holding it; and how many were set.
+fn alert_with_every_value(value: &str) -> (Alert, usize) {
+    let mut alert = sample(AlertType::Alert);
+    let mut set = 0;
+    for name in variable_names() {
+        let (group, field) = name.split_once('.').expect("group.field");
+        let mut json = serde_json::to_value(&alert).expect("alert serialises");
+        if !json[group][field].is_string() {
+            continue;
+        }
+        json[group][field] = serde_json::Value::from(value);
+        if let Ok(changed) = serde_json::from_value::<Alert>(json) {
+            alert = changed;
+            set += 1;
+        }
+    }
+    alert
+        .monitor
+        .custom_fields
+        .insert("Evil".to_owned(), value.to_owned());
+    (alert, set)
+}
+
+#[test]
+fn values_are_rendered_literally_in_every_context_for_every_variable() {
+    for injection in INJECTIONS {
+        let (alert, set) = alert_with_every_value(injection);
+        assert!(set >= 35, "only {set} variables took the value");
+        let mut references: Vec<String> = variable_names()
+            .iter()
+            .filter(|name| {
+                let (group, field) = name.split_once('.').expect("group.field");
+                serde_json::to_value(&alert).expect("serialises")[group][field] == *injection
+            })
+            .flat_map(|name| [format!("{{{{@{name}}}}}"), format!("{{{{ {name} }}}}")])
+            .collect();
+        references.push("{{@CustomField(Evil)}}".to_owned());
+        references.push("{{ monitor.customFields.Evil }}".to_owned());
+        for reference in &references {
+            let render = |template: &str, escape| {
+                check(template, escape, &alert)
+                    .unwrap_or_else(|err| panic!("{template} with {injection:?}: {err}"))
+            };
+            assert_eq!(render(reference, Escape::Text), *injection, "{reference}");
+            assert_eq!(
+                render(reference, Escape::Html),
+                html_escape(injection),
+                "{reference}"
+            );
+            let json = render(&format!("{{\"v\": \"{reference}\"}}"), Escape::Json);
+            let parsed: serde_json::Value = serde_json::from_str(&json).expect("the body parses");
+            assert_eq!(parsed, serde_json::json!({ "v": injection }), "{reference}");
+            let url = render(&format!("https://x.example/?v={reference}"), Escape::Url);
+            let encoded = url.strip_prefix("https://x.example/?v=").expect("prefix kept");
+            assert!(
+                encoded
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"%-._~".contains(&b)),
+                "{reference}: {encoded}"
+            );
+            let decoded = percent_encoding::percent_decode_str(encoded)
+                .decode_utf8()
+                .expect("utf-8");
+            assert_eq!(decoded, *injection, "{reference}");
+            assert_eq!(render(reference, Escape::Header), *injection, "{reference}");
+        }
+    }
+}
+
+#[test]
+fn header_values_refuse_every_control_character_and_line_separator() {
+    let breaking = [
+        "\r", "\n", "\r\n", "\u{0}", "\u{b}", "\u{c}", "\u{1b}", "\u{7f}", "\u{85}", "\u{2028}", "\u{2029}",
+    ];
+    for found in breaking {
+        let value = format!("sekrit{found}X-Injected: 1");
+        let code = format!("U+{:04X}", u32::from(found.chars().next().expect("a char")));
+        let alert = with_notes(&value);
+        for template in [
+            "X\n{{@monitor.notes}}",
+            "{% if true %}\n{{ monitor.notes }}{% endif %}",
+        ] {
+            let err = fails(template, Escape::Header, &alert);
+            assert_eq!(err.line, Some(2), "{found:?} in {template}: {err}");
+            assert!(err.reason.contains(&code), "{found:?}: {err}");
+            assert!(
+                !err.to_string().contains("sekrit"),
+                "the value is repeated: {err}"
+            );
+        }
+        // A user variable (a secret, say) is refused the same way.
+        let variables = BTreeMap::from([("ApiKey".to_owned(), value.clone())]);
+        let context = RenderContext {
+            alert: &alert,
+            variables: &variables,
+            now: now(),
+        };
+        let err = Engine::new()
+            .render(SOURCE, "Bearer {{ApiKey}}", Escape::Header, &context)
+            .expect_err("refused");
+        assert!(err.reason.contains(&code), "{found:?}: {err}");
+        assert!(!err.to_string().contains("sekrit"), "{err}");
+        // So is the template's own text.
+        let err = fails(&format!("a{found}b"), Escape::Header, &sample(AlertType::Alert));
+        assert!(err.reason.contains("control character"), "{found:?}: {err}");
+    }
+    // Tabs and text beyond ASCII are header text.
+    let alert = with_notes("a\tb Ünïcødé ✓ 🚨");
+    assert_eq!(
+        check("{{@monitor.notes}}", Escape::Header, &alert).expect("renders"),
+        "a\tb Ünïcødé ✓ 🚨"
+    );
+}
+
+/// Renders on a thread with tokio's default worker stack (2 MiB), where the functions render.
+fn check_on_a_worker_stack(template: &str, alert: &Alert) -> Result<String, TemplateError> {
+    let template = template.to_owned();
+    let alert = alert.clone();
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || check(&template, Escape::Text, &alert))
+        .expect("thread")
+        .join()
+        .expect("no stack overflow")
+}
+
+#[test]
+fn every_bound_ends_in_a_clear_error_naming_integration_field_and_line() {
+    let mut alert = sample(AlertType::Alert);
+    // SNS carries at most 256 KiB: the largest value an alert can bring.
+    alert.monitor.notes = "n".repeat(256 * 1024);
+    let deep_list = format!("x\n{{{{ {}1{} }}}}", "[".repeat(200), "]".repeat(200));
+    let deep_parens = format!("x\n{{{{ {}1{} }}}}", "(".repeat(200), ")".repeat(200));
+    // (template, line, reason)
+    let cases: &[(&str, usize, &str)] = &[
+        // Loops: minijinja caps `range`, the engine's fuel caps the work.
+        (
+            "x\n{% for i in range(10**9) %}x{% endfor %}",
+            2,
+            "range has too many elements",
+        ),
+        (
+            "x\n{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            2,
+            "the template does too much work (more than 1000000 steps)",
+        ),
+        (
+            "x\n{% for i in range(100000) %}{% for j in range(100000) %}{{ j }}{% endfor %}{% endfor %}",
+            2,
+            "too much work",
+        ),
+        // Recursion: minijinja's limit, well within a 2 MiB stack.
+        (
+            "x\n{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+            2,
+            "recursion limit exceeded",
+        ),
+        (
+            "x\n{% macro f(n) %}{% call f(n) %}{% endcall %}{{ caller() }}{% endmacro %}{{ f(0) }}",
+            2,
+            "recursion limit exceeded",
+        ),
+        (
+            "x\n{% for i in [1] recursive %}{{ loop([i]) }}{% endfor %}",
+            2,
+            "recursion limit exceeded",
+        ),
+        // Numbers and strings: minijinja refuses overflowing powers and huge repetitions, the
+        // engine any value larger than the output.
+        ("x\n{{ 'x' * 10**9 }}", 2, "repeated string is too large"),
+        ("x\n{{ 10**100 }}", 2, "unable to calculate 10 ** 100"),
+        (
+            "x\n{{ 'x' * 2000000 }}",
+            2,
+            "a value of 2000000 bytes is larger than the output limit of 1048576 bytes",
+        ),
+        // Deeply nested data in the template: minijinja's parser limit.
+        (&deep_list, 2, "template exceeds maximum recursion limits"),
+        (&deep_parens, 2, "template exceeds maximum recursion limits"),
+        // Huge alert values: the output limit, on the line that crossed it (four values of 256 KiB
+        // and three line breaks are 3 bytes too many).
+        (
+            "{{ monitor.notes }}\n{{ monitor.notes }}\n{{ monitor.notes }}\n{{ monitor.notes }}\n{{ monitor.notes }}",
+            4,
+            "the rendered output is larger than 1048576 bytes",
+        ),
+        (
+            "x\n{% for i in range(100) %}{{@monitor.notes}}{% endfor %}",
+            2,
+            "the rendered output is larger than 1048576 bytes",
+        ),
+        // Text built without being written (captures, macro calls): the formatted-bytes budget.
+        (
+            "x\n{% set a %}{% for i in range(100) %}{{ monitor.notes }}{% endfor %}{% endset %}{{ a|length }}",
+            2,
+            "the template formats more than 4194304 bytes of values",
+        ),
+        (
+            "x\n{% macro m() %}{{ monitor.notes }}{% endmacro %}{% for i in range(100) %}{% set _ = m() %}{% endfor %}",
+            2,
+            "the template formats more than 4194304 bytes of values",
+        ),
+        (
+            "x\n{% filter upper %}{% for i in range(100) %}{{ monitor.notes }}{% endfor %}{% endfilter %}",
+            2,
+            "the template formats more than 4194304 bytes of values",
+        ),
+        // One filter call that would build a huge value.
+        (
+            "x\n{{ range(100000)|join('x' * 1000) }}",
+            2,
+            "`join` would build more than 4194304 bytes",
+        ),
+        (
+            "x\n{{ ('a' * 100)|replace('a', monitor.notes)|length }}",
+            2,
+            "`replace` would build more than 4194304 bytes",
+        ),
+        (
+            "x\n{{ ([monitor.notes] * 100)|string|length }}",
+            2,
+            "`string` would build more than 4194304 bytes",
+        ),
+        (
+            "x\n{{ ([1] * 10**8)|list|length }}",
+            2,
+            "`list` would build more than 4194304 bytes",
+        ),
+        (
+            "x\n{{ ([monitor.notes] * 100)|tojson|length }}",
+            2,
+            "`tojson` would build more than 4194304 bytes",
+        ),
+        (
+            "x\n{{ '%9000s'|format('x')|replace(' ', '%9000s')|format(*range(10000)) }}",
+            2,
+            "would build more than 4194304 bytes",
+        ),
+        (
+            "x\n{{ 'x'|indent(100000000) }}",
+            2,
+            "`indent`: the argument 100000000 is larger than 10000",
+        ),
+        (
+            "x\n{{ 'x'|indent(width=100000000) }}",
+            2,
+            "`indent`: the argument 100000000 is larger than 10000",
+        ),
+        (
+            "x\n{{ [1]|batch(10**9, 'fill')|list }}",
+            2,
+            "`batch`: the argument 1000000000 is larger than 10000",
+        ),
+        (
+            "x\n{{ [1]|tojson(indent=10**6) }}",
+            2,
+            "`tojson`: the argument 1000000 is larger than 10000",
+        ),
+    ];
+    for (template, line, reason) in cases {
+        let started = std::time::Instant::now();
+        let err = check_on_a_worker_stack(template, &alert)
+            .err()
+            .unwrap_or_else(|| panic!("{template:?} rendered"));
+        assert_eq!(err.integration, "webhook-1", "{template:?}");
+        assert_eq!(err.field, "messages[0].steps[0].body", "{template:?}");
+        assert_eq!(err.line, Some(*line), "{template:?}: {err}");
+        assert!(err.reason.contains(reason), "{template:?}: {err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{template:?} took {:?}",
+            started.elapsed()
+        );
+    }
+    // Raw text alone crosses the output limit without a value to carry the line.
+    let err = fails(
+        "{% for i in range(100000) %}0123456789abcdef{% endfor %}",
+        Escape::Text,
+        &alert,
+    );
+    assert!(err.reason.contains("larger than 1048576 bytes"), "{err}");
+}
+
+#[test]
+fn wrapped_filters_keep_their_meaning() {
+    let cases: &[(&str, &str)] = &[
+        ("{{ [3, 1, 2]|sort|join(',') }}", "1,2,3"),
+        (
+            "{{ [{'n': 1}, {'n': 2}]|sort(attribute='n', reverse=true)|map(attribute='n')|join('-') }}",
+            "2-1",
+        ),
+        ("{{ {'b': 1, 'a': 2}|dictsort|list }}", "[[\"a\", 2], [\"b\", 1]]"),
+        ("{{ {'b': 1}|items|list }}", "[[\"b\", 1]]"),
+        ("{{ [1, 2, 3, 4, 5]|batch(2)|list }}", "[[1, 2], [3, 4], [5]]"),
+        ("{{ [1, 2, 3]|slice(2)|list }}", "[[1, 2], [3]]"),
+        ("{{ 'a b'|split|list }}", "[\"a\", \"b\"]"),
+        ("{{ 'x\ny'|lines|join('+') }}", "x+y"),
+        ("{{ 'x\ny'|indent(2, true) }}", "  x\n  y"),
+        ("{{ 'x\ny'|indent(width=3) }}", "x\n   y"),
+        ("{{ '%s-%d'|format('a', 3) }}", "a-3"),
+        ("{{ [1, 1, 2]|unique|list }}", "[1, 2]"),
+        ("{{ [1, 2]|reverse|list }}", "[2, 1]"),
+        ("{{ 'abcb'|replace('b', 'X') }}", "aXcX"),
+        ("{{ [1, 2, 3]|select('odd')|list }}", "[1, 3]"),
+        ("{{ [1, 2, 3]|reject('odd')|list }}", "[2]"),
+        ("{{ [{'a': 1}, {'a': 0}]|selectattr('a')|list|length }}", "1"),
+        ("{{ [{'a': 1}, {'a': 0}]|rejectattr('a')|list|length }}", "1"),
+        (
+            "{{ [1, 2, 3]|sum }} {{ [1, 2]|min }} {{ [1, 2]|max }} {{ [1, 2]|last }}",
+            "6 1 2 2",
+        ),
+        ("{{ {'a': [1]}|tojson }}", "{\"a\":[1]}"),
+        ("{{ {'a': 1}|tojson(indent=2) }}", "{\n  \"a\": 1\n}"),
+        ("{{ [1]|string }}", "[1]"),
+        (
+            "{% for g in [{'k': 'a'}, {'k': 'b'}, {'k': 'a'}]|groupby('k') %}{{ g.grouper }}{{ g.list|length }}{% endfor %}",
+            "a2b1",
+        ),
+        ("{{ monitor.customFields|items|map('first')|join }}", "Team"),
+    ];
+    for (template, expected) in cases {
+        assert_eq!(ok(template, Escape::Text), *expected, "{template}");
+    }
 }

@@ -558,3 +558,96 @@ fn index_and_scan_agree_on_1000_generated_definitions() {
         "the generated set should route many alerts; only {non_empty} did"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Alerts addressed to one integration (`deliverTo`), and fallbacks
+
+const DIRECT: &str = r#"
+operators:
+  - {id: ann, email: ann@example.com}
+  - {id: bob, email: bob@example.com}
+alertDefinitions:
+  - id: dns
+    monitors: ["*"]
+    levels:
+      - {id: 1, operators: [ann], integrations: [{integration: hook}, {integration: mail}]}
+      - {id: 2, operators: [bob], integrations: [{integration: mail2, extraEmails: [noc@example.com]}]}
+"#;
+
+fn addressed(integration: &str, definition: &str, level: u32) -> Alert {
+    let mut alert = alert(AlertType::Alert);
+    alert.deliver_to = Some(alert_model::DeliverTo {
+        integration: integration.to_owned(),
+        reason: alert_model::DELIVERY_FAILURE.to_owned(),
+    });
+    alert.alert_definition.guid = definition.to_owned();
+    alert.escalation_level.id = level;
+    alert
+}
+
+#[test]
+fn an_addressed_alert_reaches_only_its_integration_through_the_named_level() {
+    // GIVEN a definition that sends both kinds at level 1
+    let catalog = catalog(DIRECT);
+
+    // WHEN an alert addressed to `mail2` names level 1 of `dns` (which does not attach `mail2`)
+    let alert = addressed("mail2", "dns", 1);
+
+    // THEN only `mail2` is reached, with level 1's operators and a default attachment
+    assert!(catalog.routes(&alert, IntegrationKind::Webhook).is_empty());
+    let routes = catalog.routes(&alert, IntegrationKind::Email);
+    assert_eq!(summary(&routes), ["dns/1/mail2"]);
+    let recipients: Vec<&str> = routes[0].recipients.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(recipients, ["ann"]);
+    assert!(routes[0].attachment.extra_emails.is_empty());
+}
+
+#[test]
+fn an_addressed_alert_uses_the_levels_own_attachment_when_there_is_one() {
+    let catalog = catalog(DIRECT);
+    let routes = catalog.routes(&addressed("mail2", "dns", 2), IntegrationKind::Email);
+    assert_eq!(summary(&routes), ["dns/2/mail2"]);
+    assert_eq!(routes[0].attachment.extra_emails, ["noc@example.com"]);
+    assert_eq!(routes[0].recipients[0].id, "bob");
+}
+
+#[test]
+fn an_addressed_alert_without_a_known_level_has_no_recipients() {
+    let catalog = catalog(DIRECT);
+    for alert in [addressed("mail", "gone", 1), addressed("mail", "dns", 7)] {
+        let routes = catalog.routes(&alert, IntegrationKind::Email);
+        assert_eq!(routes.len(), 1, "{:?}", alert.alert_definition);
+        assert_eq!(routes[0].integration.id, "mail");
+        assert!(routes[0].recipients.is_empty());
+    }
+}
+
+#[test]
+fn an_addressed_alert_to_an_unknown_or_inactive_integration_reaches_nothing() {
+    let catalog = catalog(DIRECT);
+    for target in ["nope", "off"] {
+        assert!(
+            catalog
+                .routes(&addressed(target, "dns", 1), IntegrationKind::Email)
+                .is_empty()
+        );
+    }
+}
+
+#[test]
+fn the_fallback_of_an_integration_is_another_integration() {
+    let catalog = Catalog::new(defs(
+        r#"
+integrations:
+  - {id: pager, kind: webhook, settings: {preset: all-variables, url: "http://x"}, fallback: mail}
+  - {id: mail, kind: email, fallback: mail}
+  - {id: lost, kind: email, fallback: nowhere}
+  - {id: plain, kind: email}
+"#,
+    ));
+    assert_eq!(catalog.fallback_of("pager").map(|i| i.id.as_str()), Some("mail"));
+    assert!(catalog.fallback_of("mail").is_none(), "never itself");
+    assert!(catalog.fallback_of("lost").is_none(), "unknown integration");
+    assert!(catalog.fallback_of("plain").is_none());
+    assert!(catalog.fallback_of("unknown").is_none());
+}

@@ -315,9 +315,48 @@ integrations:
         &[
             "integrations[0].settings.preset: unknown preset \"everything\" (expected \"all-variables\")",
             "integrations[1].settings.url: preset \"all-variables\" needs a url",
-            "integrations[2].settings.extra: unknown setting for kind webhook (expected one of: preset, url, method, headers)",
+            "integrations[2].settings.extra: unknown setting for kind webhook (expected one of: preset, url, method, headers, signingSecret)",
             "integrations[2].settings.method: unknown method \"SEND\" (expected GET, POST, PUT, PATCH or DELETE)",
             "integrations[2].settings.headers: must be a map of header name to template",
+        ],
+    );
+}
+
+#[test]
+fn webhook_signing_secret_is_checked_and_only_it_goes_with_messages() {
+    assert_issues(
+        r#"
+integrations:
+  - id: a
+    kind: webhook
+    settings: {signingSecret: "{{SigningSecret}}"}
+    messages: [{types: [Alert], steps: [{url: "https://x.example.com"}]}]
+  - id: b
+    kind: webhook
+    settings: {url: "https://y.example.com", signingSecret: ""}
+    messages: [{types: [Alert], steps: [{url: "https://x.example.com"}]}]
+  - {id: c, kind: webhook, settings: {preset: all-variables, url: "https://x", signingSecret: 5}}
+"#,
+        &[
+            "integrations[1].settings.url: only signingSecret goes with \"messages\" (the other settings are the preset's)",
+            "integrations[1].settings.signingSecret: empty signing secret",
+            "integrations[2].settings.signingSecret: must be a string",
+        ],
+    );
+}
+
+#[test]
+fn fallback_must_name_another_integration() {
+    assert_issues(
+        r#"
+integrations:
+  - {id: mail, kind: email, fallback: mail}
+  - {id: mail2, kind: email, fallback: pager}
+  - {id: mail3, kind: email, fallback: mail}
+"#,
+        &[
+            "integrations[0].fallback: an integration cannot be its own fallback",
+            "integrations[1].fallback: unknown integration \"pager\"",
         ],
     );
 }

@@ -30,6 +30,10 @@ fn defaults_apply_when_only_tables_are_set() {
     assert_eq!(config.email_from, None);
     assert_eq!(config.claim_ttl, Duration::from_secs(300));
     assert_eq!(config.delivery_retention, Duration::from_secs(30 * 86_400));
+    assert_eq!(config.topic_arn, None);
+    assert_eq!(config.fallback_after_attempts, 8);
+    assert_eq!(config.notice_interval, Duration::from_secs(3600));
+    assert_eq!(config.metrics_namespace, "Tocsin");
     assert!(!config.log_json);
     assert_eq!(config.log_filter, "info");
 }
@@ -48,6 +52,10 @@ fn every_variable_is_read() {
         ("TOCSIN_EMAIL_FROM", "alerts@example.com"),
         ("TOCSIN_CLAIM_SECONDS", "120"),
         ("TOCSIN_DELIVERY_RETENTION_DAYS", "7"),
+        ("TOCSIN_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+        ("TOCSIN_FALLBACK_AFTER_ATTEMPTS", "3"),
+        ("TOCSIN_NOTICE_INTERVAL_SECONDS", "600"),
+        ("TOCSIN_METRICS_NAMESPACE", "Acme/Tocsin"),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
         ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
     ])
@@ -65,6 +73,13 @@ fn every_variable_is_read() {
     assert_eq!(config.email_from.as_deref(), Some("alerts@example.com"));
     assert_eq!(config.claim_ttl, Duration::from_secs(120));
     assert_eq!(config.delivery_retention, Duration::from_secs(7 * 86_400));
+    assert_eq!(
+        config.topic_arn.as_deref(),
+        Some("arn:aws:sns:us-east-1:123456789012:alerts")
+    );
+    assert_eq!(config.fallback_after_attempts, 3);
+    assert_eq!(config.notice_interval, Duration::from_secs(600));
+    assert_eq!(config.metrics_namespace, "Acme/Tocsin");
     assert!(config.log_json);
     assert_eq!(config.log_filter, "debug");
 }
@@ -163,6 +178,21 @@ fn invalid_values_name_the_variable_and_the_reason() {
             "TOCSIN_CLAIM_SECONDS",
             "0",
             "environment variable `TOCSIN_CLAIM_SECONDS`: 0 is outside 1..=86400",
+        ),
+        (
+            "TOCSIN_TOPIC_ARN",
+            "alerts",
+            "environment variable `TOCSIN_TOPIC_ARN`: `alerts` is not an arn",
+        ),
+        (
+            "TOCSIN_FALLBACK_AFTER_ATTEMPTS",
+            "0",
+            "environment variable `TOCSIN_FALLBACK_AFTER_ATTEMPTS`: 0 is outside 1..=1000",
+        ),
+        (
+            "TOCSIN_METRICS_NAMESPACE",
+            "a{b}",
+            "environment variable `TOCSIN_METRICS_NAMESPACE`: `a{b}` is not a CloudWatch namespace",
         ),
     ];
     for (name, value, expected) in cases {

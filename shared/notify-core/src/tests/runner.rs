@@ -152,3 +152,30 @@ async fn the_lazy_sdk_config_sends_requests() {
         "the table created through the lazy client is described through it"
     );
 }
+
+#[test]
+fn the_log_subscriber_keeps_the_sdks_trace_events_out_at_any_level() {
+    // GIVEN the functions' subscriber at the most verbose level
+    let config = Config {
+        log_json: true,
+        log_filter: "trace".to_owned(),
+        ..Config::default()
+    };
+    let (logs, _guard) =
+        test_support::logs::capture_with(|logs| crate::log_subscriber(&config, move || logs.clone()));
+
+    // WHEN the SDK logs a response at trace level, and other events are logged
+    tracing::trace!(
+        target: "aws_smithy_runtime::client::orchestrator",
+        response = "an answer echoing sekrit-trace",
+        "received response from service"
+    );
+    tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "beginning attempt #1");
+    tracing::trace!(target: "notify_core::pipeline", "our own trace event");
+
+    // THEN only the SDK's trace event is left out
+    let text = logs.text();
+    assert!(!text.contains("sekrit-trace"), "{text}");
+    assert!(text.contains("beginning attempt #1"), "{text}");
+    assert!(text.contains("our own trace event"), "{text}");
+}

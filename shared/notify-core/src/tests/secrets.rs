@@ -264,3 +264,37 @@ async fn throttling_and_server_errors_are_retryable_other_errors_permanent() {
         );
     }
 }
+
+#[test]
+fn a_secret_inside_base64_is_redacted_at_every_offset_as_in_basic_credentials() {
+    use base64::{
+        Engine as _,
+        engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+    };
+
+    let secret = "pa55-w0rd/+sek?rit";
+    let mut variables = crate::Variables::default();
+    variables.insert_secret("Token", secret);
+    // `user:` before the secret shifts its encoding by 0, 1 and 2 bytes; the secret ends the
+    // credentials or is followed by more text.
+    for user in ["ab", "ops", "user", "admin"] {
+        for engine in [&STANDARD, &URL_SAFE_NO_PAD] {
+            for after in ["", "+more"] {
+                let encoded = engine.encode(format!("{user}:{secret}{after}"));
+                let redacted = variables.redact(&format!("echo: Basic {encoded} end"));
+                assert!(redacted.contains("[redacted]"), "{user}, {after}: {redacted}");
+                // What may survive: the characters holding `user:` (and one shared with the
+                // secret) and those after the secret; no five characters encoding it alone.
+                let first = (user.len() + 1) * 4 / 3 + 1;
+                let last = encoded.len() - after.len() * 4 / 3 - 1;
+                for start in first..last.saturating_sub(5) {
+                    let window = &encoded[start..start + 5];
+                    assert!(
+                        !redacted.contains(window),
+                        "{user}, {after}: `{window}` of {encoded} survived in {redacted}"
+                    );
+                }
+            }
+        }
+    }
+}

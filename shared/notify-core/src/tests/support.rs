@@ -120,6 +120,7 @@ pub(crate) fn settings(max_attempts: u32) -> Settings {
         backoff_cap: Duration::from_millis(50),
         safety_margin: Duration::ZERO,
         min_attempt_time: Duration::from_millis(10),
+        ..Settings::default()
     }
 }
 
@@ -135,6 +136,7 @@ pub(crate) fn integration(id: &str, url: &str) -> Integration {
         variables: BTreeMap::new(),
         messages: Vec::new(),
         settings,
+        fallback: None,
     }
 }
 
