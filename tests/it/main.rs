@@ -2,6 +2,7 @@
 
 mod e2e;
 mod faults;
+mod fuzz_corpus;
 mod leaks;
 mod redaction;
 mod security;

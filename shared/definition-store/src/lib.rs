@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod catalog;
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod model;
 mod schema;
@@ -19,6 +20,7 @@ mod validate;
 mod yaml;
 
 pub use catalog::{Catalog, CatalogStats, Route};
+#[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoDbStore;
 pub use model::*;
 pub use schema::json_schema;

@@ -334,7 +334,7 @@ impl<'de> serde::de::Visitor<'de> for VariableDefVisitor {
                     if secret.is_some() {
                         return Err(A::Error::custom("duplicate key `secret` in variable"));
                     }
-                    secret = Some(map.next_value()?);
+                    secret = Some(map.next_value::<SecretText>()?.0);
                 }
                 "perLevel" => {
                     if per_level.is_some() {
@@ -372,6 +372,91 @@ impl<'de> serde::de::Visitor<'de> for VariableDefVisitor {
             (None, None, Some(_)) => Err(A::Error::custom("`default` needs `perLevel: true`")),
             (None, None, None) => Err(A::Error::custom(format!("empty variable ({VARIABLE_FORMS})"))),
         }
+    }
+}
+
+/// The text of a `secret:` reference. Anything but a string is refused without its value: a secret
+/// value written there by mistake (`secret: 84731902`) must not appear in the error, which
+/// `tocsin validate` prints and a function logs (serde's own message would quote it).
+struct SecretText(String);
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SecretTextVisitor).map(SecretText)
+    }
+}
+
+struct SecretTextVisitor;
+
+impl SecretTextVisitor {
+    fn refuse<E: serde::de::Error>(found: &str) -> E {
+        E::custom(format!(
+            "a secret reference must be a string such as \"ssm:/…\" or \"secretsmanager:…\", found {found} (value not shown)"
+        ))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for SecretTextVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a secret reference string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<String, E> {
+        Ok(value.to_owned())
+    }
+
+    fn visit_string<E: serde::de::Error>(self, value: String) -> Result<String, E> {
+        Ok(value)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<String, E> {
+        Err(Self::refuse("a boolean"))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<String, E> {
+        Err(Self::refuse("a number"))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<String, E> {
+        Err(Self::refuse("a number"))
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<String, E> {
+        Err(Self::refuse("a number"))
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<String, E> {
+        Err(Self::refuse("a number"))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<String, E> {
+        Err(Self::refuse("a number"))
+    }
+
+    fn visit_char<E: serde::de::Error>(self, value: char) -> Result<String, E> {
+        Ok(value.to_string())
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<String, E> {
+        Err(Self::refuse("bytes"))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<String, E> {
+        Err(Self::refuse("null"))
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<String, E> {
+        Err(Self::refuse("null"))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(Self::refuse("a list"))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(Self::refuse("a map"))
     }
 }
 

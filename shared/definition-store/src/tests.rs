@@ -2,8 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod catalog;
+#[cfg(feature = "dynamodb")]
 mod dynamo;
 mod example;
+#[cfg(feature = "dynamodb")]
 mod item;
 mod schema;
 mod validate;

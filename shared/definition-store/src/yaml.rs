@@ -42,6 +42,8 @@ pub fn from_yaml(text: &str) -> Result<Definitions, LoadError> {
     serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text)).map_err(parse_error)
 }
 
+const SECRET_NOT_SHOWN: &str = "invalid secret reference: expected a string such as \"ssm:/…\" or \"secretsmanager:…\" (value not shown)";
+
 fn parse_error(error: serde_path_to_error::Error<serde_norway::Error>) -> LoadError {
     let (path, inner) = (error.path().to_string(), error.into_inner());
     let path = if path == "." || path.is_empty() {
@@ -50,6 +52,11 @@ fn parse_error(error: serde_path_to_error::Error<serde_norway::Error>) -> LoadEr
         path
     };
     let mut reason = inner.to_string();
+    // The value of a `secret` key may be a secret written there by mistake; the parser's own messages
+    // quote values ("invalid type: integer `…` as u128"), the model's (`VariableDef`) do not.
+    if (path == "secret" || path.ends_with(".secret")) && !reason.contains("(value not shown)") {
+        reason = SECRET_NOT_SHOWN.to_owned();
+    }
     if let Some(location) = inner.location() {
         let mark = format!(" at line {} column {}", location.line(), location.column());
         if let Some(stripped) = reason.strip_suffix(&mark) {

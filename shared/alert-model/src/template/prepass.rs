@@ -181,6 +181,9 @@ impl<'a> Scanner<'a> {
     /// Position just after the `close` delimiter of a Jinja tag whose content starts at `from`,
     /// skipping string literals; the end of the text when unterminated (minijinja reports it).
     fn tag_end(&self, from: usize, close: &str) -> usize {
+        // As minijinja's lexer: the delimiter closes the tag only outside brackets, so that the
+        // `}}` of `{{{}}}` is the map literal's `}` and the tag's first `}`, not the tag's end.
+        let mut balance: isize = 0;
         let mut pos = from;
         while pos < self.bytes.len() {
             match self.bytes[pos] {
@@ -191,7 +194,15 @@ impl<'a> Scanner<'a> {
                     }
                     pos += 1;
                 }
-                _ if self.at(pos, close) => return pos + close.len(),
+                _ if balance == 0 && self.at(pos, close) => return pos + close.len(),
+                b'(' | b'[' | b'{' => {
+                    balance += 1;
+                    pos += 1;
+                }
+                b')' | b']' | b'}' => {
+                    balance -= 1;
+                    pos += 1;
+                }
                 _ => pos += 1,
             }
         }

@@ -845,6 +845,59 @@ fn a_url_template_may_start_with_a_base_url_value() {
     assert!(err.reason.contains("`ApiUrI`"), "{err}");
 }
 
+/// Found by the fuzz target `template` (fuzz/regressions/template/): the first `}}` after `{{` was
+/// taken as the end of a Jinja tag even inside a map literal, so the URL-base wrapper cut `{{{}}})}`
+/// into invalid Jinja (a URL that `tocsin validate` accepted failed at send time), and a nested tag
+/// holding a nested map ended early.
+#[test]
+fn a_jinja_tag_ends_where_minijinja_ends_it() {
+    let alert = sample(AlertType::Alert);
+    let cases: &[(&str, Escape, &str)] = &[
+        // `}}` closes the inner map, not the tag.
+        (
+            "{{ {'a': {'u': ApiUrl}}.a.u }}/incidents",
+            Escape::Text,
+            "https://api.example.com/v2/incidents",
+        ),
+        (
+            "{{@UrlEncode({{ {'a': {'b': 'x y'}}.a.b }})}}",
+            Escape::Text,
+            "x%20y",
+        ),
+        // Not a bare user variable: no URL base, the value is encoded (but the template compiles).
+        (
+            "{{ {'a': {'u': ApiUrl}}.a.u }}/x",
+            Escape::Url,
+            "https%3A%2F%2Fapi.example.com%2Fv2/x",
+        ),
+    ];
+    for (template, escape, expected) in cases {
+        assert_eq!(ok(template, *escape), *expected, "{template} ({escape:?})");
+    }
+    let engine = Engine::new();
+    for template in ["{{{}}})}", "{{ {'a': '}}'} }}", "{{{'a': 1}.a}}{{@monitor.name}}"] {
+        assert_eq!(engine.check(SOURCE, template), Ok(()), "{template}");
+        for escape in [
+            Escape::Text,
+            Escape::Html,
+            Escape::Json,
+            Escape::Url,
+            Escape::Header,
+        ] {
+            if let Err(err) = check(template, escape, &alert) {
+                assert!(
+                    !err.reason.starts_with("syntax error"),
+                    "{template} ({escape:?}) accepted by check but: {err}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        ok("{{{'a': 1}.a}}{{@monitor.name}}", Escape::Text),
+        "1GalacticResorts.com - DNS"
+    );
+}
+
 #[test]
 fn error_reasons_are_plain_and_specific() {
     let alert = sample(AlertType::Alert);

@@ -118,6 +118,45 @@ fn variable_with_unknown_key_is_a_clear_error() {
     assert!(!reason.contains("did not match any variant"), "{reason}");
 }
 
+/// A secret value written under `secret:` by mistake, as a number or another non-string, is refused
+/// without being printed (serde's own message quotes it: "invalid type: integer `84731902`").
+#[test]
+fn a_secret_that_is_not_a_string_is_refused_without_its_value() {
+    let cases = [
+        ("84731902", "found a number"),
+        ("-84731902", "found a number"),
+        ("84731902.5", "found a number"),
+        // Too large for the parser's generic value: refused by the loader, still without the value.
+        ("184467440737095516150", "invalid secret reference"),
+        ("true", "found a boolean"),
+        ("null", "found null"),
+        ("[84731902]", "found a list"),
+        ("{pin: 84731902}", "found a map"),
+    ];
+    for (value, found) in cases {
+        let (path, reason) = variable_error(&format!("{{secret: {value}}}"));
+        assert!(path.starts_with("integrations[0].variables.V"), "{value}: {path}");
+        assert!(
+            reason.contains(found) && reason.contains("(value not shown)"),
+            "{value}: {reason}"
+        );
+        assert!(
+            !reason.contains("8473190") && !reason.contains("true"),
+            "{value}: {reason}"
+        );
+    }
+    // The JSON values that DynamoDB items become take the same path.
+    let item = serde_json::json!({"id": "a", "kind": "webhook", "variables": {"V": {"secret": 84731902}}});
+    let error = serde_json::from_value::<crate::Integration>(item).expect_err("a number is not a reference");
+    assert!(!error.to_string().contains("84731902"), "{error}");
+    // A string is still taken as the reference it is.
+    let (_, reason) = variable_error("{secret: \"ssm:/x\", perLevel: true}");
+    assert!(
+        reason.starts_with("a secret variable takes only `secret`"),
+        "{reason}"
+    );
+}
+
 #[test]
 fn variable_per_level_false_is_refused() {
     let (path, reason) = variable_error("{perLevel: false}");
