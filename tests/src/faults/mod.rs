@@ -788,7 +788,7 @@ fn route_reasons(error: &str) -> Vec<String> {
             let mut rest = reason.as_str();
             while let Some(at) = rest.find("http://127.0.0.1:") {
                 clean.push_str(&rest[..at]);
-                clean.push_str("<local>");
+                clean.push_str("http://127.0.0.1:PORT");
                 rest =
                     rest[at + "http://127.0.0.1:".len()..].trim_start_matches(|c: char| c.is_ascii_digit());
             }
