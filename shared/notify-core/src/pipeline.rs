@@ -15,6 +15,7 @@ use alert_model::{
 };
 use chrono::{DateTime, Utc};
 use definition_store::{Catalog, DefinitionSource, Route, VariableDef};
+use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -443,12 +444,30 @@ where
             }
             // Routes go to different targets: deliver them concurrently, so that one slow or
             // throttling target does not hold back the others. Steps within a route stay in order.
+            // A fan-out to many routes works on `ROUTES_PER_SEND` × `max_concurrent_sends` of them
+            // at a time, so that its memory (built messages, request summaries) stays bounded
+            // while routes waiting for a retry leave room for the others.
             report.routes += routes.len();
-            let deliveries = routes.iter().map(|route| {
-                let route_span = info_span!(parent: &span, "route", integration_id = %route.integration.id);
-                self.deliver_route(route, &alert, deadline).instrument(route_span)
-            });
-            let outcomes = futures_util::future::join_all(deliveries).await;
+            let window = self.settings.max_concurrent_sends.max(1) * ROUTES_PER_SEND;
+            // Collected first: a lazy `map` kept inside the stream would make the event's future
+            // lose `Send` (a higher-ranked lifetime rustc cannot prove). Futures do nothing until
+            // polled, so the window still bounds the work in progress.
+            let deliveries: Vec<_> = routes
+                .iter()
+                .enumerate()
+                .map(|(index, route)| {
+                    let route_span =
+                        info_span!(parent: &span, "route", integration_id = %route.integration.id);
+                    let delivery = self.deliver_route(route, &alert, deadline).instrument(route_span);
+                    async move { (index, delivery.await) }
+                })
+                .collect();
+            let mut outcomes: Vec<(usize, RouteOutcome)> = futures_util::stream::iter(deliveries)
+                .buffer_unordered(window)
+                .collect()
+                .await;
+            outcomes.sort_by_key(|(index, _)| *index);
+            let outcomes = outcomes.into_iter().map(|(_, outcome)| outcome);
             for (route, outcome) in routes.iter().zip(outcomes) {
                 let failure = match outcome {
                     RouteOutcome::Delivered => {
@@ -907,6 +926,9 @@ enum StepOutcome {
         attempts: Option<u32>,
     },
 }
+
+/// Routes of one record in progress at once, per send permit (see `handle_event`).
+const ROUTES_PER_SEND: usize = 4;
 
 /// The error of the attempt record written for a claim taken over from a stopped invocation.
 pub const TAKEN_OVER: &str = "the previous attempt ended without an outcome (the invocation holding \
