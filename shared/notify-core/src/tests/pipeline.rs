@@ -823,3 +823,80 @@ async fn at_most_max_concurrent_sends_messages_are_on_the_wire_at_once() {
     let free = arrivals(6).await;
     assert!(free[5] - free[0] < Duration::from_millis(250), "{free:?}");
 }
+
+/// The test notifier, recording when each route's messages were built (the start of its work).
+struct BuildTimes {
+    inner: TestNotifier,
+    built: std::sync::Mutex<Vec<Instant>>,
+}
+
+impl crate::Notifier for BuildTimes {
+    const KIND: alert_model::IntegrationKind = TestNotifier::KIND;
+    type Target = <TestNotifier as crate::Notifier>::Target;
+    type Message = <TestNotifier as crate::Notifier>::Message;
+
+    fn target(
+        &self,
+        integration: &definition_store::Integration,
+    ) -> Result<Self::Target, crate::NotifyError> {
+        self.inner.target(integration)
+    }
+
+    fn build(
+        &self,
+        route: &crate::RouteContext<'_>,
+        target: &Self::Target,
+    ) -> Result<Vec<crate::Outgoing<Self::Message>>, crate::NotifyError> {
+        self.built
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(Instant::now());
+        self.inner.build(route, target)
+    }
+
+    async fn send(&self, message: &Self::Message) -> Result<crate::Sent, crate::NotifyError> {
+        self.inner.send(message).await
+    }
+
+    fn describe(&self, message: &Self::Message) -> serde_json::Value {
+        self.inner.describe(message)
+    }
+}
+
+#[tokio::test]
+async fn a_fan_out_works_on_a_window_of_routes_not_on_all_of_them_at_once() {
+    // GIVEN twelve routes to a target that answers after 200 ms, and one send permit: a window of
+    // four routes (ROUTES_PER_SEND per permit)
+    let receiver =
+        Receiver::start(Script::new().route("/hook", [Reply::ok().delay(Duration::from_millis(200))])).await;
+    let integrations = (0..12)
+        .map(|n| integration(&format!("hook-{n}"), &receiver.url("/hook")))
+        .collect();
+    let pipeline = Pipeline::new(
+        BuildTimes {
+            inner: TestNotifier { http: local_client() },
+            built: std::sync::Mutex::new(Vec::new()),
+        },
+        MemoryStore::new(definitions(integrations)),
+        MemorySecrets::new(),
+        MemoryDeliveryLog::new(LogTimes::default()),
+        Settings {
+            max_concurrent_sends: 1,
+            ..settings(1)
+        },
+    );
+
+    // WHEN one alert reaches all twelve
+    let report = pipeline
+        .handle_event(&sns_event(&[("m-1", &native(&unique("a")))]), later(60))
+        .await
+        .unwrap();
+
+    // THEN all are delivered, but only four routes are started before the first send ends: the
+    // fifth is built after a route left the window (without it, all twelve start at once)
+    assert_eq!(report.delivered, 12);
+    let built = pipeline.notifier().built.lock().unwrap().clone();
+    assert_eq!(built.len(), 12);
+    assert!(built[3] - built[0] < Duration::from_millis(150), "{built:?}");
+    assert!(built[4] - built[0] >= Duration::from_millis(150), "{built:?}");
+}
