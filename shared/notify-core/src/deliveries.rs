@@ -13,7 +13,7 @@
 use std::{
     collections::HashMap,
     future::Future,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -550,7 +550,16 @@ pub struct DynamoDeliveryLog {
     client: aws_sdk_dynamodb::Client,
     table: String,
     times: LogTimes,
+    /// Permits for DynamoDB calls in flight ([`MAX_LOG_CALLS`]), shared by the clones.
+    calls: Arc<tokio::sync::Semaphore>,
 }
+
+/// DynamoDB calls of one delivery log in flight at once. Each call in flight holds a pooled
+/// connection (kept open afterwards) and the SDK's request state: without a bound, a fan-out's
+/// window of routes claiming at once opened as many connections (≈ 70 KB each, BENCHMARKS.md,
+/// peak RSS). A call takes a few milliseconds, so the bound costs little throughput; no permit is
+/// held while waiting for anything else, so it cannot deadlock.
+pub const MAX_LOG_CALLS: usize = 32;
 
 impl DynamoDeliveryLog {
     /// A log on `table`.
@@ -559,7 +568,14 @@ impl DynamoDeliveryLog {
             client,
             table: table.into(),
             times,
+            calls: Arc::new(tokio::sync::Semaphore::new(MAX_LOG_CALLS)),
         }
+    }
+
+    /// Runs one DynamoDB call under a permit.
+    async fn limited<T>(&self, call: impl Future<Output = T>) -> T {
+        let _permit = self.calls.acquire().await.ok();
+        call.await
     }
 
     fn dynamo_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
@@ -625,30 +641,32 @@ impl DeliveryLog for DynamoDeliveryLog {
         };
         let token = new_token();
         let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", pk(&key.alert_id))
-            .item("sk", state_sk(key))
-            .item("kind", s("state"))
-            .item("alertId", s(&key.alert_id))
-            .item("integrationId", s(&key.integration_id))
-            .item("step", s(&key.step))
-            .item("status", s(State::Claimed.as_str()))
-            .item("claimToken", s(&token))
-            .item("claimExpiresMs", n(now + self.times.claim_ttl.as_millis() as u64))
-            .item("attempts", n(previous_attempts))
-            .item("updatedAt", s(Utc::now().to_rfc3339()))
-            .item("expiresAt", self.expires_at())
-            .condition_expression(
-                "attribute_not_exists(pk) OR #status = :released \
+            .limited(
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", pk(&key.alert_id))
+                    .item("sk", state_sk(key))
+                    .item("kind", s("state"))
+                    .item("alertId", s(&key.alert_id))
+                    .item("integrationId", s(&key.integration_id))
+                    .item("step", s(&key.step))
+                    .item("status", s(State::Claimed.as_str()))
+                    .item("claimToken", s(&token))
+                    .item("claimExpiresMs", n(now + self.times.claim_ttl.as_millis() as u64))
+                    .item("attempts", n(previous_attempts))
+                    .item("updatedAt", s(Utc::now().to_rfc3339()))
+                    .item("expiresAt", self.expires_at())
+                    .condition_expression(
+                        "attribute_not_exists(pk) OR #status = :released \
                  OR (#status = :claimed AND claimExpiresMs < :now)",
+                    )
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":released", s(State::Released.as_str()))
+                    .expression_attribute_values(":claimed", s(State::Claimed.as_str()))
+                    .expression_attribute_values(":now", n(now))
+                    .send(),
             )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":released", s(State::Released.as_str()))
-            .expression_attribute_values(":claimed", s(State::Claimed.as_str()))
-            .expression_attribute_values(":now", n(now))
-            .send()
             .await;
         match result {
             Ok(_) => Ok(ClaimOutcome::Claimed(Claim {
@@ -704,21 +722,22 @@ impl DeliveryLog for DynamoDeliveryLog {
         if let Some(error) = &record.error {
             request = request.item("error", s(error));
         }
-        request
-            .send()
+        self.limited(request.send())
             .await
             .map_err(|error| self.dynamo_error("PutItem", &error))?;
         // Keep the attempt count on the state item, so that numbering continues after a crash.
         let _ = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(&key.alert_id))
-            .key("sk", state_sk(key))
-            .update_expression("SET attempts = :attempt")
-            .condition_expression("attribute_exists(pk) AND (attempts < :attempt)")
-            .expression_attribute_values(":attempt", n(record.attempt))
-            .send()
+            .limited(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", pk(&key.alert_id))
+                    .key("sk", state_sk(key))
+                    .update_expression("SET attempts = :attempt")
+                    .condition_expression("attribute_exists(pk) AND (attempts < :attempt)")
+                    .expression_attribute_values(":attempt", n(record.attempt))
+                    .send(),
+            )
             .await;
         Ok(())
     }
@@ -750,7 +769,7 @@ impl DeliveryLog for DynamoDeliveryLog {
             update.push_str(", externalId = :external");
             request = request.expression_attribute_values(":external", s(external_id));
         }
-        match request.update_expression(update).send().await {
+        match self.limited(request.update_expression(update).send()).await {
             Ok(_) => Ok(()),
             Err(error)
                 if error
@@ -808,20 +827,25 @@ impl DynamoDeliveryLog {
         let now = now_ms();
         let token = new_token();
         let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", notice_pk(key))
-            .item("sk", notice_sk(key))
-            .item("kind", s("notice"))
-            .item("integrationId", s(&key.integration_id))
-            .item("definitionId", s(&key.definition_id))
-            .item("sentAtMs", n(now))
-            .item("noticeToken", s(&token))
-            .item("expiresAt", n(now / 1000 + interval.as_secs() + 24 * 3600))
-            .condition_expression("attribute_not_exists(pk) OR sentAtMs <= :cutoff")
-            .expression_attribute_values(":cutoff", n(now.saturating_sub(interval.as_millis() as u64)))
-            .send()
+            .limited(
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", notice_pk(key))
+                    .item("sk", notice_sk(key))
+                    .item("kind", s("notice"))
+                    .item("integrationId", s(&key.integration_id))
+                    .item("definitionId", s(&key.definition_id))
+                    .item("sentAtMs", n(now))
+                    .item("noticeToken", s(&token))
+                    .item("expiresAt", n(now / 1000 + interval.as_secs() + 24 * 3600))
+                    .condition_expression("attribute_not_exists(pk) OR sentAtMs <= :cutoff")
+                    .expression_attribute_values(
+                        ":cutoff",
+                        n(now.saturating_sub(interval.as_millis() as u64)),
+                    )
+                    .send(),
+            )
             .await;
         match result {
             Ok(_) => Ok(Some(NoticeClaim {
@@ -841,16 +865,18 @@ impl DynamoDeliveryLog {
 
     async fn release_notice_item(&self, claim: &NoticeClaim) -> Result<(), DeliveryLogError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", notice_pk(&claim.key))
-            .key("sk", notice_sk(&claim.key))
-            .update_expression("SET sentAtMs = :zero")
-            .condition_expression("noticeToken = :token")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":token", s(&claim.token))
-            .send()
+            .limited(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", notice_pk(&claim.key))
+                    .key("sk", notice_sk(&claim.key))
+                    .update_expression("SET sentAtMs = :zero")
+                    .condition_expression("noticeToken = :token")
+                    .expression_attribute_values(":zero", n(0))
+                    .expression_attribute_values(":token", s(&claim.token))
+                    .send(),
+            )
             .await;
         match result {
             Ok(_) => Ok(()),
@@ -877,15 +903,17 @@ impl DynamoDeliveryLog {
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", pk(alert_id))
-                .expression_attribute_values(":prefix", s(prefix))
-                .set_exclusive_start_key(start.take())
-                .consistent_read(consistent)
-                .send()
+                .limited(
+                    self.client
+                        .query()
+                        .table_name(&self.table)
+                        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                        .expression_attribute_values(":pk", pk(alert_id))
+                        .expression_attribute_values(":prefix", s(prefix))
+                        .set_exclusive_start_key(start.take())
+                        .consistent_read(consistent)
+                        .send(),
+                )
                 .await
                 .map_err(|error| self.dynamo_error("Query", &error))?;
             items.extend(output.items.unwrap_or_default());
@@ -927,13 +955,15 @@ impl DynamoDeliveryLog {
         key: &DeliveryKey,
     ) -> Result<Option<HashMap<String, AttributeValue>>, DeliveryLogError> {
         Ok(self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk(&key.alert_id))
-            .key("sk", state_sk(key))
-            .consistent_read(true)
-            .send()
+            .limited(
+                self.client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", pk(&key.alert_id))
+                    .key("sk", state_sk(key))
+                    .consistent_read(true)
+                    .send(),
+            )
             .await
             .map_err(|error| self.dynamo_error("GetItem", &error))?
             .item)

@@ -465,7 +465,10 @@ where
                     let route_span =
                         info_span!(parent: &span, "route", integration_id = %route.integration.id);
                     let delivery = self.deliver_route(route, &alert, deadline).instrument(route_span);
-                    running.push(async move { (index, delivery.await) });
+                    // Boxed: the set's task node outlives the future while a waker clone is
+                    // held elsewhere (an idle pooled connection keeps the last one it was given),
+                    // so the node should hold a pointer, not the whole route's state machine.
+                    running.push(Box::pin(async move { (index, delivery.await) }));
                 }
                 match running.next().await {
                     Some(outcome) => outcomes.push(outcome),

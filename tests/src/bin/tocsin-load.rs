@@ -50,7 +50,7 @@ use notify_core::{
 use serde_json::{Value, json};
 
 const USAGE: &str = "usage: tocsin-load [--events N] [--routes M] [--store memory|dynamo] \
-[--kind all|email|webhook] [--apprise PYTHON] [--receiver process|inprocess]";
+[--kind all|email|webhook] [--apprise PYTHON] [--receiver process|inprocess] [--sends N]";
 
 /// The receiver answers its request counts here (not counted itself).
 const COUNTS_PATH: &str = "/__counts";
@@ -84,6 +84,8 @@ struct Args {
     receiver_process: bool,
     /// Be the receiver: print `PORT <port>`, serve until standard input closes.
     serve: bool,
+    /// `TOCSIN_MAX_CONCURRENT_SENDS` of the runner (its default when absent).
+    sends: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -95,6 +97,7 @@ fn parse_args() -> Result<Args, String> {
         apprise: None,
         receiver_process: true,
         serve: false,
+        sends: None,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -112,6 +115,7 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--events" => args.events = number(value()?)?,
             "--routes" => args.routes = number(value()?)?,
+            "--sends" => args.sends = Some(number(value()?)?),
             "--store" => {
                 args.store = match value()?.as_str() {
                     "memory" => Store::Memory,
@@ -404,12 +408,17 @@ impl<N: Notifier> Notifier for Timed<N> {
 
 /// VmHWM of this process in MiB.
 fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// A `/proc/self/status` figure in MiB.
+fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find(|line| line.starts_with("VmHWM:"))
+                .find(|line| line.starts_with(field))
                 .and_then(|line| line.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
@@ -468,6 +477,9 @@ impl Run<'_> {
         lock(&pipeline.notifier().done).clear();
         let before = self.receiver.counts(self.address).await?.of(kind);
         reset_peak_rss();
+        // What the process holds before the measured events (code pages, the catalog, compiled
+        // templates, pooled connections, and everything the warm-up event left to the allocator).
+        let before_rss = status_mb("VmRSS:");
         let started = Instant::now();
         let mut total = EventReport::default();
         for event in &events {
@@ -503,6 +515,7 @@ impl Run<'_> {
             "p90_ms": percentile(&latencies, 0.90),
             "p99_ms": percentile(&latencies, 0.99),
             "peak_rss_mb": peak,
+            "rss_before_mb": before_rss,
         }))
     }
 }
@@ -553,7 +566,10 @@ async fn run_kind<N: Notifier>(
                 MemoryStore::new(definitions),
                 MemorySecrets::new(),
                 MemoryDeliveryLog::new(LogTimes::default()),
-                Settings::default(),
+                Settings {
+                    max_concurrent_sends: run.args.sends.unwrap_or(Settings::default().max_concurrent_sends),
+                    ..Settings::default()
+                },
             );
             run.measure(kind, &pipeline).await
         }
@@ -572,12 +588,17 @@ async fn run_kind<N: Notifier>(
                 .apply(&definitions)
                 .await
                 .map_err(|error| format!("apply the definitions: {error}"))?;
-            let config = settings(&[
-                ("DEFINITIONS_TABLE", &definitions_table),
-                ("DELIVERIES_TABLE", &deliveries_table),
+            let sends = run.args.sends.map(|sends| sends.to_string());
+            let mut env = vec![
+                ("DEFINITIONS_TABLE", definitions_table.as_str()),
+                ("DELIVERIES_TABLE", deliveries_table.as_str()),
                 ("TOCSIN_ALLOW_HOSTS", "127.0.0.1"),
                 ("TOCSIN_ALLOW_HTTP", "true"),
-            ])?;
+            ];
+            if let Some(sends) = &sends {
+                env.push(("TOCSIN_MAX_CONCURRENT_SENDS", sends));
+            }
+            let config = settings(&env)?;
             let pipeline = build_pipeline(Timed::new(notifier), &config, &sdk);
             run.measure(kind, &pipeline).await
         }

@@ -413,3 +413,71 @@ async fn memory_states_show_where_each_message_stands() {
 async fn dynamo_states_show_where_each_message_stands() {
     states_show_where_each_message_stands(&dynamo(Duration::from_secs(300)).await.0).await;
 }
+
+/// A TCP relay to `upstream` that counts the connections open at once (the most seen).
+async fn counting_relay(upstream: std::net::SocketAddr) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let open = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&most);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let (open, most) = (Arc::clone(&open), Arc::clone(&most));
+            tokio::spawn(async move {
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn the_dynamodb_log_keeps_at_most_max_log_calls_in_flight() {
+    // GIVEN the DynamoDB log reaching the emulator through a relay that counts open connections
+    let moto = test_support::moto::endpoint();
+    let upstream = moto
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let (url, most) = counting_relay(upstream).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await)
+        .endpoint_url(url)
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let table = unique("Deliveries");
+    create_table(&client, &table).await.unwrap();
+    let log = Arc::new(DynamoDeliveryLog::new(
+        client,
+        &table,
+        times(Duration::from_secs(60)),
+    ));
+
+    // WHEN 120 deliveries are claimed at once
+    let alert = unique("alert");
+    let claims = (0..120).map(|n| {
+        let log = Arc::clone(&log);
+        let key = key(&alert, &format!("step-{n}"));
+        tokio::spawn(async move { log.claim(&key).await })
+    });
+    let outcomes = futures_util::future::join_all(claims).await;
+
+    // THEN every claim succeeds, over about as many connections as the bound allows calls: the
+    // SDK's pool opens one per call in flight, so without the bound it opens ~120. A connection goes
+    // back to the pool just after its call's response is read, so the next permitted call sometimes
+    // opens a new one: a few more than the bound are seen, never the 120.
+    for outcome in outcomes {
+        assert!(matches!(outcome.unwrap(), Ok(ClaimOutcome::Claimed(_))));
+    }
+    let most = most.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(crate::deliveries::MAX_LOG_CALLS, 32);
+    assert!(most <= 48, "{most} connections open at once");
+    assert!(most > 1, "the calls ran concurrently: {most}");
+}
