@@ -64,7 +64,8 @@ pub struct Config {
     /// route (integration and alert definition) in this interval.
     pub notice_interval: Duration,
     /// `TOCSIN_MAX_CONCURRENT_SENDS` (default 64, 1..=512): messages on the wire at once over
-    /// every route of an invocation (each holds a connection; Lambda allows 1,024 descriptors).
+    /// every route of an invocation (each holds a connection; Lambda allows 1,024 descriptors),
+    /// and routes of one record in progress at once (each holds its built messages).
     pub max_concurrent_sends: usize,
     /// `TOCSIN_METRICS_NAMESPACE` (default `Tocsin`): the CloudWatch namespace of the EMF metrics.
     pub metrics_namespace: String,

@@ -444,11 +444,13 @@ where
             }
             // Routes go to different targets: deliver them concurrently, so that one slow or
             // throttling target does not hold back the others. Steps within a route stay in order.
-            // A fan-out to many routes works on `ROUTES_PER_SEND` × `max_concurrent_sends` of them
-            // at a time, so that its memory (built messages, request summaries) stays bounded
-            // while routes waiting for a retry leave room for the others.
+            // A fan-out to many routes works on `max_concurrent_sends` of them at a time, so that
+            // its memory stays bounded: a route in progress holds its resolved variables, built
+            // messages and request summary, its delivery-log calls and a connection (≈ 50 KB for
+            // an e-mail route; a window of 4 × 64 routes kept 1,000-route fan-outs over 30 MB,
+            // BENCHMARKS.md). A route waiting out a retry's backoff keeps its place in the window.
             report.routes += routes.len();
-            let window = self.settings.max_concurrent_sends.max(1) * ROUTES_PER_SEND;
+            let window = self.settings.max_concurrent_sends.max(1);
             // A route's future is created only when it enters the window: the futures of a
             // 1,000-route fan-out made up front took ~18 MB before the first was polled
             // (BENCHMARKS.md, peak RSS). A plain loop rather than `stream::iter(..).map(..)
@@ -935,9 +937,6 @@ enum StepOutcome {
         attempts: Option<u32>,
     },
 }
-
-/// Routes of one record in progress at once, per send permit (see `handle_event`).
-const ROUTES_PER_SEND: usize = 4;
 
 /// The error of the attempt record written for a claim taken over from a stopped invocation.
 pub const TAKEN_OVER: &str = "the previous attempt ended without an outcome (the invocation holding \

@@ -865,8 +865,8 @@ impl crate::Notifier for BuildTimes {
 
 #[tokio::test]
 async fn a_fan_out_works_on_a_window_of_routes_not_on_all_of_them_at_once() {
-    // GIVEN twelve routes to a target that answers after 200 ms, and one send permit: a window of
-    // four routes (ROUTES_PER_SEND per permit)
+    // GIVEN twelve routes to a target that answers after 200 ms, and four send permits: a window
+    // of four routes
     let receiver =
         Receiver::start(Script::new().route("/hook", [Reply::ok().delay(Duration::from_millis(200))])).await;
     let integrations = (0..12)
@@ -881,7 +881,7 @@ async fn a_fan_out_works_on_a_window_of_routes_not_on_all_of_them_at_once() {
         MemorySecrets::new(),
         MemoryDeliveryLog::new(LogTimes::default()),
         Settings {
-            max_concurrent_sends: 1,
+            max_concurrent_sends: 4,
             ..settings(1)
         },
     );
