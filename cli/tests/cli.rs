@@ -714,29 +714,6 @@ fn test_exits_2_on_an_unknown_integration_a_bad_file_or_a_bad_recipient() {
 // ---------------------------------------------------------------------------------------------
 // replay
 
-/// A queue in the emulator, with its ARN.
-async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
-    let url = sqs
-        .create_queue()
-        .queue_name(moto::unique(name))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    (url, arn)
-}
-
 /// Every message in the queue, bodies parsed (waits briefly for the last ones).
 async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<serde_json::Value> {
     let mut bodies = Vec::new();
@@ -807,7 +784,7 @@ fn replay_republishes_each_failed_alert_with_its_id_and_deletes_only_what_it_rep
             .unwrap()
             .topic_arn
             .unwrap();
-        let (seen_url, seen_arn) = queue(&sqs, "replay-seen").await;
+        let (seen_url, seen_arn) = moto::queue(&sqs, "replay-seen").await;
         sns.subscribe()
             .topic_arn(&topic_arn)
             .protocol("sqs")
@@ -815,7 +792,7 @@ fn replay_republishes_each_failed_alert_with_its_id_and_deletes_only_what_it_rep
             .send()
             .await
             .unwrap();
-        let (dead_url, _) = queue(&sqs, "replay-dead").await;
+        let (dead_url, _) = moto::queue(&sqs, "replay-dead").await;
         (topic_arn, sqs, seen_url, dead_url)
     });
     let cloudwatch = event_file("cloudwatch-alarm.json")["Records"][0].clone();

@@ -698,41 +698,8 @@ async fn a_webhook_that_refuses_every_request_gets_its_fallback_to_mail_the_leve
     // GIVEN the sample definitions (ops-webhook falls back to ops-email), a webhook that answers
     // 403, and the functions publishing notices to a topic whose deliveries land in a queue
     let sdk = test_support::moto::sdk_config().await;
-    let sns = aws_sdk_sns::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let topic_arn = sns
-        .create_topic()
-        .name(unique("e2e-alerts"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("e2e-topic-copy"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await
-        .unwrap();
+    let (topic_arn, queue_url) = test_support::moto::topic_with_queue(&sdk, "e2e-alerts").await;
     let refused = Script::new()
         .route(OPS_PATH, [Reply::status(403).body("forbidden")])
         .route(RELAY_PATH, [Reply::ok()]);

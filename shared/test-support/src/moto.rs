@@ -34,6 +34,53 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// A queue in the emulator named after `prefix`: its URL and ARN.
+pub async fn queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> (String, String) {
+    let url = sqs
+        .create_queue()
+        .queue_name(unique(prefix))
+        .send()
+        .await
+        .expect("create a queue in the emulator")
+        .queue_url
+        .expect("the new queue's URL");
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("read the queue's ARN")
+        .attributes
+        .and_then(|mut attributes| attributes.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("the queue's ARN");
+    (url, arn)
+}
+
+/// A topic in the emulator with a queue subscribed to it, so that what is published can be read
+/// back from the queue: the topic's ARN and the queue's URL.
+pub async fn topic_with_queue(sdk: &aws_config::SdkConfig, prefix: &str) -> (String, String) {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let topic_arn = sns
+        .create_topic()
+        .name(unique(prefix))
+        .send()
+        .await
+        .expect("create a topic in the emulator")
+        .topic_arn
+        .expect("the new topic's ARN");
+    let (queue_url, queue_arn) = queue(&sqs, &format!("{prefix}-copy")).await;
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .expect("subscribe the queue to the topic");
+    (topic_arn, queue_url)
+}
+
 /// A name no other test in this run uses (tables, topics, parameters share one emulator).
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -445,39 +445,7 @@ async fn notices_are_published_to_the_alerts_topic() {
     let sdk = sdk_config().await;
     let sns = aws_sdk_sns::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let topic_arn = sns
-        .create_topic()
-        .name(unique("alerts"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("notices"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await
-        .unwrap();
+    let (topic_arn, queue_url) = test_support::moto::topic_with_queue(&sdk, "alerts").await;
     let receiver = Receiver::start(Script::new().route("/hook", [Reply::status(400)])).await;
     let (sink, _metrics) = MetricsSink::memory();
     let pipeline = Pipeline::new(
