@@ -711,17 +711,9 @@ async fn a_webhook_that_refuses_every_request_gets_its_fallback_to_mail_the_leve
     assert_eq!((report.failed, report.notices), (1, 1), "{report:?}");
 
     // AND the notice it published on the topic reaches the e-mail function, as SNS delivers it
-    let received = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .wait_time_seconds(2)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let received = test_support::moto::received(&sqs, &queue_url).await;
     assert_eq!(received.len(), 1, "one notice on the topic");
-    let notification: Value = json_body(received[0].body().unwrap());
+    let notification: Value = json_body(&received[0]);
     let notice_message = notification["Message"].as_str().unwrap().to_owned();
     let notice_event = sns::event(&[(notification["MessageId"].as_str().unwrap(), &notice_message)]);
     let email_report = stack.email.handle_event(&notice_event, later()).await.unwrap();

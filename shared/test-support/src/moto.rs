@@ -81,6 +81,21 @@ pub async fn topic_with_queue(sdk: &aws_config::SdkConfig, prefix: &str) -> (Str
     (topic_arn, queue_url)
 }
 
+/// The bodies of the messages waiting on a queue (one receive, waiting up to 2 s for the first).
+pub async fn received(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<String> {
+    sqs.receive_message()
+        .queue_url(queue_url)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .expect("receive from the queue")
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|message| message.body)
+        .collect()
+}
+
 /// A name no other test in this run uses (tables, topics, parameters share one emulator).
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -470,17 +470,9 @@ async fn notices_are_published_to_the_alerts_topic() {
 
     // THEN the notice is on the topic: a native envelope addressed to the fallback
     assert_eq!(report.notices, 1);
-    let received = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .wait_time_seconds(2)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let received = test_support::moto::received(&sqs, &queue_url).await;
     assert_eq!(received.len(), 1);
-    let envelope: Value = serde_json::from_str(received[0].body().unwrap()).unwrap();
+    let envelope: Value = serde_json::from_str(&received[0]).unwrap();
     assert_eq!(envelope["Subject"], "Tocsin: Tocsin delivery to hook name");
     let notice: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
     assert_eq!(notice["version"], 1);
