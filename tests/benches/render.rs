@@ -1,12 +1,13 @@
-//! Rendering of each kind's default payload with the sample alert: the e-mail subject, HTML and
-//! text defaults; the custom body of the sample webhook (examples/definitions.yaml `ops-webhook`);
-//! and the "all variables" body (the native envelope, serialised).
+//! Rendering of every kind's default templates (`email.subject`, `email.html`, …, every name of
+//! `default_template_names`) with the sample alert; the custom body of the sample webhook
+//! (examples/definitions.yaml `ops-webhook`); and the "all variables" body (the native envelope,
+//! serialised).
 
 use std::collections::BTreeMap;
 
 use alert_model::{
     IntegrationKind, NativeEnvelope,
-    template::{Engine, Escape, RenderContext, TemplateSource, default_template},
+    template::{Engine, Escape, RenderContext, TemplateSource},
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use e2e::bench::{sample_alert_message, sample_definitions, sns_record};
@@ -47,31 +48,27 @@ fn render(c: &mut Criterion) {
             b.iter(|| engine.render(source, std::hint::black_box(template), escape, &context));
         });
     };
-    for &kind in IntegrationKind::ALL {
-        match kind {
-            IntegrationKind::Email => {
-                for (name, escape) in [
-                    ("email.subject", Escape::Text),
-                    ("email.html", Escape::Html),
-                    ("email.text", Escape::Text),
-                ] {
-                    let template = default_template(name).unwrap_or_else(|| panic!("no template {name}"));
-                    bench_template(name, "ops-email", template, escape);
-                }
-            }
-            IntegrationKind::Webhook => {
-                let body = definitions
-                    .integrations
-                    .iter()
-                    .find(|integration| integration.id == "ops-webhook")
-                    .and_then(|integration| integration.messages.first())
-                    .and_then(|message| message.steps.first())
-                    .and_then(|step| step.body.clone())
-                    .unwrap_or_else(|| panic!("examples/definitions.yaml: ops-webhook has no body"));
-                bench_template("webhook.custom-body", "ops-webhook", &body, Escape::Json);
-            }
-        }
+    // Every built-in template of every kind, escaped as its name says (`*.html` as HTML).
+    let defaults = IntegrationKind::ALL
+        .iter()
+        .flat_map(|kind| kinds::default_templates(*kind));
+    for (name, template) in defaults {
+        let escape = if name.ends_with(".html") {
+            Escape::Html
+        } else {
+            Escape::Text
+        };
+        bench_template(name, "default", template, escape);
     }
+    let body = definitions
+        .integrations
+        .iter()
+        .find(|integration| integration.id == "ops-webhook")
+        .and_then(|integration| integration.messages.first())
+        .and_then(|message| message.steps.first())
+        .and_then(|step| step.body.clone())
+        .unwrap_or_else(|| panic!("examples/definitions.yaml: ops-webhook has no body"));
+    bench_template("webhook.custom-body", "ops-webhook", &body, Escape::Json);
     group.bench_function("webhook.all-variables", |b| {
         b.iter(|| serde_json::to_string(&NativeEnvelope::new(std::hint::black_box(&alert).clone())));
     });

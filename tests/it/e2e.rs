@@ -5,7 +5,10 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use alert_model::inbound::{InboundFormat, InboundMessage, normalize};
+use alert_model::{
+    IntegrationKind,
+    inbound::{InboundFormat, InboundMessage, normalize},
+};
 use notify_core::{DeliveryStatus, EventReport, HandlerError, deliveries::AttemptOutcome};
 use serde_json::{Value, json};
 use test_support::{
@@ -212,16 +215,18 @@ async fn a_redelivered_event_sends_nothing_new_and_concurrent_copies_send_once()
         Err(error) => error.report().delivered,
     };
     assert_eq!(
-        delivered(&first.email) + delivered(&second.email),
+        delivered(first.of(IntegrationKind::Email)) + delivered(second.of(IntegrationKind::Email)),
         2,
         "notify-email"
     );
     assert_eq!(
-        delivered(&first.webhook) + delivered(&second.webhook),
+        delivered(first.of(IntegrationKind::Webhook)) + delivered(second.of(IntegrationKind::Webhook)),
         2,
         "notify-webhook"
     );
-    let results = [first.email, first.webhook, second.email, second.webhook];
+    let results = [&first, &second]
+        .map(|handled| handled.results.values().cloned().collect::<Vec<_>>())
+        .concat();
     for result in &results {
         if let Err(error) = result {
             let HandlerError::Retryable { routes, .. } = error else {
@@ -548,9 +553,16 @@ async fn an_unavailable_webhook_is_left_to_lambda_retries_and_delivered_later() 
     let mut outcomes = Vec::new();
     for _ in 0..3 {
         let handled = stack.handle(&event).await;
-        handled.email.as_ref().expect("notify-email has nothing to retry");
+        handled
+            .of(IntegrationKind::Email)
+            .as_ref()
+            .expect("notify-email has nothing to retry");
         let state = stack.states_by_route(&guid).await[&ops_key].clone();
-        outcomes.push((handled.webhook, stack.receiver.requests_to(OPS_PATH).len(), state));
+        outcomes.push((
+            handled.of(IntegrationKind::Webhook).clone(),
+            stack.receiver.requests_to(OPS_PATH).len(),
+            state,
+        ));
     }
 
     // THEN the first two invocations ask for a retry, naming the route, with the relay delivered
@@ -637,13 +649,13 @@ async fn the_webhook_secret_never_leaks() {
     for _ in 0..3 {
         let (_, event) = fresh_alert();
         let handled = stack.handle(&event).await;
-        for result in [&handled.email, &handled.webhook] {
+        for result in handled.results.values() {
             match result {
                 Ok(report) => outputs.push(format!("{report:?}")),
                 Err(error) => outputs.push(format!("{error} / {error:?}")),
             }
         }
-        webhook_results.push(handled.webhook);
+        webhook_results.push(handled.of(IntegrationKind::Webhook).clone());
     }
 
     // THEN the three outcomes happened …
@@ -707,7 +719,11 @@ async fn a_webhook_that_refuses_every_request_gets_its_fallback_to_mail_the_leve
     let (guid, event) = fresh_alert();
 
     // WHEN the alert reaches the webhook function, which fails the ops-webhook route permanently
-    let report = stack.webhook.handle_event(&event, later()).await.unwrap();
+    let report = stack
+        .function(IntegrationKind::Webhook)
+        .handle(&event, later())
+        .await
+        .unwrap();
     assert_eq!((report.failed, report.notices), (1, 1), "{report:?}");
 
     // AND the notice it published on the topic reaches the e-mail function, as SNS delivers it
@@ -716,8 +732,16 @@ async fn a_webhook_that_refuses_every_request_gets_its_fallback_to_mail_the_leve
     let notification: Value = json_body(&received[0]);
     let notice_message = notification["Message"].as_str().unwrap().to_owned();
     let notice_event = sns::event(&[(notification["MessageId"].as_str().unwrap(), &notice_message)]);
-    let email_report = stack.email.handle_event(&notice_event, later()).await.unwrap();
-    let webhook_report = stack.webhook.handle_event(&notice_event, later()).await.unwrap();
+    let email_report = stack
+        .function(IntegrationKind::Email)
+        .handle(&notice_event, later())
+        .await
+        .unwrap();
+    let webhook_report = stack
+        .function(IntegrationKind::Webhook)
+        .handle(&notice_event, later())
+        .await
+        .unwrap();
 
     // THEN the level's operators got a "delivery failed" e-mail naming the alert and the reason,
     // the webhook function sent nothing for the notice, and nothing else was mailed

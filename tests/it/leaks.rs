@@ -2,6 +2,7 @@
 //! percent-encoded in a URL, base64 in Basic credentials, or cut off in an echoed answer. None of
 //! them may reach the delivery log or a log line.
 
+use alert_model::IntegrationKind;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -60,7 +61,11 @@ async fn a_secret_with_quotes_and_backslashes_is_redacted_in_its_json_form() {
 
     // WHEN an alert is delivered with it
     let handled = stack.handle(&fresh_event()).await;
-    assert!(handled.webhook.is_ok(), "{:?}", handled.webhook);
+    assert!(
+        handled.of(IntegrationKind::Webhook).is_ok(),
+        "{:?}",
+        handled.of(IntegrationKind::Webhook)
+    );
 
     // THEN the target got it, and the delivery log and the logs did not
     let sent = stack.receiver.requests_to(OPS_PATH);
@@ -108,10 +113,14 @@ async fn a_secret_in_basic_credentials_and_in_a_url_query_is_redacted() {
     // WHEN an alert is sent (and refused by the target)
     let handled = stack.handle(&fresh_event()).await;
     assert_eq!(
-        handled.webhook.as_ref().map(|report| report.failed).ok(),
+        handled
+            .of(IntegrationKind::Webhook)
+            .as_ref()
+            .map(|report| report.failed)
+            .ok(),
         Some(1),
         "{:?}",
-        handled.webhook
+        handled.of(IntegrationKind::Webhook)
     );
 
     // THEN the target got the credentials and the key …
@@ -162,10 +171,14 @@ async fn a_secret_cut_off_in_an_echoed_answer_is_redacted_too() {
     let (logs, _guard) = test_support::logs::capture();
     let handled = stack.handle(&fresh_event()).await;
     assert_eq!(
-        handled.webhook.as_ref().map(|report| report.failed).ok(),
+        handled
+            .of(IntegrationKind::Webhook)
+            .as_ref()
+            .map(|report| report.failed)
+            .ok(),
         Some(1),
         "{:?}",
-        handled.webhook
+        handled.of(IntegrationKind::Webhook)
     );
     let found = leaks(&secret, &stack.scan_deliveries().await, &logs.text());
     assert!(found.is_empty(), "{found:#?}");
@@ -185,7 +198,11 @@ async fn a_secret_cut_off_in_an_echoed_answer_is_redacted_too() {
     )
     .await;
     let handled = stack.handle(&fresh_event()).await;
-    assert!(handled.webhook.is_ok(), "{:?}", handled.webhook);
+    assert!(
+        handled.of(IntegrationKind::Webhook).is_ok(),
+        "{:?}",
+        handled.of(IntegrationKind::Webhook)
+    );
     let found = leaks(&stack.secret, &stack.scan_deliveries().await, "");
     assert!(found.is_empty(), "{found:#?}");
 }

@@ -11,7 +11,9 @@
 //! JSON-escaped, percent- or form-encoded, HTML-escaped, in base64 (at any alignment, and inside
 //! Basic credentials), nor its first 12 characters.
 //!
-//! A kind added later is a compile error in [`check_kind`] until it has its case here.
+//! Kinds come from the registry; what differs between them is how they reach their target
+//! ([`Transport`]): a kind added later is covered without a change here, a transport added later is
+//! a compile error in [`case_of`] until it has its case.
 
 use std::{
     collections::HashMap,
@@ -23,23 +25,18 @@ use std::{
 use alert_model::IntegrationKind;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
-use definition_store::{Integration, MemoryStore, SecretRef};
-use e2e::bench::{SECRET_USER, secret_definitions};
+use definition_store::{MemoryStore, SecretRef};
+use e2e::bench::{SECRET_USER, secret_definitions, set_templates};
 use notify_core::{
-    Config, DynamoDeliveryLog, EventReport, HandlerError, HttpClient, LogTimes, Notifier, Pipeline,
-    SecretResolver, Settings,
+    Config, DynamoDeliveryLog, EventReport, HandlerError, HttpClient, Init, Kind, LogTimes, Pipeline,
+    SecretResolver, Settings, Templates, Transport,
 };
-use notify_email::EmailNotifier;
-use notify_webhook::WebhookNotifier;
 use serde_json::json;
 use test_support::{
     moto::{endpoint, sdk_config, unique, workspace_root},
     receiver::{Receiver, Reply, Script},
     sns,
 };
-
-/// Where SES v2 `SendEmail` goes: the e-mail kind's stand-in SES answers there.
-const SES_PATH: &str = "/v2/email/outbound-emails";
 
 /// The HTTP timeout of the slow scenario, far below the target's delay.
 const TIMEOUT_MS: u64 = 300;
@@ -106,19 +103,61 @@ impl Scenario {
     }
 }
 
-/// What differs between kinds: where the target is answered, how it answers, how a template is
-/// broken, and what the `tocsin` command needs to reach the target.
+/// What differs between transports: where the target is answered, how it answers, and what the
+/// `tocsin` command needs to reach the target.
 struct KindCase {
-    /// The receiver path the kind's messages reach.
-    path: String,
     /// A failure answer carrying `text`.
     error: fn(u16, String) -> Reply,
     /// A success answer carrying `text`.
     success: fn(String) -> Reply,
-    /// Makes a template of the integration fail on the secret's value.
-    break_template: fn(&mut Integration),
     /// Environment for the `tocsin` command to send to `target`.
     command_env: fn(&str) -> Vec<(String, String)>,
+}
+
+/// The case of `kind`, by the way it reaches its target: an AWS API answered as the service
+/// answers (errors in its own format), or an HTTP target that answers with plain text.
+fn case_of(kind: IntegrationKind) -> KindCase {
+    match kinds::transport(kind) {
+        Transport::Ses => KindCase {
+            error: |status, text| {
+                let code = if status >= 500 {
+                    "InternalFailure"
+                } else {
+                    "BadRequestException"
+                };
+                Reply::json(status, &json!({ "message": text })).header("x-amzn-ErrorType", code)
+            },
+            success: |text| Reply::json(200, &json!({ "MessageId": text })),
+            command_env: |target| vec![("AWS_ENDPOINT_URL_SESV2".to_owned(), target.to_owned())],
+        },
+        Transport::SnsSms => KindCase {
+            error: |status, text| {
+                let code = if status >= 500 {
+                    "InternalError"
+                } else {
+                    "InvalidParameter"
+                };
+                Reply::status(status)
+                    .header("content-type", "text/xml")
+                    .body(format!(
+                        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>r</RequestId></ErrorResponse>",
+                        alert_model::escape::html(&text)
+                    ))
+            },
+            success: |text| {
+                Reply::status(200).header("content-type", "text/xml").body(format!(
+                    "<PublishResponse><PublishResult><MessageId>{}</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>",
+                    alert_model::escape::html(&text)
+                ))
+            },
+            command_env: |target| vec![("AWS_ENDPOINT_URL_SNS".to_owned(), target.to_owned())],
+        },
+        Transport::Http => KindCase {
+            error: |status, text| Reply::status(status).body(text),
+            success: |text| Reply::status(200).body(text),
+            command_env: |_| Vec::new(),
+        },
+    }
 }
 
 #[tokio::test]
@@ -170,61 +209,71 @@ async fn matrix(scenario: Scenario) {
     assert!(problems.is_empty(), "{scenario:?}: {problems:#?}");
 }
 
-/// The one place that knows the kinds: each kind's case and its real notifier.
+/// One cell of the matrix for `kind`: its case, and its real notifier built by its own constructor.
 async fn check_kind(kind: IntegrationKind, scenario: Scenario) -> Vec<String> {
-    match kind {
-        IntegrationKind::Email => {
-            let case = KindCase {
-                path: SES_PATH.to_owned(),
-                error: |status, text| {
-                    let code = if status >= 500 {
-                        "InternalFailure"
-                    } else {
-                        "BadRequestException"
-                    };
-                    Reply::json(status, &json!({ "message": text })).header("x-amzn-ErrorType", code)
-                },
-                success: |text| Reply::json(200, &json!({ "MessageId": text })),
-                break_template: |integration| {
-                    integration
-                        .settings
-                        .insert("text".to_owned(), json!("{{Token}} {{ Token | int }}"));
-                },
-                command_env: |target| vec![("AWS_ENDPOINT_URL_SESV2".to_owned(), target.to_owned())],
-            };
-            check(kind, scenario, &case, ses_notifier).await
-        }
-        IntegrationKind::Webhook => {
-            let case = KindCase {
-                path: format!("/hooks/{kind}-0"),
-                error: |status, text| Reply::status(status).body(text),
-                success: |text| Reply::status(200).body(text),
-                break_template: |integration| {
-                    for step in integration
-                        .messages
-                        .iter_mut()
-                        .flat_map(|message| message.steps.iter_mut())
-                    {
-                        step.body = Some("{\"n\": {{ Token | int }}}".to_owned());
-                    }
-                },
-                command_env: |_| Vec::new(),
-            };
-            check(kind, scenario, &case, |_| webhook_notifier()).await
+    struct Check {
+        scenario: Scenario,
+        case: KindCase,
+    }
+
+    impl kinds::Visitor for Check {
+        type Output = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<String>>>>;
+
+        fn visit<K: Kind>(self) -> Self::Output {
+            Box::pin(async move { check(K::KIND, self.scenario, &self.case, notifier_at::<K>).await })
         }
     }
+
+    kinds::visit(
+        kind,
+        Check {
+            scenario,
+            case: case_of(kind),
+        },
+    )
+    .await
+}
+
+/// The real notifier of `K`, built by its own constructor, sending to `target`: AWS clients make one
+/// attempt (the runner retries) within the HTTP timeout, HTTP goes through the functions' client
+/// opened for the loopback receiver.
+fn notifier_at<K: Kind>(target: &str) -> K {
+    let timeout = TIMEOUT_MS.to_string();
+    let config = Config::from_lookup(|name| match name {
+        "TOCSIN_DEFINITIONS_FILE" => Some("-".to_owned()),
+        "TOCSIN_ALLOW_HOSTS" => Some("127.0.0.1".to_owned()),
+        "TOCSIN_ALLOW_HTTP" => Some("true".to_owned()),
+        "TOCSIN_HTTP_TIMEOUT_MS" => Some(timeout.clone()),
+        _ => None,
+    })
+    .expect("valid settings");
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tocsin-redaction"),
+        ))
+        .endpoint_url(target)
+        .build();
+    let init = Init {
+        http: HttpClient::new(&config).expect("the http client"),
+        config,
+        sdk,
+    };
+    K::new(&init).unwrap_or_else(|error| panic!("{} notifier: {error}", K::KIND))
 }
 
 /// One cell of the matrix: the pipeline in process, then `tocsin test` and `tocsin render`.
-async fn check<N: Notifier>(
+async fn check<K: Kind>(
     kind: IntegrationKind,
     scenario: Scenario,
     case: &KindCase,
-    notifier: impl FnOnce(&str) -> N,
+    notifier: impl FnOnce(&str) -> K,
 ) -> Vec<String> {
     let cell = format!("{kind}, {scenario:?}");
     let expected = scenario.expected();
-    let secret = secret_with("\"quo\\te +sp ace/&<b>=");
+    // Every character an escaper changes (`' " < > & +`, a space, a backslash) and a non-ASCII letter.
+    let secret = secret_with("\"quo\\te +sp ace/&<b>='é");
 
     // GIVEN the secret in SSM, a target answering as the scenario says, and the kind's sample
     // integration using the secret, its delivery log in DynamoDB
@@ -239,14 +288,19 @@ async fn check<N: Notifier>(
         .send()
         .await
         .expect("put the secret into SSM");
-    let receiver = Receiver::start(Script::new().route(&case.path, [reply(scenario, case, &secret)])).await;
+    // Every path the kind's messages reach answers as the scenario says.
+    let receiver = Receiver::start(Script::new().any([reply(scenario, case, &secret)])).await;
     let target = match scenario {
         Scenario::Refused => closed_port_url(),
         _ => receiver.url(""),
     };
     let mut definitions = secret_definitions(kind, &target, &SecretRef(format!("ssm:{parameter}")));
     if scenario == Scenario::TemplateError {
-        (case.break_template)(&mut definitions.integrations[0]);
+        // Every templated field fails on the secret's value (`int` of a text).
+        set_templates(
+            &mut definitions.integrations[0],
+            &Templates::everywhere("{{Token}} {{ Token | int }}"),
+        );
     }
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let table = unique("redaction-deliveries");
@@ -446,44 +500,6 @@ fn closed_port_url() -> String {
     format!("http://{address}")
 }
 
-/// The e-mail notifier with its SES client sending to `target`: no SDK retries (the runner
-/// retries) and an attempt timeout like the webhooks' HTTP timeout.
-fn ses_notifier(target: &str) -> EmailNotifier {
-    let config = aws_sdk_sesv2::Config::builder()
-        .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
-        .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "tocsin-redaction",
-        ))
-        .endpoint_url(target)
-        .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
-        .timeout_config(
-            aws_sdk_sesv2::config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_millis(TIMEOUT_MS))
-                .build(),
-        )
-        .build();
-    EmailNotifier::with_client(aws_sdk_sesv2::Client::from_conf(config), None)
-}
-
-/// The webhook notifier with the functions' HTTP client, opened for the loopback receiver.
-fn webhook_notifier() -> WebhookNotifier {
-    let timeout = TIMEOUT_MS.to_string();
-    let config = Config::from_lookup(|name| match name {
-        "TOCSIN_DEFINITIONS_FILE" => Some("-".to_owned()),
-        "TOCSIN_ALLOW_HOSTS" => Some("127.0.0.1".to_owned()),
-        "TOCSIN_ALLOW_HTTP" => Some("true".to_owned()),
-        "TOCSIN_HTTP_TIMEOUT_MS" => Some(timeout.clone()),
-        _ => None,
-    })
-    .expect("valid settings");
-    WebhookNotifier::with_client(HttpClient::new(&config).expect("the http client"))
-}
-
 /// Every item of the Deliveries table as `name=value` lines, string values as they are stored.
 async fn delivery_items(dynamo: &aws_sdk_dynamodb::Client, table: &str) -> String {
     let items = dynamo
@@ -571,14 +587,8 @@ pub(crate) fn find_leaks(secret: &str, text: &str) -> Vec<(String, usize)> {
         ("json-escaped".to_owned(), json_escaped(secret)),
         ("percent-encoded".to_owned(), percent_encoded(secret, false)),
         ("form-encoded".to_owned(), percent_encoded(secret, true)),
-        (
-            "html-escaped".to_owned(),
-            secret
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', "&quot;"),
-        ),
+        // As the engine's HTML context writes it (the one escaper).
+        ("html-escaped".to_owned(), alert_model::escape::html(secret)),
     ];
     for (name, engine) in [
         ("base64", &base64::engine::general_purpose::STANDARD_NO_PAD),

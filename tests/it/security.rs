@@ -16,7 +16,8 @@
 use std::collections::BTreeMap;
 
 use alert_model::{Alert, AlertType, IntegrationKind, template::variable_names};
-use e2e::kinds::{Context, RenderedField, Templates, URL_BASE, UserVariables, contexts, render_every_field};
+use e2e::kinds::{BASE_URL, Context, RenderedField, Templates, UserVariables, contexts, render_every_field};
+use notify_core::Transport;
 use serde_norway::Value as Yaml;
 
 // ---------------------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ fn assert_literal(kind: IntegrationKind, field: &RenderedField, value: &str, cou
             }
         }
         Context::Url => {
-            let url = reqwest::Url::parse(&format!("{URL_BASE}{}", field.text))
+            let url = reqwest::Url::parse(&format!("{BASE_URL}/in/{}", field.text))
                 .unwrap_or_else(|error| panic!("{what}: {error}"));
             assert_eq!(url.host_str(), Some("hooks.example.com"), "{what}");
             assert_eq!(url.path(), "/in/", "{what}");
@@ -421,18 +422,28 @@ const COMMON_GRANTS: &[Grant] = &[
     },
 ];
 
+/// The `NotResource` of the SMS grant: every resource that is not an SNS topic or application.
+const SMS_NOT_RESOURCE: &str = "!Sub arn:${AWS::Partition}:sns:*:*:*";
+
 /// What a kind's function may do beyond [`COMMON_GRANTS`]: its own channel, nothing else.
 fn channel_grants(kind: IntegrationKind) -> &'static [Grant] {
-    match kind {
+    match kinds::transport(kind) {
         // CloudFormation cannot build identity ARNs from a list parameter (Fn::Join takes no
         // function as its delimiter): the account's identities, with the From address checked.
-        IntegrationKind::Email => &[Grant {
+        Transport::Ses => &[Grant {
             actions: &["ses:SendEmail"],
             resource: "!Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*",
             condition: Some("ses:FromAddress"),
         }],
+        // SMS to phone numbers, which have no ARN: everything that is not an SNS resource (no
+        // topic, no platform application); the statement uses `NotResource`.
+        Transport::SnsSms => &[Grant {
+            actions: &["sns:Publish"],
+            resource: "NOT !Sub arn:${AWS::Partition}:sns:*:*:*",
+            condition: None,
+        }],
         // HTTP needs no AWS permission.
-        IntegrationKind::Webhook => &[],
+        Transport::Http => &[],
     }
 }
 
@@ -556,7 +567,12 @@ fn statement_problems(path: &str, statement: &Yaml, problems: &mut Vec<String>) 
         return;
     }
     for element in ["NotAction", "NotResource", "NotPrincipal"] {
-        if !statement[element].is_null() {
+        // The one documented exception: SMS to phone numbers (which have no ARN) is `sns:Publish` on
+        // everything that is not an SNS resource.
+        let sms_only = element == "NotResource"
+            && texts(&statement["Action"]) == ["sns:Publish"]
+            && texts(&statement[element]) == [SMS_NOT_RESOURCE];
+        if !statement[element].is_null() && !sms_only {
             problems.push(format!(
                 "{path}: `{element}` in an Allow statement grants everything else"
             ));
@@ -583,6 +599,7 @@ fn least_privilege_problems(template: &Yaml) -> Vec<String> {
     };
     let resource = |id: &str| resources.get(id).cloned().unwrap_or(Yaml::Null);
     let mut function_roles: BTreeMap<String, String> = BTreeMap::new();
+    let mut managed_in_use: std::collections::BTreeSet<String> = Default::default();
     let mut functions = 0;
     for (id, definition) in resources {
         let id = cfn(id);
@@ -628,10 +645,24 @@ fn least_privilege_problems(template: &Yaml) -> Vec<String> {
             continue;
         }
         let role_properties = &role["Properties"];
-        if !role_properties["ManagedPolicyArns"].is_null() {
-            problems.push(format!(
-                "{role_id}: managed policies grant what this test cannot see; write the statements out"
-            ));
+        // Managed policies count only when they are this template's own (their statements are read
+        // with the role's); an AWS or account policy grants what this test cannot see.
+        let mut policy_documents = vec![(format!("{role_id}.Policies"), role_properties["Policies"].clone())];
+        for arn in texts(&role_properties["ManagedPolicyArns"]) {
+            let local = arn
+                .strip_prefix("!Ref ")
+                .map(|id| (id.to_owned(), resource(id)))
+                .filter(|(_, policy)| cfn(&policy["Type"]) == "AWS::IAM::ManagedPolicy");
+            match local {
+                Some((policy_id, policy)) => {
+                    managed_in_use.insert(policy_id.clone());
+                    policy_documents.push((policy_id, policy["Properties"]["PolicyDocument"].clone()));
+                }
+                None => problems.push(format!(
+                    "{role_id}: managed policies grant what this test cannot see; write the statements out \
+                     (in the role, or in an AWS::IAM::ManagedPolicy of this template such as NotifierPolicy)"
+                )),
+            }
         }
         let trust = texts(&role_properties["AssumeRolePolicyDocument"]["Statement"]);
         if trust.len() != 1
@@ -654,17 +685,23 @@ fn least_privilege_problems(template: &Yaml) -> Vec<String> {
             .collect();
         let mut granted: Vec<(String, String)> = Vec::new();
         let mut found = Vec::new();
-        statements(
-            &role_properties["Policies"],
-            &format!("{role_id}.Policies"),
-            &mut found,
-        );
+        for (path, document) in &policy_documents {
+            statements(document, path, &mut found);
+        }
         for (path, statement) in found {
             statement_problems(&path, statement, &mut problems);
             if cfn(&statement["Effect"]) != "Allow" {
                 continue;
             }
             let conditions = cfn(&statement["Condition"]);
+            let not_resources: Vec<String> = texts(&statement["NotResource"])
+                .into_iter()
+                .map(|target| format!("NOT {target}"))
+                .collect();
+            let targets: Vec<String> = texts(&statement["Resource"])
+                .into_iter()
+                .chain(not_resources)
+                .collect();
             for action in texts(&statement["Action"]) {
                 let for_action: Vec<&(&Grant, String)> = allowed
                     .iter()
@@ -678,7 +715,7 @@ fn least_privilege_problems(template: &Yaml) -> Vec<String> {
                     ));
                     continue;
                 }
-                for target in texts(&statement["Resource"]) {
+                for target in targets.clone() {
                     let grant = for_action.iter().find(|(_, resource)| *resource == target);
                     match grant {
                         None if target == "*" => problems.push(format!(
@@ -724,12 +761,15 @@ fn least_privilege_problems(template: &Yaml) -> Vec<String> {
     for (id, definition) in resources {
         let id = cfn(id);
         let kind = cfn(&definition["Type"]);
-        if kind == "AWS::Serverless::Function" || function_roles.contains_key(&id) {
+        if kind == "AWS::Serverless::Function"
+            || function_roles.contains_key(&id)
+            || managed_in_use.contains(&id)
+        {
             continue;
         }
         if kind.starts_with("AWS::IAM::") {
             problems.push(format!(
-                "{id}: an {kind} that no function uses as its role; check it here before adding it"
+                "{id}: an {kind} that no function uses (as its role or its role's managed policy); check it here before adding it"
             ));
         }
         let mut found = Vec::new();
@@ -790,6 +830,12 @@ Resources:
               - {Effect: Allow, Action: ses:SendEmail, Resource: "*"}
               - {Effect: Allow, Action: kms:Decrypt, Resource: !Sub "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"}
               - {Effect: Allow, NotAction: iam:PassRole, Resource: !GetAtt DeliveriesTable.Arn}
+  UnusedPolicy:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {Effect: Allow, Action: dynamodb:DeleteItem, Resource: !GetAtt DeliveriesTable.Arn}
   OpenQueuePolicy:
     Type: AWS::SQS::QueuePolicy
     Properties:
@@ -805,6 +851,7 @@ Resources:
         "NotifyEmailFunction: `Policies` makes SAM generate a role",
         "NotifyEmailFunction: no `Role: !GetAtt <Role>.Arn`",
         "WideRole: managed policies grant what this test cannot see",
+        "UnusedPolicy: an AWS::IAM::ManagedPolicy that no function uses",
         "Statement[0]: action `*` is a wildcard",
         "NotifyWebhookFunction (kind `webhook`) may not `*`",
         "Statement[1]: action `dynamodb:*` is a wildcard",

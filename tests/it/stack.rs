@@ -11,14 +11,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use alert_model::IntegrationKind;
 use aws_sdk_dynamodb::types::AttributeValue;
 use definition_store::{Definitions, DynamoDbStore, SecretRef, VariableDef, load_file};
 use notify_core::{
-    Config, ConfiguredPipeline, DeliveryLog, DeliveryRecord, DeliveryState, EventReport, HandlerError,
-    HttpClient, Init, build_pipeline,
+    Config, DeliveryLog, DeliveryRecord, DeliveryState, DynamoDeliveryLog, EventHandler, EventReport,
+    HandlerError, HttpClient, Init, LogTimes, metrics::MetricsSink,
 };
-use notify_email::EmailNotifier;
-use notify_webhook::WebhookNotifier;
 use serde_json::Value;
 use test_support::{
     moto::{endpoint, sdk_config, unique, workspace_root},
@@ -44,8 +43,10 @@ pub struct Stack {
     /// e-mails apart from other tests' in the emulator.
     pub tag: String,
     pub receiver: Receiver,
-    pub email: ConfiguredPipeline<EmailNotifier>,
-    pub webhook: ConfiguredPipeline<WebhookNotifier>,
+    /// Every kind's function, from the registry, built as Lambda builds it.
+    pub functions: Vec<Box<dyn EventHandler>>,
+    /// The delivery log all functions share.
+    pub deliveries: DynamoDeliveryLog,
 }
 
 impl Stack {
@@ -115,7 +116,7 @@ impl Stack {
             .await
             .expect("put the webhook token into SSM");
 
-        // … and both functions configured as Lambda would configure them.
+        // … and every function configured as Lambda would configure it.
         let mut env: HashMap<String, String> = [
             ("DEFINITIONS_TABLE", definitions_table.as_str()),
             ("DELIVERIES_TABLE", deliveries_table.as_str()),
@@ -136,37 +137,52 @@ impl Stack {
             sdk: sdk.clone(),
             http,
         };
-        let email = build_pipeline(EmailNotifier::new(&init).expect("email notifier"), &config, &sdk);
-        let webhook = build_pipeline(
-            WebhookNotifier::new(&init).expect("webhook notifier"),
-            &config,
-            &sdk,
-        );
+        let functions = IntegrationKind::ALL
+            .iter()
+            .map(|kind| {
+                kinds::handler(*kind, &init, MetricsSink::Off)
+                    .unwrap_or_else(|error| panic!("{kind}: {error}"))
+            })
+            .collect();
+        let deliveries =
+            DynamoDeliveryLog::new(dynamo.clone(), deliveries_table.clone(), LogTimes::default());
         Stack {
             dynamo,
             deliveries_table,
             secret,
             tag,
             receiver,
-            email,
-            webhook,
+            functions,
+            deliveries,
         }
     }
 
-    /// Handles `event` in both functions at once, as SNS invokes both; a 60 s deadline.
-    pub async fn handle(&self, event: &Value) -> Handled {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let (email, webhook) = tokio::join!(
-            self.email.handle_event(event, deadline),
-            self.webhook.handle_event(event, deadline)
-        );
-        Handled { email, webhook }
+    /// The function of `kind`.
+    pub fn function(&self, kind: IntegrationKind) -> &dyn EventHandler {
+        self.functions
+            .iter()
+            .find(|function| function.kind() == kind)
+            .map(AsRef::as_ref)
+            .unwrap_or_else(|| panic!("no {kind} function"))
     }
 
-    /// The state of every message claimed for `alert_id` (both functions share the table).
+    /// Handles `event` in every function at once, as SNS invokes them all; a 60 s deadline.
+    pub async fn handle(&self, event: &Value) -> Handled {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let results = futures_util::future::join_all(
+            self.functions
+                .iter()
+                .map(|function| async move { (function.kind(), function.handle(event, deadline).await) }),
+        )
+        .await;
+        Handled {
+            results: results.into_iter().collect(),
+        }
+    }
+
+    /// The state of every message claimed for `alert_id` (every function shares the table).
     pub async fn states(&self, alert_id: &str) -> Vec<DeliveryState> {
-        self.email
-            .deliveries()
+        self.deliveries
             .states(alert_id)
             .await
             .expect("read the delivery states")
@@ -174,8 +190,7 @@ impl Stack {
 
     /// Every attempt recorded for `alert_id`.
     pub async fn history(&self, alert_id: &str) -> Vec<DeliveryRecord> {
-        self.email
-            .deliveries()
+        self.deliveries
             .history(alert_id)
             .await
             .expect("read the delivery history")
@@ -241,23 +256,37 @@ impl Stack {
     }
 }
 
-/// The outcome of one event in both functions.
+/// The outcome of one event in every function.
 #[derive(Debug)]
 pub struct Handled {
-    pub email: Result<EventReport, HandlerError>,
-    pub webhook: Result<EventReport, HandlerError>,
+    pub results: std::collections::BTreeMap<IntegrationKind, Result<EventReport, HandlerError>>,
 }
 
 impl Handled {
-    /// Both reports; panics with the error when either function asks for a retry.
-    pub fn reports(&self) -> (EventReport, EventReport) {
-        let report = |name: &str, result: &Result<EventReport, HandlerError>| match result {
+    /// The outcome in the function of `kind`.
+    pub fn of(&self, kind: IntegrationKind) -> &Result<EventReport, HandlerError> {
+        self.results
+            .get(&kind)
+            .unwrap_or_else(|| panic!("no outcome of the {kind} function"))
+    }
+
+    /// The report of the function of `kind`; panics with the error when it asks for a retry.
+    pub fn report(&self, kind: IntegrationKind) -> EventReport {
+        match self.of(kind) {
             Ok(report) => *report,
-            Err(error) => panic!("{name} asked for a retry: {error}"),
-        };
+            Err(error) => panic!("{} asked for a retry: {error}", kind.function_name()),
+        }
+    }
+
+    /// The reports of the e-mail and the webhook function, whose routes these tests follow; panics
+    /// with the error when any function asks for a retry.
+    pub fn reports(&self) -> (EventReport, EventReport) {
+        for kind in self.results.keys() {
+            self.report(*kind);
+        }
         (
-            report("notify-email", &self.email),
-            report("notify-webhook", &self.webhook),
+            self.report(IntegrationKind::Email),
+            self.report(IntegrationKind::Webhook),
         )
     }
 }

@@ -242,21 +242,35 @@ fn every_kind_has_a_sam_function_and_every_sam_function_a_kind() {
             ));
             continue;
         };
-        // Every function receives every alert (no filter policy), and what it cannot deliver after
-        // Lambda's retries goes to the on-failure queue, for `tocsin replay`.
+        // Every function receives every alert (no filter policy), with a role and a log group of its own.
         let expected = [
             format!("CodeUri: ../functions/notify-{kind}"),
             "Type: AWS::Serverless::Function".to_owned(),
             "BuildMethod: rust-cargolambda".to_owned(),
             "Topic: !Ref AlertsTopic".to_owned(),
-            "MaximumRetryAttempts: 2".to_owned(),
-            "Destination: !GetAtt FailedAlertsQueue.Arn".to_owned(),
+            format!("Role: !GetAtt Notify{}Role.Arn", pascal(kind)),
+            format!("LogGroup: !Ref Notify{}LogGroup", pascal(kind)),
         ];
         for line in expected {
             if !block.contains(&line) {
                 problems.push(format!(
                     "{id} in infra/template.yaml must have `{line}` (see NotifyWebhookFunction)"
                 ));
+            }
+        }
+        for (suffix, needs) in [
+            ("Role", "ManagedPolicyArns: [!Ref NotifierPolicy]"),
+            ("LogGroup", "RetentionInDays: !Ref LogRetentionDays"),
+        ] {
+            let resource = format!("Notify{}{suffix}", pascal(kind));
+            match resources.iter().find(|(name, _)| *name == resource) {
+                Some((_, block)) if block.iter().any(|line| line == needs) => {}
+                Some(_) => problems.push(format!(
+                    "{resource} in infra/template.yaml must have `{needs}` (see NotifyWebhook{suffix})"
+                )),
+                None => problems.push(format!(
+                    "kind `{kind}` has no `{resource}` resource in infra/template.yaml: add one (copy NotifyWebhook{suffix})"
+                )),
             }
         }
         if block.iter().any(|line| line.starts_with("FilterPolicy")) {
@@ -288,6 +302,18 @@ fn every_kind_has_a_sam_function_and_every_sam_function_a_kind() {
                     ));
                 }
             }
+        }
+    }
+    // What Lambda does with a failed invocation is the same for every function: in Globals.
+    let template = read("infra/template.yaml");
+    for line in [
+        "MaximumRetryAttempts: 2",
+        "Destination: !GetAtt FailedAlertsQueue.Arn",
+    ] {
+        if !template.lines().any(|text| text.trim() == line) {
+            problems.push(format!(
+                "infra/template.yaml Globals.Function.EventInvokeConfig must have `{line}` (Lambda's retries, then the on-failure queue)"
+            ));
         }
     }
     fail_on(
@@ -430,4 +456,89 @@ fn function_main_files_stay_thin() {
         }
     }
     fail_on(&problems, "function main.rs files grew");
+}
+
+/// The places a kind is registered outside its own folder (ARCHITECTURE.md, "Adding an integration
+/// kind"): its variant (the source of the list), the registry's dependency on its crate and its arm
+/// (the compiler checks the arm), its SAM block, its README row and its example integration. Each
+/// missing place is listed with what to add.
+#[test]
+fn every_kind_is_registered_in_each_of_its_places() {
+    let mut problems = Vec::new();
+    let registry = read("shared/kinds/Cargo.toml");
+    let registry_dependencies: BTreeSet<String> = toml_lines(&registry)
+        .into_iter()
+        .filter(|(section, _)| section == "dependencies")
+        .map(|(_, line)| toml_key(&line).to_owned())
+        .collect();
+    let examples = definition_store::load_file(&root().join("examples/definitions.yaml"))
+        .unwrap_or_else(|error| panic!("tidy: examples/definitions.yaml: {error}"));
+    for kind in IntegrationKind::ALL {
+        let function = kind.function_name();
+        if !registry_dependencies.contains(&function) {
+            problems.push(format!(
+                "the registry does not depend on `{function}`: add `{function} = {{ path = \"../../functions/{function}\" }}` \
+                 to shared/kinds/Cargo.toml and its arm to `kinds::visit`"
+            ));
+        }
+        if !examples
+            .integrations
+            .iter()
+            .any(|integration| integration.kind == *kind)
+        {
+            problems.push(format!(
+                "examples/definitions.yaml has no `{kind}` integration: add one (its `Kind::sample` is a start) and attach it to a level"
+            ));
+        }
+        let tests = root().join(format!("functions/{function}/src"));
+        let calls_kit = rust_files()
+            .iter()
+            .filter(|file| root().join(file).starts_with(&tests))
+            .any(|file| read(&file.to_string_lossy()).contains("kind_kit::conformance::<"));
+        if !calls_kit {
+            problems.push(format!(
+                "functions/{function} does not run the conformance kit: add a test calling `kind_kit::conformance::<…>()`"
+            ));
+        }
+    }
+    for dependency in &registry_dependencies {
+        if let Some(kind) = dependency.strip_prefix("notify-")
+            && kind.parse::<IntegrationKind>().is_err()
+        {
+            problems.push(format!(
+                "shared/kinds/Cargo.toml depends on `{dependency}`, which serves no IntegrationKind"
+            ));
+        }
+    }
+    let issues = kinds::validate(&examples);
+    for issue in issues {
+        problems.push(format!("examples/definitions.yaml: {issue}"));
+    }
+    fail_on(&problems, "a kind is missing from one of its places");
+}
+
+/// Only the registry matches on kinds: everything else goes through it, so that a new kind cannot
+/// silently drop out of the CLI, the tests or the benchmarks.
+#[test]
+fn only_the_registry_matches_on_kinds() {
+    let allowed = ["shared/kinds/src/lib.rs", "shared/alert-model/src/kind.rs"];
+    let mut problems = Vec::new();
+    for file in rust_files() {
+        let name = file.to_string_lossy().replace('\\', "/");
+        if allowed.contains(&name.as_str()) || name.starts_with("fuzz/") {
+            continue;
+        }
+        for (number, line) in read(&name).lines().enumerate() {
+            let arm = line.trim_start().starts_with("IntegrationKind::") && line.contains("=>");
+            if arm {
+                problems.push(format!(
+                    "{name}:{}: a match arm on a kind (`{}`): go through the registry (`kinds::visit`, \
+                     `kinds::transport`, …) so that every kind is covered",
+                    number + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    fail_on(&problems, "kinds matched outside the registry");
 }

@@ -8,12 +8,13 @@ use std::{
 
 use alert_model::{Alert, IntegrationKind, template::Engine};
 use definition_store::{
-    AlertDefinition, Attachment, Catalog, Definitions, EscalationLevel, HttpAuth, HttpStep, Integration,
-    MessageDefinition, Operator, SecretRef, VariableDef, load_file,
+    AlertDefinition, Attachment, Catalog, Definitions, EscalationLevel, Integration, Operator, SecretRef,
+    VariableDef, load_file,
 };
-use notify_core::{Config, HttpClient, Notifier, RouteContext, Variables, pipeline::alert_from_record};
-use notify_email::EmailNotifier;
-use notify_webhook::WebhookNotifier;
+use notify_core::{
+    Config, HttpClient, Init, Kind, Notifier, RouteContext, SampleEnv, Templates, Variables,
+    pipeline::alert_from_record,
+};
 use serde_json::{Value, json};
 
 /// The sample monitor of the examples.
@@ -151,59 +152,34 @@ pub fn sns_record(message_id: &str, message: &str, subject: Option<&str>) -> Val
     event.pointer("/Records/0").cloned().unwrap_or(Value::Null)
 }
 
-/// An integration of `kind` named `id`, as the load command and the routing benchmark use it:
-/// e-mail with the built-in templates; a custom webhook posting [`WEBHOOK_BODY`] to
-/// `<base_url>/hooks/<id>`.
+/// The sample integration of `kind` named `id` ([`Kind::sample`]), sending to `base_url`: the
+/// load command, the routing benchmark and the test matrices start from it.
 pub fn integration(kind: IntegrationKind, id: &str, base_url: &str) -> Integration {
-    let mut integration = Integration {
-        id: id.to_owned(),
-        name: id.to_owned(),
-        kind,
-        active: true,
-        variables: BTreeMap::new(),
-        messages: Vec::new(),
-        settings: serde_json::Map::new(),
-        fallback: None,
+    let env = SampleEnv {
+        base_url,
+        ..SampleEnv::default()
     };
-    match kind {
-        IntegrationKind::Email => {
-            integration
-                .settings
-                .insert("from".to_owned(), Value::String("alerts@example.com".to_owned()));
-        }
-        IntegrationKind::Webhook => {
-            integration
-                .variables
-                .insert("BaseUrl".to_owned(), VariableDef::Fixed(base_url.to_owned()));
-            integration
-                .variables
-                .insert("Severity".to_owned(), VariableDef::Fixed("critical".to_owned()));
-            integration.messages.push(MessageDefinition {
-                types: vec![
-                    alert_model::AlertType::Alert,
-                    alert_model::AlertType::Reminder,
-                    alert_model::AlertType::Ok,
-                ],
-                steps: vec![HttpStep {
-                    name: Some("notify".to_owned()),
-                    method: "POST".to_owned(),
-                    url: format!("{{{{BaseUrl}}}}/hooks/{id}"),
-                    headers: BTreeMap::from([("Content-Type".to_owned(), "application/json".to_owned())]),
-                    body: Some(WEBHOOK_BODY.to_owned()),
-                    auth: None,
-                }],
-            });
-        }
-    }
-    integration
+    kinds::sample(kind, id, &env)
 }
 
-/// The user name of the Basic credentials of [`secret_integration`]'s webhook.
+/// The user name of the Basic credentials of the webhook's templated fields ([`Kind::set_templates`]).
 pub const SECRET_USER: &str = "ops";
 
-/// [`integration`] with a secret variable `Token` (`secret`) used wherever the kind can carry one,
-/// for the redaction tests: in e-mail bodies (text and HTML) for e-mail; as the Basic password, in
-/// a header, in the URL query and in the JSON body for a webhook.
+/// Templates that write the secret variable `Token` into every context a kind's messages have:
+/// a JSON body, a URL query, a header, a subject, an HTML link and its text, a text body.
+pub fn secret_templates() -> Templates {
+    Templates {
+        json: "{\"token\": \"{{Token}}\", \"monitor\": \"{{@monitor.name}}\"}".to_owned(),
+        url: "x?key={{Token}}".to_owned(),
+        header: "{{Token}}".to_owned(),
+        subject: "{{@monitor.name}} {{Token}}".to_owned(),
+        html: "<a href=\"https://ops.example.com/ack?token={{Token}}\">{{Token}}</a>".to_owned(),
+        text: "Acknowledge: https://ops.example.com/ack?token={{Token}}\n{{@alert.description}}".to_owned(),
+    }
+}
+
+/// [`integration`] with a secret variable `Token` (`secret`) used wherever the kind can carry one
+/// ([`secret_templates`] through [`Kind::set_templates`]), for the redaction tests.
 pub fn secret_integration(
     kind: IntegrationKind,
     id: &str,
@@ -217,41 +193,24 @@ pub fn secret_integration(
             secret: secret.clone(),
         },
     );
-    match kind {
-        IntegrationKind::Email => {
-            for (field, template) in [
-                (
-                    "text",
-                    "Acknowledge: https://ops.example.com/ack?token={{Token}}\n{{@alert.description}}",
-                ),
-                (
-                    "html",
-                    "<a href=\"https://ops.example.com/ack?token={{Token}}\">{{Token}}</a>",
-                ),
-            ] {
-                integration
-                    .settings
-                    .insert(field.to_owned(), Value::String(template.to_owned()));
-            }
-        }
-        IntegrationKind::Webhook => {
-            for step in integration
-                .messages
-                .iter_mut()
-                .flat_map(|message| message.steps.iter_mut())
-            {
-                step.url = format!("{}?key={{{{Token}}}}", step.url);
-                step.headers
-                    .insert("X-Api-Key".to_owned(), "{{Token}}".to_owned());
-                step.auth = Some(HttpAuth::Basic {
-                    username: SECRET_USER.to_owned(),
-                    password: "{{Token}}".to_owned(),
-                });
-                step.body = Some("{\"token\": \"{{Token}}\", \"monitor\": \"{{@monitor.name}}\"}".to_owned());
-            }
+    set_templates(&mut integration, &secret_templates());
+    integration
+}
+
+/// [`Kind::set_templates`] of the integration's kind.
+pub fn set_templates(integration: &mut Integration, templates: &Templates) {
+    struct Set<'a>(&'a mut Integration, &'a Templates);
+
+    impl kinds::Visitor for Set<'_> {
+        type Output = ();
+
+        fn visit<K: Kind>(self) {
+            K::set_templates(self.0, self.1);
         }
     }
-    integration
+
+    let kind = integration.kind;
+    kinds::visit(kind, Set(integration, templates));
 }
 
 /// [`load_definitions`] with one integration of `kind`, `<kind>-0`, made by [`secret_integration`].
@@ -273,12 +232,13 @@ fn attachment(integration: &str) -> Attachment {
     }
 }
 
-fn operator(id: &str) -> Operator {
+/// An active, on-duty operator with an e-mail address and a phone number.
+pub fn operator(id: &str) -> Operator {
     Operator {
         id: id.to_owned(),
         name: id.to_owned(),
         email: Some(format!("{id}@example.com")),
-        phone: None,
+        phone: Some("+15555550101".to_owned()),
         active: true,
         on_duty: true,
     }
@@ -365,33 +325,30 @@ pub fn local_config() -> Result<Config, String> {
         .map_err(|error| format!("local settings: {error}"))
 }
 
-/// An SES v2 client for `endpoint` with dummy credentials (building messages never uses it).
-pub fn ses_client(endpoint: &str) -> aws_sdk_sesv2::Client {
-    let config = aws_sdk_sesv2::Config::builder()
-        .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
-        .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "tocsin-bench",
+/// What a kind's notifier is built from, for local runs: [`local_config`], and the AWS SDK pointed at
+/// `endpoint` with dummy credentials (building messages never uses it; sending reaches `endpoint`).
+pub fn local_init(endpoint: &str) -> Result<Init, String> {
+    let config = local_config()?;
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tocsin-bench"),
         ))
         .endpoint_url(endpoint)
         .build();
-    aws_sdk_sesv2::Client::from_conf(config)
-}
-
-/// The real e-mail notifier, its SES client pointing at `endpoint`.
-pub fn email_notifier(endpoint: &str) -> EmailNotifier {
-    EmailNotifier::with_client(ses_client(endpoint), Some("alerts@example.com".to_owned()))
-}
-
-/// The real webhook notifier with the [`local_config`] HTTP client.
-pub fn webhook_notifier() -> Result<WebhookNotifier, String> {
-    let config = local_config()?;
     let http = HttpClient::new(&config).map_err(|error| format!("http client: {error}"))?;
-    Ok(WebhookNotifier::with_client(http))
+    Ok(Init { config, sdk, http })
+}
+
+/// The real notifier of kind `K`, built by its own constructor from [`local_init`] with `endpoint`.
+pub fn notifier_at<K: Kind>(endpoint: &str) -> Result<K, String> {
+    K::new(&local_init(endpoint)?).map_err(|error| format!("{} notifier: {error}", K::KIND))
+}
+
+/// [`notifier_at`] a closed port: for building messages only.
+pub fn offline_notifier<K: Kind>() -> Result<K, String> {
+    notifier_at::<K>("http://127.0.0.1:9")
 }
 
 /// The variables of a route as the runner resolves them, for integrations without secrets.

@@ -1,93 +1,22 @@
-//! Every kind as a user meets it: an integration whose templated fields hold chosen templates,
-//! built by the kind's real notifier (`Notifier::build`, no network), and the rendered fields of
-//! the messages it builds, each with the context its values were escaped for.
+//! Every kind as a user meets it: a sample integration whose templated fields hold chosen
+//! templates ([`Kind::set_templates`]), built by the kind's real notifier (`Notifier::build`, no
+//! network), and the rendered fields of the messages it builds, each with the context its values
+//! were escaped for ([`Kind::fields`]).
 //!
-//! [`render_every_field`] holds the one exhaustive `match` on [`IntegrationKind`] the tests use
-//! (it starts from [`bench::integration`], the benchmarks' sample integration of each kind):
-//! adding a kind does not compile until it says which fields its messages have.
+//! Kinds come from the registry (`kinds::visit`): a new kind is covered here without a change.
 
 use alert_model::{Alert, IntegrationKind, template::Engine};
-use definition_store::{Attachment, EscalationLevel, HttpStep, Integration, MessageDefinition};
-use notify_core::{Notifier, RouteContext, Variables};
-use serde_json::Value;
+use definition_store::{Attachment, EscalationLevel, Integration};
+use notify_core::{Kind, Notifier, RouteContext, SampleEnv, Variables};
+
+pub use notify_core::{Context, Field, Templates};
 
 use crate::bench;
 
-/// The base every webhook URL of [`render_every_field`] starts with; the URL template follows it.
-pub const URL_BASE: &str = "https://hooks.example.com/in/";
+/// The base URL of every HTTP sample of [`render_every_field`].
+pub const BASE_URL: &str = "https://hooks.example.com";
 
-/// Where a rendered field's values land, which says how they were escaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Context {
-    /// A JSON document: values are JSON strings, the document parses.
-    Json,
-    /// The part of a URL after [`URL_BASE`]: values are percent-encoded.
-    Url,
-    /// A header value: values are kept, a line break is refused.
-    Header,
-    /// An e-mail subject: one line, line breaks become spaces, cut to the subject limit.
-    Subject,
-    /// HTML: values are HTML-escaped.
-    Html,
-    /// Plain text: values are kept as they are.
-    Text,
-}
-
-/// The templates to write into an integration, one per [`Context`] (a kind uses those its
-/// messages have).
-#[derive(Debug, Clone, Default)]
-pub struct Templates {
-    /// A JSON body.
-    pub json: String,
-    /// A URL path and query, after [`URL_BASE`].
-    pub url: String,
-    /// A header value.
-    pub header: String,
-    /// An e-mail subject.
-    pub subject: String,
-    /// An HTML body.
-    pub html: String,
-    /// A plain-text body.
-    pub text: String,
-}
-
-impl Templates {
-    /// The same template in every context.
-    pub fn everywhere(template: &str) -> Self {
-        Templates {
-            json: template.to_owned(),
-            url: template.to_owned(),
-            header: template.to_owned(),
-            subject: template.to_owned(),
-            html: template.to_owned(),
-            text: template.to_owned(),
-        }
-    }
-
-    /// A plain `x` in every context (a JSON string in JSON).
-    pub fn plain() -> Self {
-        Templates {
-            json: "\"x\"".to_owned(),
-            ..Templates::everywhere("x")
-        }
-    }
-
-    /// These templates with `template` in `context` only.
-    pub fn with(mut self, context: Context, template: &str) -> Self {
-        let slot = match context {
-            Context::Json => &mut self.json,
-            Context::Url => &mut self.url,
-            Context::Header => &mut self.header,
-            Context::Subject => &mut self.subject,
-            Context::Html => &mut self.html,
-            Context::Text => &mut self.text,
-        };
-        *slot = template.to_owned();
-        self
-    }
-}
-
-/// One templated field of a built message.
+/// One templated field of a built message, with the step it belongs to.
 #[derive(Debug, Clone)]
 pub struct RenderedField {
     /// The step of the message (`step-1`, `batch-1`, …).
@@ -96,7 +25,7 @@ pub struct RenderedField {
     pub field: String,
     /// Where its values landed.
     pub context: Context,
-    /// The rendered text (for [`Context::Url`], the part after [`URL_BASE`]).
+    /// The rendered text (for [`Context::Url`], the path and query).
     pub text: String,
 }
 
@@ -127,9 +56,9 @@ pub struct UserVariables {
     pub secret: Vec<(String, String)>,
 }
 
-/// Builds the messages of an integration of `kind` (id `id`) whose templated fields hold
-/// `templates`, for `alert`, with the integration's fixed variables plus `variables`, through
-/// the kind's real notifier; returns every templated field as rendered, or the build error.
+/// Builds the messages of the sample integration of `kind` (id `id`) whose templated fields hold
+/// `templates`, for `alert`, with the integration's fixed variables plus `variables`, through the
+/// kind's real notifier; returns every templated field as rendered, or the build error.
 pub fn render_every_field(
     kind: IntegrationKind,
     id: &str,
@@ -137,155 +66,101 @@ pub fn render_every_field(
     alert: &Alert,
     variables: &UserVariables,
 ) -> Result<Vec<RenderedField>, String> {
-    let mut integration = bench::integration(kind, id, URL_BASE.trim_end_matches("/in/"));
-    let attachment = Attachment {
-        integration: id.to_owned(),
+    kinds::visit(
+        kind,
+        RenderEvery {
+            id,
+            templates,
+            alert,
+            variables,
+        },
+    )
+}
+
+struct RenderEvery<'a> {
+    id: &'a str,
+    templates: &'a Templates,
+    alert: &'a Alert,
+    variables: &'a UserVariables,
+}
+
+impl kinds::Visitor for RenderEvery<'_> {
+    type Output = Result<Vec<RenderedField>, String>;
+
+    fn visit<K: Kind>(self) -> Self::Output {
+        let env = SampleEnv {
+            base_url: BASE_URL,
+            ..SampleEnv::default()
+        };
+        let mut integration = K::sample(self.id, &env);
+        K::set_templates(&mut integration, self.templates);
+        let attachment = sample_attachment(self.id);
+        let level = sample_level(&attachment);
+        let mut resolved = bench::fixed_variables(&integration, &attachment);
+        for (name, value) in &self.variables.plain {
+            resolved.insert(name.clone(), value.clone());
+        }
+        for (name, value) in &self.variables.secret {
+            resolved.insert_secret(name.clone(), value.clone());
+        }
+        let notifier = bench::offline_notifier::<K>()?;
+        let engine = Engine::new();
+        let now = "2026-11-28T16:00:05Z"
+            .parse()
+            .map_err(|error| format!("time: {error}"))?;
+        let built = build(
+            &notifier,
+            &integration,
+            &attachment,
+            &level,
+            self.alert,
+            &resolved,
+            &engine,
+            now,
+        )?;
+        Ok(built
+            .into_iter()
+            .flat_map(|(step, message)| {
+                K::fields(&step, &message)
+                    .into_iter()
+                    .map(move |field| RenderedField {
+                        step: step.clone(),
+                        field: field.field,
+                        context: field.context,
+                        text: field.text,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect())
+    }
+}
+
+/// The attachment of the samples: every alert type, one extra e-mail address.
+pub fn sample_attachment(integration: &str) -> Attachment {
+    Attachment {
+        integration: integration.to_owned(),
         active: true,
         send_ok: true,
         send_reminder: true,
         variables: Default::default(),
         extra_emails: vec!["ops@example.com".to_owned()],
         service_links: Vec::new(),
-    };
-    let level = EscalationLevel {
+    }
+}
+
+/// Level 1 with `attachment` and one on-duty operator with an address of every kind.
+pub fn sample_level(attachment: &Attachment) -> EscalationLevel {
+    EscalationLevel {
         id: 1,
         active: true,
         message: "level one".to_owned(),
         operators: Vec::new(),
         integrations: vec![attachment.clone()],
-    };
-    let mut resolved = bench::fixed_variables(&integration, &attachment);
-    for (name, value) in &variables.plain {
-        resolved.insert(name.clone(), value.clone());
-    }
-    for (name, value) in &variables.secret {
-        resolved.insert_secret(name.clone(), value.clone());
-    }
-    let engine = Engine::new();
-    let now = "2026-11-28T16:00:05Z"
-        .parse()
-        .map_err(|error| format!("time: {error}"))?;
-    match kind {
-        IntegrationKind::Email => {
-            for (key, template) in [
-                ("subject", &templates.subject),
-                ("html", &templates.html),
-                ("text", &templates.text),
-            ] {
-                integration
-                    .settings
-                    .insert(key.to_owned(), Value::String(template.clone()));
-            }
-            let notifier = bench::email_notifier("http://127.0.0.1:9");
-            let messages = build(
-                &notifier,
-                &integration,
-                &attachment,
-                &level,
-                alert,
-                &resolved,
-                &engine,
-                now,
-            )?;
-            Ok(messages
-                .into_iter()
-                .flat_map(|(step, message)| {
-                    [
-                        ("settings.subject", Context::Subject, message.subject),
-                        ("settings.html", Context::Html, message.html),
-                        ("settings.text", Context::Text, message.text),
-                    ]
-                    .map(|(field, context, text)| RenderedField {
-                        step: step.clone(),
-                        field: field.to_owned(),
-                        context,
-                        text,
-                    })
-                })
-                .collect())
-        }
-        IntegrationKind::Webhook => {
-            let step = |name: &str, url: String, content_type: &str, body: &str| HttpStep {
-                name: Some(name.to_owned()),
-                method: "POST".to_owned(),
-                url,
-                headers: [
-                    ("Content-Type".to_owned(), content_type.to_owned()),
-                    ("X-Value".to_owned(), templates.header.clone()),
-                ]
-                .into(),
-                body: Some(body.to_owned()),
-                auth: None,
-            };
-            integration.messages = vec![MessageDefinition {
-                types: alert_model::AlertType::ALL.to_vec(),
-                steps: vec![
-                    step(
-                        "json",
-                        format!("{{{{BaseUrl}}}}/in/{}", templates.url),
-                        "application/json",
-                        &templates.json,
-                    ),
-                    step(
-                        "text",
-                        "{{BaseUrl}}/in/text".to_owned(),
-                        "text/plain",
-                        &templates.text,
-                    ),
-                ],
-            }];
-            let notifier = bench::webhook_notifier()?;
-            let messages = build(
-                &notifier,
-                &integration,
-                &attachment,
-                &level,
-                alert,
-                &resolved,
-                &engine,
-                now,
-            )?;
-            let mut fields = Vec::new();
-            for (index, (step, request)) in messages.into_iter().enumerate() {
-                let path = format!("messages[0].steps[{index}]");
-                let url = request
-                    .url
-                    .strip_prefix(URL_BASE)
-                    .ok_or_else(|| format!("{path}.url does not start with {URL_BASE}"))?
-                    .to_owned();
-                let header = request.headers.get("X-Value").cloned().unwrap_or_default();
-                let (body_context, url_context) = if index == 0 {
-                    (Context::Json, Some(Context::Url))
-                } else {
-                    (Context::Text, None)
-                };
-                if let Some(context) = url_context {
-                    fields.push(RenderedField {
-                        step: step.clone(),
-                        field: format!("{path}.url"),
-                        context,
-                        text: url,
-                    });
-                }
-                fields.push(RenderedField {
-                    step: step.clone(),
-                    field: format!("{path}.headers.X-Value"),
-                    context: Context::Header,
-                    text: header,
-                });
-                fields.push(RenderedField {
-                    step,
-                    field: format!("{path}.body"),
-                    context: body_context,
-                    text: request.body,
-                });
-            }
-            Ok(fields)
-        }
     }
 }
 
-/// Parses the integration's settings and builds its messages, as the runner does.
+/// Parses the integration's settings and builds its messages, as the runner does, for one
+/// on-duty operator with an e-mail address and a phone number.
 #[allow(clippy::too_many_arguments)]
 fn build<N: Notifier>(
     notifier: &N,
@@ -298,12 +173,13 @@ fn build<N: Notifier>(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<(String, N::Message)>, String> {
     let target = notifier.target(integration).map_err(|error| error.to_string())?;
+    let operator = bench::operator("alice");
     let route = RouteContext {
         alert,
         integration,
         attachment,
         level,
-        recipients: Vec::new(),
+        recipients: vec![&operator],
         variables,
         now,
         engine,

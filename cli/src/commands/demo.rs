@@ -16,16 +16,15 @@ use std::{
 
 use alert_model::IntegrationKind;
 use definition_store::{Definitions, DynamoDbStore, VariableDef};
-use notify_core::{Config, ConfiguredPipeline, EventReport, build_pipeline};
-use notify_email::EmailNotifier;
-use notify_webhook::WebhookNotifier;
+use notify_core::{
+    Config, DynamoDeliveryLog, EventHandler, EventReport, LogTimes, Transport, metrics::MetricsSink,
+};
 use tokio::sync::mpsc;
 
 use crate::{
     CliError, aws,
     commands::{
-        local::Notifiers,
-        log, read,
+        local, log, read,
         serve::{Received, serve},
         validate,
     },
@@ -96,13 +95,22 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
         .send()
         .await
         .map_err(|err| CliError::Aws(format!("sns Subscribe: {}", chain(&err))))?;
-    println!("topic {topic_arn} → bridge http://{bridge_addr}/sns → notify-email, notify-webhook");
+    let names: Vec<String> = IntegrationKind::ALL
+        .iter()
+        .map(|kind| kind.function_name())
+        .collect();
+    println!(
+        "topic {topic_arn} → bridge http://{bridge_addr}/sns → {}",
+        names.join(", ")
+    );
 
-    // The functions, as Lambda would build them.
+    // The functions, as Lambda would build them: every kind's.
     let config = demo_config()?;
-    let notifiers = Notifiers::new(&config, &sdk)?;
-    let email = build_pipeline(notifiers.email, &config, &sdk);
-    let webhook = build_pipeline(notifiers.webhook, &config, &sdk);
+    let init = local::init(&config, &sdk)?;
+    let functions = IntegrationKind::ALL
+        .iter()
+        .map(|kind| kinds::handler(*kind, &init, MetricsSink::Off).map_err(|err| local::constructed(&err)))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let mut alert_ids = Vec::new();
     let mut failures = 0usize;
@@ -141,21 +149,37 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
             alert.alert.alert_type,
             alert.monitor.name
         );
-        failures += deliver(&email, &webhook, &event).await;
+        failures += deliver(&functions, &event).await;
         alert_ids.push(alert.alert.alert_guid.clone());
         first_event.get_or_insert(event);
     }
 
     if let Some(event) = first_event {
         println!("\n-- the first event again (SNS and Lambda deliver at least once):");
-        failures += deliver(&email, &webhook, &event).await;
+        failures += deliver(&functions, &event).await;
     }
 
-    print_emails(&endpoint).await?;
-    print_requests(&received);
+    // What reached each transport the kinds use, each shown once.
+    let mut transports: Vec<Transport> = IntegrationKind::ALL
+        .iter()
+        .map(|kind| kinds::transport(*kind))
+        .collect();
+    transports.dedup();
+    for transport in transports {
+        match transport {
+            Transport::Ses => print_emails(&endpoint).await?,
+            Transport::SnsSms => print_sms(&endpoint).await?,
+            Transport::Http => print_requests(&received),
+        }
+    }
     println!("\n== Delivery log (table {DELIVERIES_TABLE})");
+    let deliveries = DynamoDeliveryLog::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        DELIVERIES_TABLE,
+        LogTimes::default(),
+    );
     for alert_id in &alert_ids {
-        log::print(email.deliveries(), alert_id, false).await?;
+        log::print(&deliveries, alert_id, false).await?;
     }
     receiver_task.abort();
     bridge_task.abort();
@@ -167,22 +191,18 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
     }
 }
 
-/// Runs the event through both functions and prints their reports; returns the routes not delivered.
-async fn deliver(
-    email: &ConfiguredPipeline<EmailNotifier>,
-    webhook: &ConfiguredPipeline<WebhookNotifier>,
-    event: &serde_json::Value,
-) -> usize {
+/// Runs the event through every function at once, as SNS invokes them all, and prints their
+/// reports; returns the routes not delivered.
+async fn deliver(functions: &[Box<dyn EventHandler>], event: &serde_json::Value) -> usize {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let (email_result, webhook_result) = tokio::join!(
-        email.handle_event(event, deadline),
-        webhook.handle_event(event, deadline)
-    );
+    let results = futures_util::future::join_all(
+        functions
+            .iter()
+            .map(|function| async move { (function.kind(), function.handle(event, deadline).await) }),
+    )
+    .await;
     let mut failures = 0;
-    for (kind, result) in [
-        (IntegrationKind::Email, email_result),
-        (IntegrationKind::Webhook, webhook_result),
-    ] {
+    for (kind, result) in results {
         let report = match &result {
             Ok(report) => *report,
             Err(err) => {
@@ -289,14 +309,17 @@ fn demo_config() -> Result<Config, CliError> {
     .map_err(|err| CliError::Input(err.to_string()))
 }
 
-/// SES sends only from verified identities: verify every e-mail integration's sender.
+/// SES sends only from verified identities: verify the sender (`settings.from`) of every integration
+/// whose kind sends through SES, and the functions' default sender.
 async fn verify_senders(sdk: &aws_config::SdkConfig, definitions: &Definitions) -> Result<(), CliError> {
     let ses = aws_sdk_sesv2::Client::new(sdk);
+    let default_from = std::env::var("TOCSIN_EMAIL_FROM").ok();
     let senders = definitions
         .integrations
         .iter()
-        .filter(|integration| integration.kind == IntegrationKind::Email)
-        .filter_map(|integration| integration.settings.get("from").and_then(|from| from.as_str()));
+        .filter(|integration| kinds::transport(integration.kind) == Transport::Ses)
+        .filter_map(|integration| integration.settings.get("from").and_then(|from| from.as_str()))
+        .chain(default_from.as_deref().filter(|from| !from.is_empty()));
     for sender in senders {
         let address = sender
             .rsplit('<')
@@ -387,15 +410,7 @@ fn subject_for(sample: &str) -> Option<String> {
 
 /// The e-mails as SES recorded them in the emulator.
 async fn print_emails(endpoint: &str) -> Result<(), CliError> {
-    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
-    let data: serde_json::Value = reqwest::get(&url)
-        .await
-        .map_err(|err| CliError::Aws(format!("cannot read {url}: {err}")))?
-        .text()
-        .await
-        .ok()
-        .and_then(|body| serde_json::from_str(&body).ok())
-        .ok_or_else(|| CliError::Aws(format!("cannot read {url}: not JSON")))?;
+    let data = moto_data(endpoint).await?;
     let messages = data
         .pointer("/ses/Message")
         .and_then(serde_json::Value::as_array)
@@ -428,6 +443,40 @@ async fn print_emails(endpoint: &str) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The text messages as SNS recorded them in the emulator.
+async fn print_sms(endpoint: &str) -> Result<(), CliError> {
+    let data = moto_data(endpoint).await?;
+    let messages = data
+        .pointer("/sns/SMS")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    println!(
+        "\n== Text messages recorded by SNS in the emulator: {}",
+        messages.len()
+    );
+    for message in &messages {
+        println!("\nto:      {}", text(message, "/phone_number"));
+        for line in text(message, "/message").lines() {
+            println!("  | {line}");
+        }
+    }
+    Ok(())
+}
+
+/// The emulator's record of what it did (`/moto-api/data.json`).
+async fn moto_data(endpoint: &str) -> Result<serde_json::Value, CliError> {
+    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
+    reqwest::get(&url)
+        .await
+        .map_err(|err| CliError::Aws(format!("cannot read {url}: {err}")))?
+        .text()
+        .await
+        .ok()
+        .and_then(|body| serde_json::from_str(&body).ok())
+        .ok_or_else(|| CliError::Aws(format!("cannot read {url}: not JSON")))
 }
 
 fn text(value: &serde_json::Value, pointer: &str) -> String {

@@ -5,9 +5,11 @@
 
 use std::{collections::BTreeMap, path::Path};
 
+use std::{future::Future, pin::Pin};
+
 use alert_model::{Alert, AlertType, IntegrationKind, inbound::InboundMessage, template::Engine};
 use definition_store::Catalog;
-use notify_core::{PlaceholderSecrets, PlanError, PlannedMessage, plan};
+use notify_core::{Init, Kind, PlaceholderSecrets, PlanError, PlannedMessage, plan};
 
 use crate::{
     CliError,
@@ -23,7 +25,7 @@ pub(crate) async fn run(
 ) -> Result<(), CliError> {
     let catalog = Catalog::new(validate::load_valid(file)?);
     let alerts = alerts_in(&read(alert_file)?)?;
-    let notifiers = local::Notifiers::offline().await?;
+    let init = local::offline().await?;
     let alert_type = alert_type.map(|arg| match arg {
         AlertTypeArg::Alert => AlertType::Alert,
         AlertTypeArg::Ok => AlertType::Ok,
@@ -35,32 +37,15 @@ pub(crate) async fn run(
     for alert in &alerts {
         let mut planned = Vec::new();
         for kind in IntegrationKind::ALL {
-            planned.extend(match kind {
-                IntegrationKind::Email => {
-                    plan(
-                        &notifiers.email,
-                        &catalog,
-                        alert,
-                        alert_type,
-                        &PlaceholderSecrets,
-                        &engine,
-                        now,
-                    )
-                    .await
-                }
-                IntegrationKind::Webhook => {
-                    plan(
-                        &notifiers.webhook,
-                        &catalog,
-                        alert,
-                        alert_type,
-                        &PlaceholderSecrets,
-                        &engine,
-                        now,
-                    )
-                    .await
-                }
-            });
+            let render = Render {
+                init: &init,
+                catalog: &catalog,
+                alert,
+                alert_type,
+                engine: &engine,
+                now,
+            };
+            planned.extend(kinds::visit(*kind, render).await?);
         }
         for entry in planned {
             match entry {
@@ -89,7 +74,39 @@ pub(crate) async fn run(
     }
 }
 
-/// `{"integration","kind","alertType","step","request"|"email"}`.
+/// The messages one kind would send for an alert, secrets as placeholders.
+struct Render<'a> {
+    init: &'a Init,
+    catalog: &'a Catalog,
+    alert: &'a Alert,
+    alert_type: Option<AlertType>,
+    engine: &'a Engine,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+type Planned = Vec<Result<PlannedMessage, PlanError>>;
+
+impl<'a> kinds::Visitor for Render<'a> {
+    type Output = Pin<Box<dyn Future<Output = Result<Planned, CliError>> + 'a>>;
+
+    fn visit<K: Kind>(self) -> Self::Output {
+        Box::pin(async move {
+            let notifier = K::new(self.init).map_err(|err| local::constructed(&err))?;
+            Ok(plan(
+                &notifier,
+                self.catalog,
+                self.alert,
+                self.alert_type,
+                &PlaceholderSecrets,
+                self.engine,
+                self.now,
+            )
+            .await)
+        })
+    }
+}
+
+/// `{"integration","kind","alertType","step","request"|"email"|…}`.
 fn line(message: &PlannedMessage) -> String {
     let mut object = serde_json::Map::new();
     object.insert("integration".to_owned(), message.integration.clone().into());

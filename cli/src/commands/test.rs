@@ -17,23 +17,25 @@
 //! its errors, which redact every secret value in every form before anything leaves the pipeline.
 
 use std::{
+    future::Future,
     path::Path,
+    pin::Pin,
     time::{Duration, Instant},
 };
 
-use alert_model::{Alert, AlertType, IntegrationKind, NativeEnvelope, template::Engine};
+use alert_model::{Alert, AlertType, NativeEnvelope, template::Engine};
 use definition_store::{
-    AlertDefinition, Attachment, Catalog, Definitions, EscalationLevel, Integration, MemoryStore,
+    AlertDefinition, Attachment, Catalog, Definitions, EscalationLevel, Integration, MemoryStore, Recipients,
 };
 use notify_core::{
-    Config, DeliveryLog, DeliveryRecord, DeliveryState, DeliveryStatus, LogTimes, MemoryDeliveryLog,
+    DeliveryLog, DeliveryRecord, DeliveryState, DeliveryStatus, Init, Kind, LogTimes, MemoryDeliveryLog,
     Notifier, Pipeline, PlannedMessage, SecretResolver, Settings, plan,
 };
 use serde_json::{Value, json};
 
 use crate::{
     CliError, aws,
-    commands::{local::Notifiers, read, render::alerts_in, validate},
+    commands::{local, read, render::alerts_in, validate},
 };
 
 /// The alert sent when no `--alert` is given.
@@ -100,15 +102,11 @@ pub(crate) async fn run(request: &TestSend<'_>) -> Result<(), CliError> {
         );
     }
 
-    // The functions' own settings and AWS configuration, as Lambda would give them.
-    let config = Config::from_lookup(|name| match name {
-        // The filtered definitions are handed to the pipeline directly; no table is read.
-        "TOCSIN_DEFINITIONS_FILE" => Some("-".to_owned()),
-        _ => std::env::var(name).ok(),
-    })
-    .map_err(|err| CliError::Input(err.to_string()))?;
+    // The functions' own settings and AWS configuration, as Lambda would give them; the filtered
+    // definitions are handed to the pipeline directly, no table is read.
+    let config = local::file_config()?;
     let sdk = aws::sdk_config().await;
-    let notifiers = Notifiers::new(&config, &sdk)?;
+    let init = local::init(&config, &sdk)?;
     // One resolver for the preview and the pipeline: its cache fetches each secret once.
     let secrets = SecretResolver::new(&sdk, config.cache_ttl);
     let context = SendContext {
@@ -119,11 +117,7 @@ pub(crate) async fn run(request: &TestSend<'_>) -> Result<(), CliError> {
         settings: Settings::from_config(&config),
         times: LogTimes::from_config(&config),
     };
-    let Notifiers { email, webhook } = notifiers;
-    let tally = match integration.kind {
-        IntegrationKind::Email => send(email, context).await?,
-        IntegrationKind::Webhook => send(webhook, context).await?,
-    };
+    let tally = kinds::visit(integration.kind, Send { init: &init, context }).await?;
     println!("{} of {} message(s) delivered", tally.delivered, tally.expected);
     if tally.delivered == tally.expected {
         Ok(())
@@ -166,10 +160,7 @@ fn find_integration<'a>(
 
 /// `--to` is for kinds that address people by e-mail, and each address must be one SES takes.
 fn check_recipients(integration: &Integration, to: &[String]) -> Result<(), CliError> {
-    let takes_email = match integration.kind {
-        IntegrationKind::Email => true,
-        IntegrationKind::Webhook => false,
-    };
+    let takes_email = kinds::recipients(integration.kind) == Recipients::Email;
     if !takes_email && !to.is_empty() {
         return Err(CliError::Input(format!(
             "--to: integration `{}` is a {} integration, which has no e-mail recipients",
@@ -177,7 +168,7 @@ fn check_recipients(integration: &Integration, to: &[String]) -> Result<(), CliE
         )));
     }
     for address in to {
-        if let Some(problem) = notify_email::address_problem(address) {
+        if let Some(problem) = definition_store::rules::email_problem(address) {
             return Err(CliError::Input(format!("--to `{address}`: {problem}")));
         }
     }
@@ -338,6 +329,23 @@ struct Tally {
     delivered: usize,
 }
 
+/// [`send`] with the notifier of the integration's kind, built by the kind's own constructor.
+struct Send<'a> {
+    init: &'a Init,
+    context: SendContext<'a>,
+}
+
+impl<'a> kinds::Visitor for Send<'a> {
+    type Output = Pin<Box<dyn Future<Output = Result<Tally, CliError>> + 'a>>;
+
+    fn visit<K: Kind>(self) -> Self::Output {
+        Box::pin(async move {
+            let notifier = K::new(self.init).map_err(|err| local::constructed(&err))?;
+            send(notifier, self.context).await
+        })
+    }
+}
+
 /// Previews the messages of every test alert with the real secrets (which also reports a template,
 /// setting or secret failure with its reason, redacted), then sends them through the pipeline and
 /// prints each message's outcome and every attempt from the delivery log.
@@ -440,19 +448,10 @@ async fn send<N: Notifier>(notifier: N, context: SendContext<'_>) -> Result<Tall
 
 /// Why a test alert produced no message, for the user to fix the command line.
 fn nothing_to_send(integration: &Integration, alert: &Alert) -> String {
-    let why = match integration.kind {
-        IntegrationKind::Email => {
-            "no recipient: the level has no active, on-duty operator with an e-mail address and no extra e-mail (add --to EMAIL)"
-                .to_owned()
-        }
-        IntegrationKind::Webhook => format!(
-            "the integration has no message for alert type {} (try --type)",
-            alert.alert.alert_type
-        ),
-    };
     format!(
-        "integration `{}`: nothing to send for the test alert: {why}",
-        integration.id
+        "integration `{}`: nothing to send for the test alert: {}",
+        integration.id,
+        kinds::nothing_to_send(integration, alert)
     )
 }
 
@@ -521,26 +520,7 @@ fn print_message(message: &PlannedMessage, state: Option<&DeliveryState>, histor
     println!("    → {result}");
 }
 
-/// What a planned message is, in one line: the request for HTTP kinds, the e-mail's envelope.
+/// What a planned message is, in one line ([`Kind::summary`]).
 fn summary(message: &PlannedMessage) -> String {
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-    match message.kind {
-        IntegrationKind::Email => {
-            let email = &message.description["email"];
-            let to: Vec<String> = email["to"]
-                .as_array()
-                .map(|list| list.iter().map(text).collect())
-                .unwrap_or_default();
-            format!(
-                "e-mail from {} to {}, subject \"{}\"",
-                text(&email["from"]),
-                to.join(", "),
-                text(&email["subject"])
-            )
-        }
-        IntegrationKind::Webhook => {
-            let request = &message.description["request"];
-            format!("{} {}", text(&request["method"]), text(&request["url"]))
-        }
-    }
+    kinds::summary(message.kind, &message.description)
 }

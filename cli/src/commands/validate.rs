@@ -32,7 +32,7 @@ pub(crate) fn load_valid(file: &Path) -> Result<Definitions, CliError> {
     }
 }
 
-/// The store's checks plus each kind's settings checks.
+/// The store's checks plus each kind's settings checks (the kind registry's).
 pub(crate) fn issues(definitions: &Definitions) -> Vec<ValidationIssue> {
-    definition_store::validate(definitions)
+    kinds::validate(definitions)
 }

@@ -8,17 +8,21 @@
 mod config;
 mod payload;
 
-use alert_model::IntegrationKind;
+use alert_model::{Alert, IntegrationKind};
 use aws_sdk_sesv2::{
     config::http::HttpResponse,
     error::{ProvideErrorMetadata, SdkError},
     operation::send_email::SendEmailError,
     types::{Body, Content, Destination, EmailContent, Message},
 };
-use definition_store::Integration;
-use notify_core::{ConfigError, Init, Notifier, NotifyError, Outgoing, RouteContext, Sent};
+use definition_store::{Integration, IntegrationCheck, Recipients, rules};
+use notify_core::{
+    ConfigError, Context, Field, Init, Kind, Notifier, NotifyError, Outgoing, RouteContext, SampleEnv, Sent,
+    Templates, Transport,
+};
+use serde_json::{Value, json};
 
-pub use config::{EmailTarget, address_problem, is_valid_address};
+pub use config::{EmailSettings, EmailTarget};
 pub use payload::{EmailMessage, MAX_RECIPIENTS_PER_MESSAGE, MAX_SUBJECT_CHARS};
 
 /// The e-mail notifier: SES v2 client and default sender.
@@ -105,6 +109,116 @@ impl Notifier for EmailNotifier {
 
     fn describe(&self, message: &EmailMessage) -> serde_json::Value {
         serde_json::json!({ "email": message })
+    }
+}
+
+/// The built-in templates: `email.subject`, `email.html`, `email.text`.
+const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
+    ("email.subject", include_str!("../templates/email.subject.jinja")),
+    ("email.html", include_str!("../templates/email.html.jinja")),
+    ("email.text", include_str!("../templates/email.text.jinja")),
+];
+
+/// The built-in template named `name`.
+pub fn default_template(name: &str) -> Option<&'static str> {
+    DEFAULT_TEMPLATES
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, text)| *text)
+}
+
+impl Kind for EmailNotifier {
+    type Settings = EmailSettings;
+    const RECIPIENTS: Recipients = Recipients::Email;
+    const TRANSPORT: Transport = Transport::Ses;
+    const DEFAULT_TEMPLATES: &'static [(&'static str, &'static str)] = DEFAULT_TEMPLATES;
+
+    fn new(init: &Init) -> Result<Self, ConfigError> {
+        EmailNotifier::new(init)
+    }
+
+    fn check(settings: &EmailSettings, check: &mut IntegrationCheck<'_>) {
+        if let Some(from) = &settings.from
+            && let Some(problem) = rules::sender_problem(from)
+        {
+            check.issue("settings.from", format!("\"{from}\": {problem}"));
+        }
+        for (field, template) in [
+            ("settings.subject", &settings.subject),
+            ("settings.html", &settings.html),
+            ("settings.text", &settings.text),
+        ] {
+            if let Some(template) = template {
+                check.template(field, template);
+            }
+        }
+    }
+
+    fn sample(id: &str, env: &SampleEnv<'_>) -> Integration {
+        sample_integration(id, env)
+    }
+
+    fn nothing_to_send(_integration: &Integration, _alert: &Alert) -> String {
+        "no recipient: the level has no active, on-duty operator with an e-mail address and no extra e-mail (add --to EMAIL)"
+            .to_owned()
+    }
+
+    fn summary(description: &Value) -> String {
+        let email = &description["email"];
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+        let to: Vec<String> = email["to"]
+            .as_array()
+            .map(|list| list.iter().map(text).collect())
+            .unwrap_or_default();
+        format!(
+            "e-mail from {} to {}, subject \"{}\"",
+            text(&email["from"]),
+            to.join(", "),
+            text(&email["subject"])
+        )
+    }
+
+    fn set_templates(integration: &mut Integration, templates: &Templates) {
+        for (key, context) in [
+            ("subject", Context::Subject),
+            ("html", Context::Html),
+            ("text", Context::Text),
+        ] {
+            integration
+                .settings
+                .insert(key.to_owned(), Value::String(templates.get(context).to_owned()));
+        }
+    }
+
+    fn fields(_step: &str, message: &EmailMessage) -> Vec<Field> {
+        vec![
+            Field::new("settings.subject", Context::Subject, &message.subject),
+            Field::new("settings.html", Context::Html, &message.html),
+            Field::new("settings.text", Context::Text, &message.text),
+        ]
+    }
+}
+
+/// An e-mail integration from `env.sender` whose subject names the alert and the integration.
+fn sample_integration(id: &str, env: &SampleEnv<'_>) -> Integration {
+    let settings = json!({
+        "from": env.sender,
+        "subject": format!("{{{{@alert.alertGuid}}}} via {id}"),
+        "text": "{{@alert.description}}",
+        "html": "<p>{{@alert.description}}</p>",
+    });
+    Integration {
+        id: id.to_owned(),
+        name: format!("Sample e-mail {id}"),
+        kind: IntegrationKind::Email,
+        active: true,
+        variables: Default::default(),
+        messages: Vec::new(),
+        settings: match settings {
+            Value::Object(map) => map,
+            _ => Default::default(),
+        },
+        fallback: None,
     }
 }
 

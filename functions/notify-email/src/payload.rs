@@ -1,10 +1,12 @@
 //! Pure: one route → e-mail messages, one per batch of recipients.
 
-use alert_model::template::{Escape, RenderContext, TemplateSource, default_template};
+use alert_model::template::{Escape, RenderContext, TemplateSource};
 use notify_core::{NotifyError, Outgoing, RouteContext};
 use serde::Serialize;
 
-use crate::config::{EmailTarget, address_problem};
+use definition_store::rules::email_problem;
+
+use crate::config::EmailTarget;
 
 /// SES accepts at most 50 recipients (To + Cc + Bcc) per message (targets.md §8).
 pub const MAX_RECIPIENTS_PER_MESSAGE: usize = 50;
@@ -48,7 +50,7 @@ pub(crate) fn build_messages(
         let (template, source_field) = match field.overridden(target) {
             Some(template) => (template, field.setting()),
             None => {
-                let template = default_template(field.default()).ok_or_else(|| {
+                let template = crate::default_template(field.default()).ok_or_else(|| {
                     NotifyError::permanent(format!(
                         "integration `{integration}`: no built-in template `{}`",
                         field.default()
@@ -145,7 +147,7 @@ fn recipients(route: &RouteContext<'_>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for (origin, email) in operators.chain(extra) {
-        if let Some(reason) = address_problem(email) {
+        if let Some(reason) = email_problem(email) {
             // The address itself is personal data: log where it came from, not what it is.
             tracing::warn!(integration, origin, reason, "e-mail recipient skipped");
             continue;

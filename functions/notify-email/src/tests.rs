@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use alert_model::template::Engine;
+use alert_model::template::{Engine, Escape, RenderContext, TemplateSource};
 use alert_model::{Alert, AlertType};
 use aws_sdk_sesv2::{
     config::http::HttpResponse,
@@ -183,7 +183,7 @@ fn settings_unknown_key_is_refused_by_name() {
     assert!(!error.is_retryable());
     assert_eq!(
         error.to_string(),
-        "integration `ops-mail`: unknown setting `settings.form` (known: from, subject, html, text)"
+        "integration `ops-mail`: `settings.form`: unknown field `form`, expected one of `from`, `subject`, `html`, `text`"
     );
 }
 
@@ -192,7 +192,7 @@ fn settings_value_must_be_a_string() {
     let error = EmailTarget::parse(&integration(json!({"subject": 42})), Some("a@example.com")).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "integration `ops-mail`: `settings.subject` must be a string"
+        "integration `ops-mail`: `settings.subject`: invalid type: integer `42`, expected a string"
     );
 }
 
@@ -229,18 +229,18 @@ fn settings_invalid_default_sender_is_refused_naming_the_variable() {
 #[test]
 fn address_problems_are_named() {
     assert_eq!(
-        crate::address_problem("nobody"),
+        definition_store::rules::email_problem("nobody"),
         Some("not an e-mail address (no `@`)")
     );
     assert_eq!(
-        crate::address_problem("a b@example.com"),
+        definition_store::rules::email_problem("a b@example.com"),
         Some("not an e-mail address")
     );
     assert_eq!(
-        crate::address_problem("ops@exämple.com"),
+        definition_store::rules::email_problem("ops@exämple.com"),
         Some("non-ASCII address (SES needs ASCII; write an international domain in punycode)")
     );
-    assert_eq!(crate::address_problem("ops@example.com"), None);
+    assert_eq!(definition_store::rules::email_problem("ops@example.com"), None);
 }
 
 #[test]
@@ -250,7 +250,7 @@ fn address_validation() {
         "first.last+tag@sub.example.co.uk",
         "ops@xn--exmple-cua.com",
     ] {
-        assert!(crate::is_valid_address(good), "{good}");
+        assert!(definition_store::rules::email_problem(good).is_none(), "{good}");
     }
     for bad in [
         "",
@@ -265,7 +265,7 @@ fn address_validation() {
         "ÜNÏ@example.com",
         "ops@exämple.com",
     ] {
-        assert!(!crate::is_valid_address(bad), "{bad}");
+        assert!(definition_store::rules::email_problem(bad).is_some(), "{bad}");
     }
 }
 
@@ -1027,4 +1027,113 @@ async fn a_send_that_gets_no_answer_times_out_as_retryable() {
         "{outcome:?}"
     );
     assert_eq!(receiver.requests_to(SEND_EMAIL_PATH).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kind's default templates
+
+/// The sample alert (monitor `GalacticResorts.com - DNS`, custom field `Team: ops`).
+fn template_sample(alert_type: AlertType) -> Alert {
+    let mut alert = Alert::default();
+    alert.account.account_id = "299840".to_owned();
+    alert.alert.alert_guid = "cbfc7769-edb2-46a7-89d0-1e1b1fb0815b".to_owned();
+    alert.alert.alert_type = alert_type;
+    alert.alert.description =
+        "DNS lookup failed: no A record\nStep 1: resolve galacticresorts.com".to_owned();
+    alert.alert.error_type_id = "5407".to_owned();
+    alert.alert.checkpoint_name = "Ghent, Belgium".to_owned();
+    alert.alert.number_of_consecutive_errors = "2".to_owned();
+    alert.alert.timestamp_utc = "2026-11-28T16:26:58".to_owned();
+    alert.alert.timestamp = "2026-11-28T17:26:58".to_owned();
+    alert.alert.first_error_utc = "2026-11-28T16:21:58".to_owned();
+    alert.alert.first_error = "2026-11-28T17:21:58".to_owned();
+    alert.alert.first_error_check_id = "30099055746".to_owned();
+    alert.alert.first_error_check_url =
+        "https://app.uptrends.com/Report/ProbeLog/Check/30099055746".to_owned();
+    if alert_type == AlertType::Ok {
+        alert.alert.downtime_duration = "0:05:00".to_owned();
+    }
+    alert.alert_definition.guid = "2c97e464-6112-435b-8c8d-6def1e18273a".to_owned();
+    alert.alert_definition.name = "Default Alert".to_owned();
+    alert.escalation_level.id = 1;
+    alert.escalation_level.message = "Please use checklist THX-1138 & call the on-call engineer.".to_owned();
+    alert.incident.key = "ba8ffcb7-5de0-489e-b649-f00f0b447e80-0-30099055746".to_owned();
+    alert.monitor.monitor_guid = "849b2046-213d-43ad-9efc-5af1faaeb222".to_owned();
+    alert.monitor.name = "GalacticResorts.com - DNS".to_owned();
+    alert.monitor.monitor_type = "DNS".to_owned();
+    alert.monitor.url = "galacticresorts.com".to_owned();
+    alert.monitor.notes = "Please check Amazon Route53 DNS entries".to_owned();
+    alert.monitor.dashboard_url =
+        "https://app.uptrends.com/Probe/Dashboard?probeGuids=849b2046-213d-43ad-9efc-5af1faaeb222".to_owned();
+    alert.monitor.edit_url =
+        "https://app.uptrends.com/Report/Probe?probeGuid=849b2046-213d-43ad-9efc-5af1faaeb222".to_owned();
+    alert
+        .monitor
+        .custom_fields
+        .insert("Team".to_owned(), "ops".to_owned());
+    alert
+}
+
+fn render_default(name: &str, escape: Escape, alert: &Alert) -> String {
+    let template = crate::default_template(name).unwrap_or_else(|| panic!("default template {name}"));
+    let variables = BTreeMap::new();
+    let context = RenderContext {
+        alert,
+        variables: &variables,
+        now: now(),
+    };
+    let source = TemplateSource {
+        integration: "email-1",
+        field: name,
+    };
+    Engine::new()
+        .render(source, template, escape, &context)
+        .unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+#[test]
+fn default_email_templates() {
+    let names: Vec<&str> = <EmailNotifier as notify_core::Kind>::DEFAULT_TEMPLATES
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(names, ["email.subject", "email.html", "email.text"]);
+    assert_eq!(crate::default_template("nope"), None);
+    for alert_type in AlertType::ALL {
+        let alert = template_sample(*alert_type);
+        let subject = render_default("email.subject", Escape::Header, &alert);
+        let html = render_default("email.html", Escape::Html, &alert);
+        let text = render_default("email.text", Escape::Text, &alert);
+        let name = alert_type.as_lower();
+        insta::assert_snapshot!(format!("default_email_subject_{name}"), subject);
+        insta::assert_snapshot!(format!("default_email_html_{name}"), html);
+        insta::assert_snapshot!(format!("default_email_text_{name}"), text);
+    }
+    let subject = render_default(
+        "email.subject",
+        Escape::Header,
+        &template_sample(AlertType::Alert),
+    );
+    assert_eq!(
+        subject,
+        "[Alert] GalacticResorts.com - DNS: DNS lookup failed: no A record"
+    );
+    // Hostile values stay escaped in the HTML mail.
+    let mut alert = template_sample(AlertType::Alert);
+    alert.monitor.notes = "<script>alert('x')</script>".to_owned();
+    alert
+        .monitor
+        .custom_fields
+        .insert("<b>".to_owned(), "\"q\"".to_owned());
+    let html = render_default("email.html", Escape::Html, &alert);
+    assert!(!html.contains("<script>") && !html.contains("<b>"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    // A minimal alert (every text empty) still renders every default.
+    let empty = Alert::default();
+    assert_eq!(
+        render_default("email.subject", Escape::Header, &empty),
+        "[Alert] (unnamed monitor)"
+    );
+    render_default("email.html", Escape::Html, &empty);
+    render_default("email.text", Escape::Text, &empty);
 }

@@ -1,19 +1,51 @@
-//! `WebhookTarget`: a custom integration's requests (its `messages`) or a preset, validated.
+//! `WebhookSettings` (what a custom integration may set) and `WebhookTarget` (its requests, checked).
 
 use std::collections::BTreeMap;
 
-use alert_model::AlertType;
-use definition_store::{Integration, MessageDefinition};
+use definition_store::{Integration, MessageDefinition, rules};
 use notify_core::NotifyError;
+use serde::Deserialize;
+
+pub use definition_store::HTTP_METHODS as METHODS;
+
+/// The settings of a webhook integration: a preset (`preset`, `url`, `method`, `headers`), or none
+/// when the integration has its own `messages`; `signingSecret` goes with either.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// A ready-made request instead of `messages`: `all-variables` sends the native envelope v1 (every
+    /// alert variable) as a JSON body, for every alert type.
+    #[serde(default)]
+    pub preset: Option<Preset>,
+    /// The preset's URL template (values are percent-encoded).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The preset's method: GET, POST (default), PUT, PATCH or DELETE.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The preset's headers: name → value template (a value with a line break is refused).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A template, usually `{{SigningSecret}}` naming a secret variable, whose value is a Standard
+    /// Webhooks secret (`whsec_<base64>`): every request then carries `webhook-signature`.
+    #[serde(default)]
+    pub signing_secret: Option<String>,
+}
+
+/// The webhook presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+pub enum Preset {
+    /// The native envelope v1 as a JSON body.
+    #[serde(rename = "all-variables")]
+    AllVariables,
+}
 
 /// What a webhook integration sends, and how it is signed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookTarget {
     /// The requests.
     pub requests: WebhookRequests,
-    /// `settings.signingSecret`: a template (usually `{{SigningSecret}}`, a secret variable) whose
-    /// value is a Standard Webhooks secret (`whsec_<base64>`); when given, every request carries a
-    /// `webhook-signature` header.
+    /// `settings.signingSecret`, when given: every request carries a `webhook-signature` header.
     pub signing_secret: Option<String>,
 }
 
@@ -37,193 +69,151 @@ pub enum WebhookRequests {
     },
 }
 
-/// The methods a step may use.
-pub const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
-
-/// The preset names `settings.preset` accepts.
-pub const PRESETS: &[&str] = &["all-variables"];
-
-/// The settings a custom integration (with `messages`) may have.
-const CUSTOM_SETTINGS: &[&str] = &["signingSecret"];
-
-/// The settings of a preset.
-const PRESET_SETTINGS: &[&str] = &["preset", "url", "method", "headers", "signingSecret"];
+/// A problem with a webhook integration: the path inside it (empty for the integration itself) and
+/// what is wrong.
+pub(crate) type Problem = (String, String);
 
 impl WebhookTarget {
-    /// Parses and validates an integration: either `settings.preset` (and no `messages`), or
+    /// Parses and checks an integration: either `settings.preset` (and no `messages`), or
     /// `messages`; both may have `settings.signingSecret`. Errors are permanent and name the
     /// integration and the path.
     pub fn parse(integration: &Integration) -> Result<WebhookTarget, NotifyError> {
-        let invalid =
-            |reason: String| NotifyError::permanent(format!("integration `{}`: {reason}", integration.id));
-        let settings = &integration.settings;
-        let signing_secret = signing_secret(settings).map_err(invalid)?;
-        let requests = if settings.contains_key("preset") {
-            if !integration.messages.is_empty() {
-                return Err(invalid(
-                    "`settings.preset` and `messages` exclude each other".to_owned(),
-                ));
+        let settings = notify_core::settings_of::<crate::WebhookNotifier>(integration)?;
+        let mut problems = rules::message_problems(&integration.messages);
+        let target = WebhookTarget::from_settings(&settings, integration);
+        let target = match target {
+            Ok(target) if problems.is_empty() => Ok(target),
+            Ok(_) => Err(problems),
+            Err(more) => {
+                problems.extend(more);
+                Err(problems)
             }
-            parse_preset(settings).map_err(invalid)?
-        } else if integration.messages.is_empty() && settings.keys().any(|key| key != "signingSecret") {
-            return Err(invalid(
-                "`settings.preset` is required when settings are given".to_owned(),
-            ));
-        } else {
-            if let Some(key) = settings
-                .keys()
-                .find(|key| !CUSTOM_SETTINGS.contains(&key.as_str()))
-            {
-                return Err(invalid(format!(
-                    "unknown setting `settings.{key}` for an integration with `messages` (known: {})",
-                    CUSTOM_SETTINGS.join(", ")
-                )));
-            }
-            parse_messages(&integration.messages).map_err(invalid)?
         };
-        Ok(WebhookTarget {
-            requests,
-            signing_secret,
+        target.map_err(|problems| {
+            let (path, reason) = problems.into_iter().next().unwrap_or_default();
+            let reason = if path.is_empty() {
+                reason
+            } else {
+                format!("`{path}`: {reason}")
+            };
+            NotifyError::permanent(format!("integration `{}`: {reason}", integration.id))
         })
     }
-}
 
-fn signing_secret(settings: &serde_json::Map<String, serde_json::Value>) -> Result<Option<String>, String> {
-    match settings.get("signingSecret") {
-        None => Ok(None),
-        Some(serde_json::Value::String(text)) if !text.trim().is_empty() => Ok(Some(text.clone())),
-        Some(_) => Err(
-            "`settings.signingSecret` must be a non-empty template, e.g. \"{{SigningSecret}}\" naming a secret variable"
-                .to_owned(),
-        ),
-    }
-}
-
-/// Upper-cases `method` and checks it is one of [`METHODS`].
-pub fn normalize_method(method: &str) -> Option<String> {
-    let upper = method.trim().to_ascii_uppercase();
-    METHODS.contains(&upper.as_str()).then_some(upper)
-}
-
-/// A header name is an RFC 9110 token.
-pub fn is_valid_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
-}
-
-fn parse_messages(messages: &[MessageDefinition]) -> Result<WebhookRequests, String> {
-    if messages.is_empty() {
-        return Err(
-            "a webhook integration needs `messages` or `settings.preset` (known presets: all-variables)"
-                .to_owned(),
-        );
-    }
-    let mut owner: BTreeMap<AlertType, usize> = BTreeMap::new();
-    for (index, message) in messages.iter().enumerate() {
-        if message.types.is_empty() {
-            return Err(format!("`messages[{index}].types` is empty"));
+    /// The target, or every problem of its settings found (the structural problems of `messages`
+    /// are [`rules::message_problems`], which `tocsin validate` reports for every kind).
+    pub(crate) fn from_settings(
+        settings: &WebhookSettings,
+        integration: &Integration,
+    ) -> Result<WebhookTarget, Vec<Problem>> {
+        let mut problems = Vec::new();
+        if settings
+            .signing_secret
+            .as_ref()
+            .is_some_and(|secret| secret.trim().is_empty())
+        {
+            problems.push((
+                "settings.signingSecret".to_owned(),
+                "empty signing secret: give a template such as \"{{SigningSecret}}\" naming a secret variable"
+                    .to_owned(),
+            ));
         }
-        if message.steps.is_empty() {
-            return Err(format!("`messages[{index}].steps` is empty"));
-        }
-        for alert_type in &message.types {
-            if let Some(first) = owner.insert(*alert_type, index)
-                && first != index
-            {
-                return Err(format!(
-                    "alert type `{alert_type}` is in both `messages[{first}].types` and `messages[{index}].types`"
-                ));
-            }
-        }
-        // Step names are part of the idempotency key: two equal names would make the second
-        // step look delivered.
-        let mut names = std::collections::BTreeSet::new();
-        for (step_index, step) in message.steps.iter().enumerate() {
-            let path = format!("messages[{index}].steps[{step_index}]");
-            let name = step
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("step-{}", step_index + 1));
-            if !names.insert(name.clone()) {
-                return Err(format!(
-                    "`{path}.name`: step name `{name}` is used twice in `messages[{index}]`"
-                ));
-            }
-            if normalize_method(&step.method).is_none() {
-                return Err(format!(
-                    "`{path}.method`: unknown method `{}` (known: {})",
-                    step.method,
-                    METHODS.join(", ")
-                ));
-            }
-            if step.url.trim().is_empty() {
-                return Err(format!("`{path}.url` is empty"));
-            }
-            if let Some(name) = step.headers.keys().find(|name| !is_valid_header_name(name)) {
-                return Err(format!(
-                    "`{path}.headers`: invalid header name `{}`",
-                    name.escape_debug()
-                ));
-            }
+        let requests = match settings.preset {
+            Some(Preset::AllVariables) => preset(settings, integration, &mut problems),
+            None => custom(settings, integration, &mut problems),
+        };
+        match requests {
+            Some(requests) if problems.is_empty() => Ok(WebhookTarget {
+                requests,
+                signing_secret: settings.signing_secret.clone(),
+            }),
+            _ => Err(problems),
         }
     }
-    Ok(WebhookRequests::Custom {
-        messages: messages.to_vec(),
+}
+
+/// `settings.preset`: the preset's own settings, and no `messages`.
+fn preset(
+    settings: &WebhookSettings,
+    integration: &Integration,
+    problems: &mut Vec<Problem>,
+) -> Option<WebhookRequests> {
+    if !integration.messages.is_empty() {
+        problems.push((
+            "settings.preset".to_owned(),
+            "`settings.preset` and `messages` exclude each other".to_owned(),
+        ));
+    }
+    let url = match settings.url.as_deref().map(str::trim) {
+        Some(url) if !url.is_empty() => settings.url.clone(),
+        Some(_) => {
+            problems.push(("settings.url".to_owned(), "empty url".to_owned()));
+            None
+        }
+        None => {
+            problems.push((
+                "settings.url".to_owned(),
+                "preset \"all-variables\" needs a url".to_owned(),
+            ));
+            None
+        }
+    };
+    let method = match settings.method.as_deref() {
+        None => Some("POST"),
+        Some(method) => {
+            let known = rules::http_method(method);
+            if known.is_none() {
+                problems.push(("settings.method".to_owned(), rules::unknown_method(method)));
+            }
+            known
+        }
+    };
+    for name in settings.headers.keys() {
+        if let Some(problem) = rules::header_name_problem(name) {
+            problems.push((
+                format!("settings.headers.{}", rules::printable(name)),
+                problem.to_owned(),
+            ));
+        }
+    }
+    Some(WebhookRequests::AllVariables {
+        url: url?,
+        method: method?.to_owned(),
+        headers: settings.headers.clone(),
     })
 }
 
-fn parse_preset(settings: &serde_json::Map<String, serde_json::Value>) -> Result<WebhookRequests, String> {
-    let string = |key: &str| match settings.get(key) {
-        None => Ok(None),
-        Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(format!("`settings.{key}` must be a string")),
-    };
-    if let Some(key) = settings
-        .keys()
-        .find(|key| !PRESET_SETTINGS.contains(&key.as_str()))
-    {
-        return Err(format!(
-            "unknown setting `settings.{key}` (known: {})",
-            PRESET_SETTINGS.join(", ")
-        ));
+/// No preset: the integration's `messages`, and no preset settings.
+fn custom(
+    settings: &WebhookSettings,
+    integration: &Integration,
+    problems: &mut Vec<Problem>,
+) -> Option<WebhookRequests> {
+    let preset_keys = [
+        ("url", settings.url.is_some()),
+        ("method", settings.method.is_some()),
+        ("headers", !settings.headers.is_empty()),
+    ];
+    for (key, given) in preset_keys {
+        if given {
+            problems.push((
+                format!("settings.{key}"),
+                "only signingSecret goes with \"messages\" (the other settings are the preset's; set `preset`)"
+                    .to_owned(),
+            ));
+        }
     }
-    let preset = string("preset")?.ok_or("`settings.preset` is required when settings are given")?;
-    if !PRESETS.contains(&preset.as_str()) {
-        return Err(format!(
-            "unknown preset `{preset}` (known: {})",
-            PRESETS.join(", ")
-        ));
-    }
-    let url = string("url")?
-        .filter(|url| !url.trim().is_empty())
-        .ok_or_else(|| format!("`settings.url` is required for preset `{preset}`"))?;
-    let method = match string("method")? {
-        None => "POST".to_owned(),
-        Some(method) => normalize_method(&method).ok_or_else(|| {
+    if integration.messages.is_empty() {
+        problems.push((
+            String::new(),
             format!(
-                "`settings.method`: unknown method `{method}` (known: {})",
-                METHODS.join(", ")
-            )
-        })?,
-    };
-    let headers = match settings.get("headers") {
-        None => BTreeMap::new(),
-        Some(serde_json::Value::Object(map)) => map
-            .iter()
-            .map(|(name, value)| match value {
-                serde_json::Value::String(text) if is_valid_header_name(name) => {
-                    Ok((name.clone(), text.clone()))
-                }
-                serde_json::Value::String(_) => Err(format!(
-                    "`settings.headers`: invalid header name `{}`",
-                    name.escape_debug()
-                )),
-                _ => Err(format!("`settings.headers.{name}` must be a string")),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err("`settings.headers` must be a map of header name to value".to_owned()),
-    };
-    Ok(WebhookRequests::AllVariables { url, method, headers })
+                "webhook integration \"{}\" needs \"messages\" or settings.preset \"all-variables\"",
+                integration.id
+            ),
+        ));
+        return None;
+    }
+    Some(WebhookRequests::Custom {
+        messages: integration.messages.to_vec(),
+    })
 }

@@ -11,13 +11,20 @@
 mod config;
 mod payload;
 
-use alert_model::IntegrationKind;
-use definition_store::Integration;
-use notify_core::{
-    ConfigError, HttpClient, HttpRequest, Init, Notifier, NotifyError, Outgoing, RouteContext, Sent,
-};
+use std::collections::BTreeMap;
 
-pub use config::{METHODS, PRESETS, WebhookRequests, WebhookTarget, is_valid_header_name, normalize_method};
+use alert_model::{Alert, AlertType, IntegrationKind};
+use base64::Engine as _;
+use definition_store::{
+    HttpAuth, HttpStep, Integration, IntegrationCheck, MessageDefinition, Recipients, SecretRef, VariableDef,
+};
+use notify_core::{
+    ConfigError, Context, Field, HttpClient, HttpRequest, Init, Kind, Notifier, NotifyError, Outgoing,
+    RouteContext, SampleEnv, Sent, Templates, Transport,
+};
+use serde_json::{Value, json};
+
+pub use config::{METHODS, Preset, WebhookRequests, WebhookSettings, WebhookTarget};
 pub use payload::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, sign};
 
 /// The webhook notifier: the shared HTTP client.
@@ -61,6 +68,164 @@ impl Notifier for WebhookNotifier {
 
     fn describe(&self, message: &HttpRequest) -> serde_json::Value {
         serde_json::json!({ "request": message })
+    }
+}
+
+/// Where the URLs of [`Kind::set_templates`] put the URL template: after `{{BaseUrl}}/in/`.
+const URL_TEMPLATE_BASE: &str = "/in/";
+
+impl Kind for WebhookNotifier {
+    type Settings = WebhookSettings;
+    const RECIPIENTS: Recipients = Recipients::Nobody;
+    const TRANSPORT: Transport = Transport::Http;
+    const DEFAULT_TEMPLATES: &'static [(&'static str, &'static str)] = &[];
+
+    fn new(init: &Init) -> Result<Self, ConfigError> {
+        WebhookNotifier::new(init)
+    }
+
+    fn check(settings: &WebhookSettings, check: &mut IntegrationCheck<'_>) {
+        if let Err(problems) = WebhookTarget::from_settings(settings, check.integration()) {
+            for (field, problem) in problems {
+                check.issue(&field, problem);
+            }
+        }
+        if let Some(url) = settings.url.as_deref().filter(|url| !url.trim().is_empty()) {
+            check.template("settings.url", url);
+        }
+        for (name, value) in &settings.headers {
+            check.template(&format!("settings.headers.{name}"), value);
+        }
+        if let Some(secret) = settings
+            .signing_secret
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            check.template("settings.signingSecret", secret);
+        }
+    }
+
+    fn sample(id: &str, env: &SampleEnv<'_>) -> Integration {
+        sample_integration(id, env)
+    }
+
+    fn nothing_to_send(_integration: &Integration, alert: &Alert) -> String {
+        format!(
+            "the integration has no message for alert type {} (try --type)",
+            alert.alert.alert_type
+        )
+    }
+
+    fn summary(description: &Value) -> String {
+        let request = &description["request"];
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+        format!("{} {}", text(&request["method"]), text(&request["url"]))
+    }
+
+    /// One step to `{{BaseUrl}}/in/<url template>` with the JSON body, a header `X-Value` and Basic
+    /// credentials whose password is the text template (it is rendered as text, then base64).
+    fn set_templates(integration: &mut Integration, templates: &Templates) {
+        let step = HttpStep {
+            name: Some("templated".to_owned()),
+            method: "POST".to_owned(),
+            url: format!("{{{{BaseUrl}}}}{URL_TEMPLATE_BASE}{}", templates.url),
+            headers: [
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+                ("X-Value".to_owned(), templates.header.clone()),
+            ]
+            .into(),
+            body: Some(templates.json.clone()),
+            auth: Some(HttpAuth::Basic {
+                username: "ops".to_owned(),
+                password: templates.text.clone(),
+            }),
+        };
+        integration.settings.clear();
+        integration.messages = vec![MessageDefinition {
+            types: AlertType::ALL.to_vec(),
+            steps: vec![step],
+        }];
+    }
+
+    fn fields(_step: &str, request: &HttpRequest) -> Vec<Field> {
+        let path = "messages[0].steps[0]";
+        let url = request
+            .url
+            .split_once(URL_TEMPLATE_BASE)
+            .map_or(request.url.as_str(), |(_, rest)| rest);
+        let header = request.headers.get("X-Value").cloned().unwrap_or_default();
+        let password = request
+            .headers
+            .get("Authorization")
+            .and_then(|value| value.strip_prefix("Basic "))
+            .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .and_then(|credentials| {
+                credentials
+                    .split_once(':')
+                    .map(|(_, password)| password.to_owned())
+            })
+            .unwrap_or_default();
+        vec![
+            Field::new(format!("{path}.url"), Context::Url, url),
+            Field::new(format!("{path}.headers.X-Value"), Context::Header, header),
+            Field::new(format!("{path}.body"), Context::Json, &request.body),
+            Field::new(format!("{path}.auth.password"), Context::Text, password),
+        ]
+    }
+}
+
+/// A webhook to `env.base_url`/hooks/`id`: the signed `all-variables` preset when `env` has a
+/// secret and its variant is even, else a custom JSON step naming the alert.
+fn sample_integration(id: &str, env: &SampleEnv<'_>) -> Integration {
+    let url = format!("{{{{BaseUrl}}}}/hooks/{id}");
+    let mut variables = BTreeMap::from([("BaseUrl".to_owned(), VariableDef::Fixed(env.base_url.to_owned()))]);
+    let (settings, messages) = match env.secret {
+        Some(secret) if env.variant.is_multiple_of(2) => {
+            variables.insert(
+                "SigningSecret".to_owned(),
+                VariableDef::Secret {
+                    secret: SecretRef(secret.to_owned()),
+                },
+            );
+            let settings = json!({
+                "preset": "all-variables",
+                "url": url,
+                "signingSecret": "{{SigningSecret}}",
+            });
+            (settings, Vec::new())
+        }
+        _ => {
+            let step = HttpStep {
+                name: Some("notify".to_owned()),
+                method: "POST".to_owned(),
+                url,
+                headers: BTreeMap::from([("Content-Type".to_owned(), "application/json".to_owned())]),
+                body: Some(
+                    r#"{"alert": "{{@alert.alertGuid}}", "type": "{{@alert.type}}", "monitor": "{{@monitor.name}}", "description": "{{@alert.description}}"}"#
+                        .to_owned(),
+                ),
+                auth: None,
+            };
+            let messages = vec![MessageDefinition {
+                types: AlertType::ALL.to_vec(),
+                steps: vec![step],
+            }];
+            (json!({}), messages)
+        }
+    };
+    Integration {
+        id: id.to_owned(),
+        name: format!("Sample webhook {id}"),
+        kind: IntegrationKind::Webhook,
+        active: true,
+        variables,
+        messages,
+        settings: match settings {
+            Value::Object(map) => map,
+            _ => Default::default(),
+        },
+        fallback: None,
     }
 }
 

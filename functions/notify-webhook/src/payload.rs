@@ -10,7 +10,9 @@ use base64::Engine as _;
 use definition_store::{HttpAuth, HttpStep};
 use notify_core::{HttpRequest, NotifyError, Outgoing, RouteContext};
 
-use crate::config::{WebhookRequests, WebhookTarget, is_valid_header_name, normalize_method};
+use definition_store::rules::{header_name_problem, http_method, unknown_method};
+
+use crate::config::{WebhookRequests, WebhookTarget};
 
 /// The Standard Webhooks headers (<https://www.standardwebhooks.com/>): the message id (the same on
 /// every retry of a message, so a receiver can drop duplicates), the send time in epoch seconds, and
@@ -129,8 +131,7 @@ fn unsigned_requests(
         }
         WebhookRequests::AllVariables { url, method, headers } => {
             let name = "step-1";
-            let method =
-                normalize_method(method).ok_or_else(|| renderer.error(name, unknown_method(method)))?;
+            let method = http_method(method).ok_or_else(|| renderer.error(name, unknown_method(method)))?;
             let url = renderer.url(name, "settings.url", url)?;
             let mut headers = renderer.headers(name, "settings.headers", headers)?;
             let body = serde_json::to_string(&NativeEnvelope::new(route.alert.clone())).map_err(|error| {
@@ -142,7 +143,7 @@ fn unsigned_requests(
             Ok(vec![Outgoing {
                 step: name.to_owned(),
                 message: HttpRequest {
-                    method,
+                    method: method.to_owned(),
                     url,
                     headers,
                     body,
@@ -197,7 +198,7 @@ impl Renderer<'_> {
 
     fn step(&self, name: &str, path: &str, step: &HttpStep) -> Result<HttpRequest, NotifyError> {
         let method =
-            normalize_method(&step.method).ok_or_else(|| self.error(name, unknown_method(&step.method)))?;
+            http_method(&step.method).ok_or_else(|| self.error(name, unknown_method(&step.method)))?;
         let url = self.url(name, &format!("{path}.url"), &step.url)?;
         let mut headers = self.headers(name, &format!("{path}.headers"), &step.headers)?;
         if let Some(auth) = &step.auth {
@@ -217,7 +218,7 @@ impl Renderer<'_> {
             }
         };
         Ok(HttpRequest {
-            method,
+            method: method.to_owned(),
             url,
             headers,
             body,
@@ -254,8 +255,8 @@ impl Renderer<'_> {
         templates
             .iter()
             .map(|(name, template)| {
-                if !is_valid_header_name(name) {
-                    return Err(self.error(step, format!("invalid header name `{}`", name.escape_debug())));
+                if let Some(problem) = header_name_problem(name) {
+                    return Err(self.error(step, format!("header `{}`: {problem}", name.escape_debug())));
                 }
                 let field = format!("{field}.{name}");
                 let value = self.render(&field, template, Escape::Header)?;
@@ -317,12 +318,4 @@ fn header<'h>(headers: &'h BTreeMap<String, String>, name: &str) -> Option<&'h s
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case(name))
         .map(|(_, value)| value.as_str())
-}
-
-fn unknown_method(method: &str) -> String {
-    format!(
-        "unknown method `{}` (known: {})",
-        method.escape_debug(),
-        crate::config::METHODS.join(", ")
-    )
 }

@@ -249,7 +249,7 @@ fn unknown_preset_is_refused() {
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: unknown preset `slack` (known: all-variables)"
+        "integration `ops-hook`: `settings.preset`: unknown variant `slack`, expected `all-variables`"
     );
 }
 
@@ -258,15 +258,12 @@ fn preset_without_url_is_refused() {
     let error = permanent(WebhookTarget::parse(&preset(json!({"preset": "all-variables"}))));
     assert_eq!(
         error,
-        "integration `ops-hook`: `settings.url` is required for preset `all-variables`"
+        "integration `ops-hook`: `settings.url`: preset \"all-variables\" needs a url"
     );
     let error = permanent(WebhookTarget::parse(&preset(
         json!({"preset": "all-variables", "url": " "}),
     )));
-    assert_eq!(
-        error,
-        "integration `ops-hook`: `settings.url` is required for preset `all-variables`"
-    );
+    assert_eq!(error, "integration `ops-hook`: `settings.url`: empty url");
 }
 
 #[test]
@@ -276,7 +273,7 @@ fn settings_without_preset_are_refused() {
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: `settings.preset` is required when settings are given"
+        "integration `ops-hook`: `settings.url`: only signingSecret goes with \"messages\" (the other settings are the preset's; set `preset`)"
     );
 }
 
@@ -287,7 +284,7 @@ fn unknown_setting_is_refused_by_name() {
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: unknown setting `settings.secret` (known: preset, url, method, headers, signingSecret)"
+        "integration `ops-hook`: `settings.secret`: unknown field `secret`, expected one of `preset`, `url`, `method`, `headers`, `signingSecret`"
     );
 }
 
@@ -296,20 +293,23 @@ fn preset_values_must_be_strings() {
     let error = permanent(WebhookTarget::parse(&preset(
         json!({"preset": "all-variables", "url": 5}),
     )));
-    assert_eq!(error, "integration `ops-hook`: `settings.url` must be a string");
+    assert_eq!(
+        error,
+        "integration `ops-hook`: `settings.url`: invalid type: integer `5`, expected a string"
+    );
     let error = permanent(WebhookTarget::parse(&preset(
         json!({"preset": "all-variables", "url": "https://x.example.com", "headers": ["a"]}),
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: `settings.headers` must be a map of header name to value"
+        "integration `ops-hook`: `settings.headers`: invalid type: sequence, expected a map"
     );
     let error = permanent(WebhookTarget::parse(&preset(
         json!({"preset": "all-variables", "url": "https://x.example.com", "headers": {"X-N": 1}}),
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: `settings.headers.X-N` must be a string"
+        "integration `ops-hook`: `settings.headers.X-N`: invalid type: integer `1`, expected a string"
     );
 }
 
@@ -320,7 +320,7 @@ fn preset_method_is_validated() {
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: `settings.method`: unknown method `TRACE` (known: GET, POST, PUT, PATCH, DELETE)"
+        "integration `ops-hook`: `settings.method`: unknown method \"TRACE\" (expected GET, POST, PUT, PATCH, DELETE)"
     );
 }
 
@@ -331,7 +331,7 @@ fn invalid_header_name_is_refused() {
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: `settings.headers`: invalid header name `Bad Name:`"
+        "integration `ops-hook`: `settings.headers.Bad Name:`: not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)"
     );
     let mut integration = incident_api();
     integration.messages[0].steps[0]
@@ -340,7 +340,7 @@ fn invalid_header_name_is_refused() {
     let error = permanent(WebhookTarget::parse(&integration));
     assert_eq!(
         error,
-        "integration `ops-hook`: `messages[0].steps[0].headers`: invalid header name `X\\r\\nInjected`"
+        "integration `ops-hook`: `messages[0].steps[0].headers.X\\r\\nInjected`: not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)"
     );
 }
 
@@ -352,7 +352,7 @@ fn preset_and_messages_exclude_each_other() {
     let error = permanent(WebhookTarget::parse(&integration));
     assert_eq!(
         error,
-        "integration `ops-hook`: `settings.preset` and `messages` exclude each other"
+        "integration `ops-hook`: `settings.preset`: `settings.preset` and `messages` exclude each other"
     );
 }
 
@@ -361,7 +361,7 @@ fn neither_messages_nor_preset_is_refused() {
     let error = permanent(WebhookTarget::parse(&custom(Vec::new())));
     assert_eq!(
         error,
-        "integration `ops-hook`: a webhook integration needs `messages` or `settings.preset` (known presets: all-variables)"
+        "integration `ops-hook`: webhook integration \"ops-hook\" needs \"messages\" or settings.preset \"all-variables\""
     );
 }
 
@@ -372,7 +372,7 @@ fn alert_type_in_two_definitions_is_refused() {
     let error = permanent(WebhookTarget::parse(&integration));
     assert_eq!(
         error,
-        "integration `ops-hook`: alert type `Reminder` is in both `messages[0].types` and `messages[1].types`"
+        "integration `ops-hook`: `messages[1].types[1]`: alert type Reminder already served by messages[0]"
     );
 }
 
@@ -382,13 +382,13 @@ fn empty_types_or_steps_are_refused() {
     integration.messages[1].types.clear();
     assert_eq!(
         permanent(WebhookTarget::parse(&integration)),
-        "integration `ops-hook`: `messages[1].types` is empty"
+        "integration `ops-hook`: `messages[1].types`: no alert type"
     );
     let mut integration = incident_api();
     integration.messages[0].steps.clear();
     assert_eq!(
         permanent(WebhookTarget::parse(&integration)),
-        "integration `ops-hook`: `messages[0].steps` is empty"
+        "integration `ops-hook`: `messages[0].steps`: no step"
     );
 }
 
@@ -398,7 +398,7 @@ fn step_method_is_validated_when_parsing() {
     integration.messages[1].steps[1].method = "CONNECT".to_owned();
     assert_eq!(
         permanent(WebhookTarget::parse(&integration)),
-        "integration `ops-hook`: `messages[1].steps[1].method`: unknown method `CONNECT` (known: GET, POST, PUT, PATCH, DELETE)"
+        "integration `ops-hook`: `messages[1].steps[1].method`: unknown method \"CONNECT\" (expected GET, POST, PUT, PATCH, DELETE)"
     );
 }
 
@@ -408,7 +408,7 @@ fn step_names_must_be_unique_within_a_definition() {
     integration.messages[1].steps[1].name = Some("step-1".to_owned());
     assert_eq!(
         permanent(WebhookTarget::parse(&integration)),
-        "integration `ops-hook`: `messages[1].steps[1].name`: step name `step-1` is used twice in `messages[1]`"
+        "integration `ops-hook`: `messages[1].steps[1].name`: step name \"step-1\" is used twice in messages[1]"
     );
 }
 
@@ -418,7 +418,7 @@ fn step_without_url_is_refused() {
     integration.messages[0].steps[0].url = String::new();
     assert_eq!(
         permanent(WebhookTarget::parse(&integration)),
-        "integration `ops-hook`: `messages[0].steps[0].url` is empty"
+        "integration `ops-hook`: `messages[0].steps[0].url`: empty url"
     );
 }
 
@@ -475,7 +475,7 @@ fn method_is_validated_when_building() {
     };
     assert_eq!(
         permanent(notifier.build(&route, &target)),
-        "integration `ops-hook`, step `create`: unknown method `TRACE` (known: GET, POST, PUT, PATCH, DELETE)"
+        "integration `ops-hook`, step `create`: unknown method \"TRACE\" (expected GET, POST, PUT, PATCH, DELETE)"
     );
 }
 
@@ -1330,7 +1330,7 @@ fn signing_settings_are_validated() {
     integration.settings.insert("signingSecret".to_owned(), json!(5));
     assert_eq!(
         permanent(WebhookTarget::parse(&integration)),
-        "integration `ops-hook`: `settings.signingSecret` must be a non-empty template, e.g. \"{{SigningSecret}}\" naming a secret variable"
+        "integration `ops-hook`: `settings.signingSecret`: invalid type: integer `5`, expected a string"
     );
     let mut integration = incident_api();
     integration
@@ -1338,7 +1338,7 @@ fn signing_settings_are_validated() {
         .insert("url".to_owned(), json!("https://x.example.com"));
     assert_eq!(
         permanent(WebhookTarget::parse(&integration)),
-        "integration `ops-hook`: unknown setting `settings.url` for an integration with `messages` (known: signingSecret)"
+        "integration `ops-hook`: `settings.url`: only signingSecret goes with \"messages\" (the other settings are the preset's; set `preset`)"
     );
     let mut integration = incident_api();
     integration

@@ -2,49 +2,63 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-/// The closed set of integration kinds: one Lambda function (`functions/notify-<kind>`) each.
-///
-/// Match on it exhaustively (no `_ =>` arm) so that adding a kind makes the compiler list every place
-/// that must change; the tidy test keeps it in step with `functions/`, the SAM template and the README.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum IntegrationKind {
-    /// E-mail through Amazon SES v2 to the level's operators and extra addresses.
-    Email,
-    /// Custom integrations: any HTTP API, requests written with templates.
-    Webhook,
+/// Declares [`IntegrationKind`] from one list: each variant once, with its name. `ALL`, `as_str`,
+/// the serde names, `FromStr` and the "known: …" list of [`UnknownKind`] all come from it, so no
+/// second list can disagree with the first.
+macro_rules! integration_kinds {
+    ($( $(#[doc = $doc:literal])* $variant:ident => $name:literal, )+) => {
+        /// The closed set of integration kinds: one Lambda function (`functions/notify-<kind>`) each.
+        ///
+        /// The registry (`shared/kinds`) holds the one exhaustive `match` that maps a kind to its
+        /// notifier; everything else iterates [`IntegrationKind::ALL`] through it. The tidy test keeps
+        /// the kinds in step with `functions/`, the SAM template, the README and the examples.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            schemars::JsonSchema,
+        )]
+        pub enum IntegrationKind {
+            $( $(#[doc = $doc])* #[serde(rename = $name)] $variant, )+
+        }
+
+        impl IntegrationKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [IntegrationKind] = &[$(IntegrationKind::$variant),+];
+
+            /// The name used in definitions, DynamoDB items and logs (`email`, `webhook`, …).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(IntegrationKind::$variant => $name,)+
+                }
+            }
+        }
+    };
 }
 
-/// A kind name that is not one of [`IntegrationKind::ALL`].
+integration_kinds! {
+    /// E-mail through Amazon SES v2 to the level's operators and extra addresses.
+    Email => "email",
+    /// Custom integrations: any HTTP API, requests written with templates.
+    Webhook => "webhook",
+}
+
+/// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown integration kind `{0}` (known: email, webhook)")]
+#[error("unknown integration kind `{}` (known: {})", .0.escape_debug(), IntegrationKind::known())]
 pub struct UnknownKind(pub String);
 
 impl IntegrationKind {
-    /// Every kind, in declaration order.
-    pub const ALL: &'static [IntegrationKind] = &[IntegrationKind::Email, IntegrationKind::Webhook];
-
-    /// The name used in definitions, DynamoDB items and logs (`email`, `webhook`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntegrationKind::Email => "email",
-            IntegrationKind::Webhook => "webhook",
-        }
-    }
-
     /// The crate, folder and binary name of the function that serves this kind.
     pub fn function_name(self) -> String {
         format!("notify-{}", self.as_str())
     }
 
-    /// True for kinds whose requests are plain HTTP (rendered as `request` by `tocsin render`).
-    pub fn is_http(self) -> bool {
-        match self {
-            IntegrationKind::Email => false,
-            IntegrationKind::Webhook => true,
-        }
+    /// `email, webhook, …`: every kind's name, for messages.
+    pub fn known() -> String {
+        IntegrationKind::ALL
+            .iter()
+            .map(|kind| kind.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod alert;
+pub mod escape;
 pub mod inbound;
 mod kind;
 pub mod template;

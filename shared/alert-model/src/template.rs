@@ -116,13 +116,6 @@ pub use bounds::MAX_INTEGER_ARGUMENT;
 /// Compiled templates kept at most; the cache is emptied when it would grow beyond.
 const MAX_CACHED: usize = 512;
 
-/// The built-in default templates, by name.
-const DEFAULT_TEMPLATES: &[(&str, &str)] = &[
-    ("email.subject", include_str!("../templates/email.subject.jinja")),
-    ("email.html", include_str!("../templates/email.html.jinja")),
-    ("email.text", include_str!("../templates/email.text.jinja")),
-];
-
 impl Escape {
     fn tag(self) -> &'static str {
         match self {
@@ -301,19 +294,6 @@ impl Engine {
             .map(|_| ())
             .map_err(|err| minijinja_error(source, &err, None, Some(&translated)))
     }
-}
-
-/// The built-in default template named `name` (`email.subject`, `email.html`, `email.text`, …).
-pub fn default_template(name: &str) -> Option<&'static str> {
-    DEFAULT_TEMPLATES
-        .iter()
-        .find(|(known, _)| *known == name)
-        .map(|(_, text)| *text)
-}
-
-/// The names of every built-in default template.
-pub fn default_template_names() -> Vec<&'static str> {
-    DEFAULT_TEMPLATES.iter().map(|(name, _)| *name).collect()
 }
 
 /// The product variables templates can use (`alert.type`, `monitor.name`, …; written `{{@…}}`).
@@ -630,18 +610,7 @@ fn first_line(value: &Value) -> String {
 }
 
 fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
+    crate::escape::html(text)
 }
 
 /// Whether `text` can go into JSON unchanged: as the content of a string, or as a value.

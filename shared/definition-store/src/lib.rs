@@ -13,6 +13,7 @@ mod catalog;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod model;
+pub mod rules;
 mod schema;
 pub mod selector;
 mod store;
@@ -23,9 +24,13 @@ pub use catalog::{Catalog, CatalogStats, Route};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoDbStore;
 pub use model::*;
+pub use rules::{HTTP_METHODS, SecretLocation};
 pub use schema::json_schema;
 pub use store::{DefinitionSource, MemoryStore, StoreError};
-pub use validate::{ValidationIssue, validate};
+pub use validate::{
+    IntegrationCheck, KindRules, NoKindRules, Recipients, SettingsError, ValidationIssue, parse_settings,
+    validate, validate_with,
+};
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,6 @@ mod dynamo;
 mod example;
 #[cfg(feature = "dynamodb")]
 mod item;
-mod schema;
 mod validate;
 mod yaml;
 

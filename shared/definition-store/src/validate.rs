@@ -15,8 +15,8 @@ use alert_model::{
 };
 
 use crate::{
-    AlertDefinition, Attachment, Definitions, EscalationLevel, HttpAuth, Integration, MessageDefinition,
-    Operator, SecretRef, VariableDef,
+    AlertDefinition, Attachment, Definitions, EscalationLevel, HttpAuth, Integration, Operator, VariableDef,
+    rules,
     selector::{Selector, SelectorError},
 };
 
@@ -35,25 +35,134 @@ impl fmt::Display for ValidationIssue {
     }
 }
 
-/// The HTTP methods a step may use.
-pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
+/// Who the messages of a kind are addressed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipients {
+    /// Not to people: an API, a channel, an incident system.
+    Nobody,
+    /// The level's operators by e-mail address, and the attachment's `extraEmails`.
+    Email,
+    /// The level's operators by phone number.
+    Phone,
+}
 
-/// The only webhook preset.
-pub const PRESET_ALL_VARIABLES: &str = "all-variables";
+/// What validation needs to know about each integration kind. The kind registry (`shared/kinds`)
+/// implements it from the kinds' own types; [`validate`] alone uses [`NoKindRules`].
+pub trait KindRules {
+    /// Who the messages of `kind` are addressed to.
+    fn recipients(&self, kind: IntegrationKind) -> Recipients;
 
-const EMAIL_SETTINGS: &[&str] = &["from", "subject", "html", "text"];
-const WEBHOOK_SETTINGS: &[&str] = &["preset", "url", "method", "headers", "signingSecret"];
+    /// Checks what is particular to the integration's kind (its `settings`), reporting through `check`.
+    fn check(&self, integration: &Integration, check: &mut IntegrationCheck<'_>);
+}
+
+/// Kind rules that know no kind: the checks common to every integration only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoKindRules;
+
+impl KindRules for NoKindRules {
+    fn recipients(&self, _kind: IntegrationKind) -> Recipients {
+        Recipients::Nobody
+    }
+
+    fn check(&self, _integration: &Integration, _check: &mut IntegrationCheck<'_>) {}
+}
+
+/// Reports problems of one integration, with paths under the integration's own
+/// (`integrations[3].settings.from`).
+pub struct IntegrationCheck<'a> {
+    engine: &'a Engine,
+    issues: Vec<ValidationIssue>,
+    path: String,
+    integration: &'a Integration,
+}
+
+impl IntegrationCheck<'_> {
+    /// The integration being checked.
+    pub fn integration(&self) -> &Integration {
+        self.integration
+    }
+
+    /// A problem at `field`, a path inside the integration (`settings.from`); empty for the
+    /// integration itself.
+    pub fn issue(&mut self, field: &str, message: impl Into<String>) {
+        let path = if field.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}.{field}", self.path)
+        };
+        self.issues.push(ValidationIssue {
+            path,
+            message: message.into(),
+        });
+    }
+
+    /// Checks the syntax and bounds of the template at `field` (`settings.subject`).
+    pub fn template(&mut self, field: &str, template: &str) {
+        let issue = template_issue(self.engine, &self.integration.id, &self.path, field, template);
+        self.issues.extend(issue);
+    }
+
+    /// The integration's settings as the kind's type `T`, or `None` after reporting why not, with
+    /// the path of the offending value.
+    pub fn settings<T: serde::de::DeserializeOwned>(&mut self) -> Option<T> {
+        match parse_settings(self.integration) {
+            Ok(settings) => Some(settings),
+            Err(error) => {
+                self.issue(&error.path, error.reason);
+                None
+            }
+        }
+    }
+}
+
+/// Settings that do not fit their kind's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{path}`: {reason}")]
+pub struct SettingsError {
+    /// Inside the integration: `settings.from`, `settings` for the map itself.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Reads an integration's `settings` as the kind's settings type `T` (its serde rules: unknown
+/// keys, types, required values), naming the path of the offending value. Used by validation and by
+/// the notifiers, so that both read settings the same way.
+pub fn parse_settings<T: serde::de::DeserializeOwned>(integration: &Integration) -> Result<T, SettingsError> {
+    let value = serde_json::Value::Object(integration.settings.clone());
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        // Keys are the definitions' text: escaped, so that a key cannot forge lines in a log.
+        let inner = rules::printable(&error.path().to_string()).into_owned();
+        SettingsError {
+            path: if inner.is_empty() || inner == "." {
+                "settings".to_owned()
+            } else {
+                format!("settings.{inner}")
+            },
+            reason: rules::printable(&error.into_inner().to_string()).into_owned(),
+        }
+    })
+}
+
+/// Every problem in `definitions` that needs no knowledge of the kinds; empty when there is none.
+/// `tocsin validate` uses the kind registry's `kinds::validate`, which adds each kind's own checks.
+pub fn validate(definitions: &Definitions) -> Vec<ValidationIssue> {
+    validate_with(definitions, &NoKindRules)
+}
 
 /// Every problem in `definitions`; empty when they are valid.
 ///
 /// Checks ids (empty, duplicate), references (attachments → integrations, level operators →
 /// operators or operator groups, group members → operators, `group:` selectors → monitor groups),
-/// selectors, variables (per-level use, secret references), message definitions, kind settings,
-/// e-mail addresses, and the syntax of every template field.
-pub fn validate(definitions: &Definitions) -> Vec<ValidationIssue> {
+/// selectors, variables (per-level use, secret references), message definitions, operators'
+/// addresses and numbers, recipients of person-addressed kinds, the syntax of every template field,
+/// and, through `rules`, each kind's settings.
+pub fn validate_with(definitions: &Definitions, rules: &dyn KindRules) -> Vec<ValidationIssue> {
     let mut check = Checker {
         issues: Vec::new(),
         engine: Engine::new(),
+        rules,
     };
     check.run(definitions);
     check.issues
@@ -68,12 +177,13 @@ struct Lookups<'a> {
     monitor_groups: &'a HashMap<&'a str, usize>,
 }
 
-struct Checker {
+struct Checker<'r> {
     issues: Vec<ValidationIssue>,
     engine: Engine,
+    rules: &'r dyn KindRules,
 }
 
-impl Checker {
+impl Checker<'_> {
     fn issue(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.issues.push(ValidationIssue {
             path: path.into(),
@@ -214,20 +324,14 @@ impl Checker {
             ),
             (email, phone) => {
                 if let Some(email) = email
-                    && !is_email(email)
+                    && let Some(problem) = rules::email_problem(email)
                 {
-                    self.issue(
-                        format!("{path}.email"),
-                        format!("\"{email}\" is not an e-mail address"),
-                    );
+                    self.issue(format!("{path}.email"), format!("\"{email}\": {problem}"));
                 }
                 if let Some(phone) = phone
-                    && !is_e164(phone)
+                    && let Some(problem) = rules::phone_problem(phone)
                 {
-                    self.issue(
-                        format!("{path}.phone"),
-                        format!("\"{phone}\" is not a phone number in E.164 form (+ and 8 to 15 digits)"),
-                    );
+                    self.issue(format!("{path}.phone"), format!("\"{phone}\": {problem}"));
                 }
             }
         }
@@ -241,7 +345,7 @@ impl Checker {
                 self.issue(var_path.clone(), "empty variable name");
             }
             if let VariableDef::Secret { secret } = variable
-                && let Err(reason) = check_secret_ref(secret)
+                && let Err(reason) = secret.location()
             {
                 self.issue(format!("{var_path}.secret"), reason);
             }
@@ -249,74 +353,43 @@ impl Checker {
 
         self.messages(&path, integration);
 
-        match integration.kind {
-            IntegrationKind::Email => self.email_settings(&path, integration),
-            IntegrationKind::Webhook => self.webhook_settings(&path, integration),
-        }
+        let mut check = IntegrationCheck {
+            engine: &self.engine,
+            issues: Vec::new(),
+            path,
+            integration,
+        };
+        self.rules.check(integration, &mut check);
+        self.issues.extend(check.issues);
     }
 
     fn messages(&mut self, path: &str, integration: &Integration) {
-        let mut served: HashMap<alert_model::AlertType, usize> = HashMap::new();
+        for (field, problem) in rules::message_problems(&integration.messages) {
+            self.issue(format!("{path}.{field}"), problem);
+        }
         for (m, message) in integration.messages.iter().enumerate() {
-            let message_path = format!("{path}.messages[{m}]");
-            if message.types.is_empty() {
-                self.issue(format!("{message_path}.types"), "no alert type");
-            }
-            for (t, alert_type) in message.types.iter().enumerate() {
-                if let Some(first) = served.get(alert_type) {
-                    self.issue(
-                        format!("{message_path}.types[{t}]"),
-                        format!("alert type {alert_type} already served by messages[{first}]"),
-                    );
-                } else {
-                    served.insert(*alert_type, m);
+            for (s, step) in message.steps.iter().enumerate() {
+                let field = format!("messages[{m}].steps[{s}]");
+                let mut template = |name: &str, text: &str| {
+                    self.template(&integration.id, path, &format!("{field}.{name}"), text);
+                };
+                if !step.url.trim().is_empty() {
+                    template("url", &step.url);
                 }
-            }
-            self.steps(path, m, message, integration);
-        }
-    }
-
-    /// `path` is the integration's (`integrations[3]`), `m` the message definition's index.
-    fn steps(&mut self, path: &str, m: usize, message: &MessageDefinition, integration: &Integration) {
-        let message_path = format!("{path}.messages[{m}]");
-        if message.steps.is_empty() {
-            self.issue(format!("{message_path}.steps"), "no step");
-        }
-        for (s, step) in message.steps.iter().enumerate() {
-            let step_path = format!("{message_path}.steps[{s}]");
-            let field = format!("messages[{m}].steps[{s}]");
-            if !HTTP_METHODS.contains(&step.method.as_str()) {
-                self.issue(
-                    format!("{step_path}.method"),
-                    format!(
-                        "unknown method \"{}\" (expected GET, POST, PUT, PATCH or DELETE)",
-                        step.method
-                    ),
-                );
-            }
-            if step.url.trim().is_empty() {
-                self.issue(format!("{step_path}.url"), "empty url");
-            } else {
-                self.template(&integration.id, path, &format!("{field}.url"), &step.url);
-            }
-            for (name, value) in &step.headers {
-                if name.trim().is_empty() {
-                    self.issue(format!("{step_path}.headers"), "empty header name");
+                for (name, value) in &step.headers {
+                    template(&format!("headers.{name}"), value);
                 }
-                self.template(&integration.id, path, &format!("{field}.headers.{name}"), value);
-            }
-            if let Some(body) = &step.body {
-                self.template(&integration.id, path, &format!("{field}.body"), body);
-            }
-            match &step.auth {
-                Some(HttpAuth::Basic { username, password }) => {
-                    self.template(&integration.id, path, &format!("{field}.auth.username"), username);
-                    self.template(&integration.id, path, &format!("{field}.auth.password"), password);
+                if let Some(body) = &step.body {
+                    template("body", body);
                 }
-                Some(HttpAuth::Bearer { token }) => {
-                    self.template(&integration.id, path, &format!("{field}.auth.token"), token);
+                match &step.auth {
+                    Some(HttpAuth::Basic { username, password }) => {
+                        template("auth.username", username);
+                        template("auth.password", password);
+                    }
+                    Some(HttpAuth::Bearer { token }) => template("auth.token", token),
+                    None => {}
                 }
-                None => {}
             }
         }
     }
@@ -324,136 +397,8 @@ impl Checker {
     /// Checks a template's syntax; `prefix` is the integration's path (`integrations[3]`), `field`
     /// the path inside the integration (`messages[0].steps[1].body`, `settings.subject`).
     fn template(&mut self, integration: &str, prefix: &str, field: &str, template: &str) {
-        if let Err(error) = self.engine.check(TemplateSource { integration, field }, template) {
-            let line = error
-                .line
-                .map(|line| format!(" (line {line})"))
-                .unwrap_or_default();
-            self.issue(
-                format!("{prefix}.{field}"),
-                format!("invalid template: {}{line}", error.reason),
-            );
-        }
-    }
-
-    fn unknown_settings(&mut self, path: &str, integration: &Integration, known: &[&str]) {
-        for key in integration.settings.keys() {
-            if !known.contains(&key.as_str()) {
-                self.issue(
-                    format!("{path}.settings.{key}"),
-                    format!(
-                        "unknown setting for kind {} (expected one of: {})",
-                        integration.kind,
-                        known.join(", ")
-                    ),
-                );
-            }
-        }
-    }
-
-    /// A string setting, or an issue when present with another type.
-    fn string_setting<'a>(&mut self, path: &str, integration: &'a Integration, key: &str) -> Option<&'a str> {
-        match integration.settings.get(key) {
-            None => None,
-            Some(serde_json::Value::String(text)) => Some(text),
-            Some(_) => {
-                self.issue(format!("{path}.settings.{key}"), "must be a string");
-                None
-            }
-        }
-    }
-
-    fn email_settings(&mut self, path: &str, integration: &Integration) {
-        self.unknown_settings(path, integration, EMAIL_SETTINGS);
-        if let Some(from) = self.string_setting(path, integration, "from")
-            && !is_email(from)
-            && !is_named_email(from)
-        {
-            self.issue(
-                format!("{path}.settings.from"),
-                format!("\"{from}\" is not an e-mail address"),
-            );
-        }
-        for key in ["subject", "html", "text"] {
-            if let Some(template) = self.string_setting(path, integration, key) {
-                self.template(&integration.id, path, &format!("settings.{key}"), template);
-            }
-        }
-    }
-
-    fn webhook_settings(&mut self, path: &str, integration: &Integration) {
-        self.unknown_settings(path, integration, WEBHOOK_SETTINGS);
-        let preset = self.string_setting(path, integration, "preset");
-        match preset {
-            None => {
-                if integration.messages.is_empty() {
-                    self.issue(
-                        path.to_owned(),
-                        format!(
-                            "webhook integration \"{}\" needs \"messages\" or settings.preset \"{PRESET_ALL_VARIABLES}\"",
-                            integration.id
-                        ),
-                    );
-                } else if let Some(key) = integration
-                    .settings
-                    .keys()
-                    .find(|key| WEBHOOK_SETTINGS.contains(&key.as_str()) && key.as_str() != "signingSecret")
-                {
-                    self.issue(
-                        format!("{path}.settings.{key}"),
-                        "only signingSecret goes with \"messages\" (the other settings are the preset's)",
-                    );
-                }
-            }
-            Some(PRESET_ALL_VARIABLES) => match self.string_setting(path, integration, "url") {
-                None if !integration.settings.contains_key("url") => self.issue(
-                    format!("{path}.settings.url"),
-                    format!("preset \"{PRESET_ALL_VARIABLES}\" needs a url"),
-                ),
-                None => {}
-                Some(url) if url.trim().is_empty() => self.issue(format!("{path}.settings.url"), "empty url"),
-                Some(url) => self.template(&integration.id, path, "settings.url", url),
-            },
-            Some(other) => self.issue(
-                format!("{path}.settings.preset"),
-                format!("unknown preset \"{other}\" (expected \"{PRESET_ALL_VARIABLES}\")"),
-            ),
-        }
-        if let Some(secret) = self.string_setting(path, integration, "signingSecret") {
-            if secret.trim().is_empty() {
-                self.issue(format!("{path}.settings.signingSecret"), "empty signing secret");
-            } else {
-                self.template(&integration.id, path, "settings.signingSecret", secret);
-            }
-        }
-        if let Some(method) = self.string_setting(path, integration, "method")
-            && !HTTP_METHODS.contains(&method)
-        {
-            self.issue(
-                format!("{path}.settings.method"),
-                format!("unknown method \"{method}\" (expected GET, POST, PUT, PATCH or DELETE)"),
-            );
-        }
-        match integration.settings.get("headers") {
-            None => {}
-            Some(serde_json::Value::Object(headers)) => {
-                for (name, value) in headers {
-                    match value {
-                        serde_json::Value::String(template) => self.template(
-                            &integration.id,
-                            path,
-                            &format!("settings.headers.{name}"),
-                            template,
-                        ),
-                        _ => self.issue(format!("{path}.settings.headers.{name}"), "must be a string"),
-                    }
-                }
-            }
-            Some(_) => self.issue(
-                format!("{path}.settings.headers"),
-                "must be a map of header name to template",
-            ),
-        }
+        let issue = template_issue(&self.engine, integration, prefix, field, template);
+        self.issues.extend(issue);
     }
 
     fn definition(&mut self, index: usize, definition: &AlertDefinition, lookups: &Lookups<'_>) {
@@ -508,7 +453,7 @@ impl Checker {
                     );
                 }
             }
-            self.level_emails(&level_path, level, lookups);
+            self.level_recipients(&level_path, level, lookups);
             for (a, attachment) in level.integrations.iter().enumerate() {
                 let attachment_path = format!("{level_path}.integrations[{a}]");
                 self.attachment(&attachment_path, attachment, integrations);
@@ -516,45 +461,34 @@ impl Checker {
         }
     }
 
-    /// On a level that sends e-mail, every operator it names (directly or through a group) needs an
-    /// address: otherwise that person silently gets nothing.
-    fn level_emails(&mut self, level_path: &str, level: &EscalationLevel, lookups: &Lookups<'_>) {
-        let Some(email) = level
-            .integrations
-            .iter()
-            .filter_map(|attachment| lookups.integrations.get(attachment.integration.as_str()))
-            .find(|integration| integration.kind == IntegrationKind::Email)
-        else {
-            return;
-        };
-        let operator = |id: &str| {
-            lookups
-                .operators
-                .get(id)
-                .map(|&i| &lookups.definitions.operators[i])
-        };
-        for (o, id) in level.operators.iter().enumerate() {
-            let (members, via): (Vec<&Operator>, String) =
-                match (operator(id), lookups.operator_groups.get(id.as_str())) {
-                    (Some(operator), _) => (vec![operator], String::new()),
-                    (None, Some(&g)) => (
-                        lookups.definitions.operator_groups[g]
-                            .members
-                            .iter()
-                            .filter_map(|m| operator(m))
-                            .collect(),
-                        format!(" (member of group \"{id}\")"),
-                    ),
-                    (None, None) => continue,
-                };
-            for member in members.iter().filter(|member| member.email.is_none()) {
-                self.issue(
-                    format!("{level_path}.operators[{o}]"),
-                    format!(
-                        "operator \"{}\"{via} has no email, but the level sends e-mail through \"{}\"",
-                        member.id, email.id
-                    ),
-                );
+    /// On a level whose integrations address people (by e-mail, by phone), every operator it names
+    /// (directly or through a group) needs that address: otherwise that person silently gets nothing.
+    fn level_recipients(&mut self, level_path: &str, level: &EscalationLevel, lookups: &Lookups<'_>) {
+        for (wanted, field) in [(Recipients::Email, "email"), (Recipients::Phone, "phone")] {
+            let Some(integration) = level
+                .integrations
+                .iter()
+                .filter_map(|attachment| lookups.integrations.get(attachment.integration.as_str()))
+                .find(|integration| self.rules.recipients(integration.kind) == wanted)
+            else {
+                continue;
+            };
+            let has = |operator: &Operator| match wanted {
+                Recipients::Email => operator.email.is_some(),
+                Recipients::Phone => operator.phone.is_some(),
+                Recipients::Nobody => true,
+            };
+            for (o, id) in level.operators.iter().enumerate() {
+                let (members, via) = level_members(id, lookups);
+                for member in members.iter().filter(|member| !has(member)) {
+                    self.issue(
+                        format!("{level_path}.operators[{o}]"),
+                        format!(
+                            "operator \"{}\"{via} has no {}, but the level sends {} through \"{}\"",
+                            member.id, field, integration.kind, integration.id
+                        ),
+                    );
+                }
             }
         }
     }
@@ -566,10 +500,10 @@ impl Checker {
         integrations: &HashMap<&str, &Integration>,
     ) {
         for (e, email) in attachment.extra_emails.iter().enumerate() {
-            if !is_email(email) {
+            if let Some(problem) = rules::email_problem(email) {
                 self.issue(
                     format!("{path}.extraEmails[{e}]"),
-                    format!("\"{email}\" is not an e-mail address"),
+                    format!("\"{email}\": {problem}"),
                 );
             }
         }
@@ -590,11 +524,12 @@ impl Checker {
             self.issue(format!("{path}.integration"), message);
             return;
         };
-        if !attachment.extra_emails.is_empty() && integration.kind != IntegrationKind::Email {
+        if !attachment.extra_emails.is_empty() && self.rules.recipients(integration.kind) != Recipients::Email
+        {
             self.issue(
                 format!("{path}.extraEmails"),
                 format!(
-                    "extraEmails are for e-mail integrations; \"{}\" is of kind {}",
+                    "extraEmails are for kinds that send e-mail; \"{}\" is of kind {}",
                     integration.id, integration.kind
                 ),
             );
@@ -639,58 +574,46 @@ impl Checker {
     }
 }
 
-/// Checks a secret reference's form without echoing it (a misplaced secret must not be printed).
-pub(crate) fn check_secret_ref(secret: &SecretRef) -> Result<(), String> {
-    let text = secret.0.as_str();
-    if let Some(name) = text.strip_prefix("ssm:") {
-        if !name.starts_with('/') || name.len() < 2 {
-            return Err("an ssm secret reference must be \"ssm:/<parameter name>\"".to_owned());
-        }
-        if name.chars().any(char::is_whitespace) {
-            return Err("an ssm parameter name cannot contain whitespace".to_owned());
-        }
-        return Ok(());
-    }
-    if let Some(rest) = text.strip_prefix("secretsmanager:") {
-        let (name, key) = match rest.split_once('#') {
-            Some((name, key)) => (name, Some(key)),
-            None => (rest, None),
-        };
-        if name.trim().is_empty() {
-            return Err("a secretsmanager reference needs a secret name or arn".to_owned());
-        }
-        if key.is_some_and(|key| key.trim().is_empty()) {
-            return Err("empty json key after \"#\" in secretsmanager reference".to_owned());
-        }
-        return Ok(());
-    }
-    Err("a secret reference must start with \"ssm:/\" or \"secretsmanager:\" (value not shown)".to_owned())
+/// The problem with the template at `prefix.field`, if any: syntax and bounds, with the line.
+fn template_issue(
+    engine: &Engine,
+    integration: &str,
+    prefix: &str,
+    field: &str,
+    template: &str,
+) -> Option<ValidationIssue> {
+    let error = engine
+        .check(TemplateSource { integration, field }, template)
+        .err()?;
+    let line = error
+        .line
+        .map(|line| format!(" (line {line})"))
+        .unwrap_or_default();
+    Some(ValidationIssue {
+        path: format!("{prefix}.{field}"),
+        message: format!("invalid template: {}{line}", error.reason),
+    })
 }
 
-/// A plain `local@domain.tld` address: one `@`, no whitespace or angle brackets, a dot in the domain.
-pub(crate) fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
-        return false;
+/// The operators an entry of a level's `operators` names (itself, or a group's members), and how it
+/// named them (` (member of group "g")`).
+fn level_members<'a>(id: &str, lookups: &Lookups<'a>) -> (Vec<&'a Operator>, String) {
+    let operator = |id: &str| {
+        lookups
+            .operators
+            .get(id)
+            .map(|&i| &lookups.definitions.operators[i])
     };
-    !local.is_empty()
-        && !domain.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !text
-            .chars()
-            .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',' || c == ';')
-}
-
-/// `Name <local@domain>`, as a sender.
-fn is_named_email(text: &str) -> bool {
-    text.strip_suffix('>')
-        .and_then(|rest| rest.rsplit_once('<'))
-        .is_some_and(|(name, address)| !name.trim().is_empty() && is_email(address))
-}
-
-fn is_e164(text: &str) -> bool {
-    text.strip_prefix('+')
-        .is_some_and(|digits| (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))
+    match (operator(id), lookups.operator_groups.get(id)) {
+        (Some(operator), _) => (vec![operator], String::new()),
+        (None, Some(&g)) => (
+            lookups.definitions.operator_groups[g]
+                .members
+                .iter()
+                .filter_map(|m| operator(m))
+                .collect(),
+            format!(" (member of group \"{id}\")"),
+        ),
+        (None, None) => (Vec::new(), String::new()),
+    }
 }

@@ -21,6 +21,7 @@
 mod config;
 pub mod deliveries;
 pub mod http;
+mod kind;
 pub mod metrics;
 pub mod notice;
 mod notifier;
@@ -40,6 +41,7 @@ pub use deliveries::{
     DeliveryStatus, DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog, NoticeClaim, NoticeKey,
 };
 pub use http::HttpClient;
+pub use kind::{Context, EventHandler, Field, Kind, SampleEnv, Templates, Transport, settings_of};
 pub use notifier::*;
 pub use pipeline::{
     EventReport, HandlerError, PendingRoute, Pipeline, PlanError, PlannedMessage, Settings, plan,

@@ -137,12 +137,8 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     let percent = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
     let component = utf8_percent_encode(secret, COMPONENT).to_string();
     let form = component.replace("%20", "+");
-    let html = secret
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#x27;");
+    // The engine's own escaper: a secret is found in the form the HTML context wrote it.
+    let html = alert_model::escape::html(secret);
     let mut forms = vec![secret.to_owned(), json, percent, component, form, html];
     for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
         for offset in 0..3 {

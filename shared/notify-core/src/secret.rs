@@ -13,6 +13,7 @@ use std::{
 };
 
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
+pub use definition_store::SecretLocation;
 use definition_store::SecretRef;
 use tokio::sync::Mutex;
 
@@ -66,58 +67,12 @@ pub trait Secrets: Send + Sync {
     }
 }
 
-/// The parsed form of a [`SecretRef`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretLocation {
-    /// `ssm:/path`.
-    Ssm {
-        /// The parameter name.
-        name: String,
-    },
-    /// `secretsmanager:<id>[#key]`.
-    SecretsManager {
-        /// Name or ARN.
-        id: String,
-        /// The JSON key, if any.
-        key: Option<String>,
-    },
-}
-
-impl SecretLocation {
-    /// Parses a reference; the error names it.
-    pub fn parse(reference: &SecretRef) -> Result<SecretLocation, NotifyError> {
-        let text = reference.0.trim();
-        if let Some(name) = text.strip_prefix("ssm:") {
-            if name.is_empty() {
-                return Err(NotifyError::permanent(format!(
-                    "secret `{text}`: empty parameter name"
-                )));
-            }
-            return Ok(SecretLocation::Ssm {
-                name: name.to_owned(),
-            });
-        }
-        if let Some(rest) = text.strip_prefix("secretsmanager:") {
-            // An ARN holds colons but never `#`, so the last `#` starts the key.
-            let (id, key) = match rest.rsplit_once('#') {
-                Some((id, key)) if !key.is_empty() => (id, Some(key.to_owned())),
-                Some((id, _)) => (id, None),
-                None => (rest, None),
-            };
-            if id.is_empty() {
-                return Err(NotifyError::permanent(format!(
-                    "secret `{text}`: empty secret id"
-                )));
-            }
-            return Ok(SecretLocation::SecretsManager {
-                id: id.to_owned(),
-                key,
-            });
-        }
-        Err(NotifyError::permanent(format!(
-            "secret `{text}`: expected `ssm:/path` or `secretsmanager:<id>[#key]`"
-        )))
-    }
+/// Parses a reference ([`SecretRef::location`], the rule `tocsin validate` applies too); the error
+/// names the reference (a reference is a name, not a secret) and is permanent.
+pub fn locate(reference: &SecretRef) -> Result<SecretLocation, NotifyError> {
+    reference
+        .location()
+        .map_err(|reason| NotifyError::permanent(format!("secret `{}`: {reason}", reference.0.trim())))
 }
 
 /// Resolves references against SSM Parameter Store and Secrets Manager, caching values for a TTL.
@@ -142,7 +97,7 @@ impl SecretResolver {
 
     async fn fetch(&self, reference: &SecretRef) -> Result<Secret<String>, NotifyError> {
         let text = reference.0.trim();
-        match SecretLocation::parse(reference)? {
+        match locate(reference)? {
             SecretLocation::Ssm { name } => {
                 let output = self
                     .ssm
@@ -256,7 +211,7 @@ pub struct PlaceholderSecrets;
 
 impl Secrets for PlaceholderSecrets {
     async fn resolve(&self, reference: &SecretRef) -> Result<Secret<String>, NotifyError> {
-        SecretLocation::parse(reference)?;
+        locate(reference)?;
         Ok(Secret::new(format!("[secret {}]", reference.0.trim())))
     }
 
@@ -286,7 +241,7 @@ impl MemorySecrets {
 
 impl Secrets for MemorySecrets {
     async fn resolve(&self, reference: &SecretRef) -> Result<Secret<String>, NotifyError> {
-        SecretLocation::parse(reference)?;
+        locate(reference)?;
         self.values
             .get(reference.0.trim())
             .map(|value| Secret::new(value.clone()))

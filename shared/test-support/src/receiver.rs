@@ -90,10 +90,11 @@ impl Reply {
     }
 }
 
-/// Replies per path; unknown paths get `404`.
+/// Replies per path; other paths get the replies of [`Script::any`], else `404`.
 #[derive(Debug, Clone, Default)]
 pub struct Script {
     routes: HashMap<String, Vec<Reply>>,
+    any: Vec<Reply>,
 }
 
 impl Script {
@@ -105,6 +106,13 @@ impl Script {
     /// Answers requests to `path` with `replies` in order; the last one repeats.
     pub fn route(mut self, path: &str, replies: impl IntoIterator<Item = Reply>) -> Self {
         self.routes.insert(path.to_owned(), replies.into_iter().collect());
+        self
+    }
+
+    /// Answers requests to every path not given to [`Script::route`] with `replies` in order (the
+    /// count is per path); the last one repeats.
+    pub fn any(mut self, replies: impl IntoIterator<Item = Reply>) -> Self {
+        self.any = replies.into_iter().collect();
         self
     }
 }
@@ -271,9 +279,10 @@ async fn answer(
             .entry(path.clone())
             .and_modify(|n| *n += 1)
             .or_insert(0);
-        match state.script.routes.get(&path) {
-            Some(replies) if !replies.is_empty() => replies[index.min(replies.len() - 1)].clone(),
-            _ => Reply::status(404).body("no such path in the script"),
+        let replies = state.script.routes.get(&path).unwrap_or(&state.script.any);
+        match replies.last() {
+            Some(last) => replies.get(index).unwrap_or(last).clone(),
+            None => Reply::status(404).body("no such path in the script"),
         }
     };
     if !reply.delay.is_zero() {

@@ -39,13 +39,13 @@ use std::{
 use alert_model::IntegrationKind;
 use bytes::Bytes;
 use definition_store::{Definitions, DynamoDbStore, MemoryStore};
-use e2e::bench::{email_notifier, load_definitions, sample_alert_message, sns_event, webhook_notifier};
+use e2e::bench::{load_definitions, notifier_at, sample_alert_message, sns_event};
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, body::Incoming, header, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use notify_core::{
-    Config, DeliveryLog, EventReport, LogTimes, MemoryDeliveryLog, MemorySecrets, Notifier, NotifyError,
-    Outgoing, Pipeline, RouteContext, Secrets, Sent, Settings, build_pipeline,
+    Config, DeliveryLog, EventReport, Kind, LogTimes, MemoryDeliveryLog, MemorySecrets, Notifier,
+    NotifyError, Outgoing, Pipeline, RouteContext, Secrets, Sent, Settings, Transport, build_pipeline,
 };
 use serde_json::{Value, json};
 
@@ -158,6 +158,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Counters {
     webhook: AtomicU64,
     ses: AtomicU64,
+    sns: AtomicU64,
     apprise: AtomicU64,
     other: AtomicU64,
 }
@@ -167,6 +168,7 @@ impl Counters {
         json!({
             "webhook": self.webhook.load(Ordering::Relaxed),
             "ses": self.ses.load(Ordering::Relaxed),
+            "sns": self.sns.load(Ordering::Relaxed),
             "apprise": self.apprise.load(Ordering::Relaxed),
             "other": self.other.load(Ordering::Relaxed),
         })
@@ -178,6 +180,7 @@ impl Counters {
 struct Counts {
     webhook: u64,
     ses: u64,
+    sns: u64,
     apprise: u64,
     other: u64,
 }
@@ -188,15 +191,18 @@ impl Counts {
         Counts {
             webhook: get("webhook"),
             ses: get("ses"),
+            sns: get("sns"),
             apprise: get("apprise"),
             other: get("other"),
         }
     }
 
+    /// The requests that reached `kind`'s target, by the way it reaches it.
     fn of(&self, kind: IntegrationKind) -> u64 {
-        match kind {
-            IntegrationKind::Email => self.ses,
-            IntegrationKind::Webhook => self.webhook,
+        match kinds::transport(kind) {
+            Transport::Ses => self.ses,
+            Transport::SnsSms => self.sns,
+            Transport::Http => self.webhook,
         }
     }
 }
@@ -335,6 +341,17 @@ async fn answer(
     } else if path == SES_PATH {
         let n = counters.ses.fetch_add(1, Ordering::Relaxed);
         (None, format!("{{\"MessageId\":\"load-{n}\"}}"), true)
+    } else if path == "/" {
+        // Amazon SNS (awsQuery): every POST to the root is a `Publish` to a phone number here.
+        let n = counters.sns.fetch_add(1, Ordering::Relaxed);
+        let body = format!(
+            "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult><MessageId>load-{n}</MessageId></PublishResult><ResponseMetadata><RequestId>load</RequestId></ResponseMetadata></PublishResponse>"
+        );
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/xml"));
+        return Ok(response);
     } else if path.starts_with("/hooks/") {
         (Some(&counters.webhook), "ok".to_owned(), false)
     } else if path.starts_with("/apprise") {
@@ -553,6 +570,24 @@ async fn moto_sdk() -> Result<aws_config::SdkConfig, String> {
 }
 
 /// Runs `notifier` over the store the arguments name.
+/// [`run_kind`] with the real notifier of one kind, its AWS clients and HTTP targets at the receiver.
+struct RunKind<'a> {
+    run: &'a Run<'a>,
+    base_url: &'a str,
+    definitions: Definitions,
+}
+
+impl<'a> kinds::Visitor for RunKind<'a> {
+    type Output = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, String>> + 'a>>;
+
+    fn visit<K: Kind>(self) -> Self::Output {
+        Box::pin(async move {
+            let notifier = notifier_at::<K>(self.base_url)?;
+            run_kind(self.run, K::KIND, notifier, self.definitions).await
+        })
+    }
+}
+
 async fn run_kind<N: Notifier>(
     run: &Run<'_>,
     kind: IntegrationKind,
@@ -722,11 +757,16 @@ async fn drive(args: &Args, address: SocketAddr, receiver: &Receiver) -> Result<
     };
     for &kind in &args.kinds {
         let definitions = load_definitions(kind, args.routes, &base_url);
-        // Exhaustive: a new kind does not compile until the load command drives it.
-        let result = match kind {
-            IntegrationKind::Email => run_kind(&run, kind, email_notifier(&base_url), definitions).await?,
-            IntegrationKind::Webhook => run_kind(&run, kind, webhook_notifier()?, definitions).await?,
-        };
+        // Every kind through the registry, its notifier built by its own constructor.
+        let result = kinds::visit(
+            kind,
+            RunKind {
+                run: &run,
+                base_url: &base_url,
+                definitions,
+            },
+        )
+        .await?;
         print_result(&result);
         if let Some(peer) = &peer {
             let ours = result.get("per_second").and_then(Value::as_f64).unwrap_or(0.0);

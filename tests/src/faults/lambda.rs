@@ -8,8 +8,6 @@
 //! the delays are shorter than Lambda's (one and two minutes).
 
 use std::{
-    future::Future,
-    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -18,39 +16,12 @@ use std::{
 };
 
 use alert_model::IntegrationKind;
-use definition_store::DefinitionSource;
-use notify_core::{DeliveryLog, EventReport, HandlerError, Notifier, Pipeline, Secrets};
+use notify_core::{EventHandler, HandlerError};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify, mpsc};
 
 use super::http::{self, Answer, Server};
-
-/// A function, as Lambda invokes it.
-pub trait Function: Send + Sync {
-    /// One invocation with `event`, ending by `deadline`.
-    fn invoke<'a>(
-        &'a self,
-        event: &'a Value,
-        deadline: Instant,
-    ) -> Pin<Box<dyn Future<Output = Result<EventReport, HandlerError>> + Send + 'a>>;
-}
-
-impl<N, D, S, L> Function for Pipeline<N, D, S, L>
-where
-    N: Notifier,
-    D: DefinitionSource + Send + Sync,
-    S: Secrets + Send + Sync,
-    L: DeliveryLog,
-{
-    fn invoke<'a>(
-        &'a self,
-        event: &'a Value,
-        deadline: Instant,
-    ) -> Pin<Box<dyn Future<Output = Result<EventReport, HandlerError>> + Send + 'a>> {
-        Box::pin(self.handle_event(event, deadline))
-    }
-}
 
 /// How the local Lambda service behaves.
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +66,7 @@ struct Counters {
 
 struct Deployed {
     kind: IntegrationKind,
-    function: Arc<dyn Function>,
+    function: Box<dyn EventHandler>,
     queue: mpsc::UnboundedSender<Invocation>,
 }
 
@@ -128,7 +99,7 @@ impl Lambda {
     /// Deploys `functions` and listens for the topic's HTTP deliveries; failed events go to
     /// `on_failure_queue` (through `sqs`).
     pub async fn start(
-        functions: Vec<(IntegrationKind, Arc<dyn Function>)>,
+        functions: Vec<(IntegrationKind, Box<dyn EventHandler>)>,
         settings: LambdaSettings,
         sqs: aws_sdk_sqs::Client,
         on_failure_queue: String,
@@ -252,7 +223,7 @@ async fn worker(
         let deployed = &shared.functions[index];
         shared.counters.invocations.fetch_add(1, Ordering::SeqCst);
         let deadline = Instant::now() + shared.settings.timeout;
-        let result = deployed.function.invoke(&invocation.event, deadline).await;
+        let result = deployed.function.handle(&invocation.event, deadline).await;
         let Err(error) = result else {
             done(&shared);
             continue;

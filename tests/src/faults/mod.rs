@@ -393,7 +393,7 @@ pub fn suite_definitions(integrations: usize, receivers_url: &str, signing_param
             id: format!("op-{j}"),
             name: format!("Operator {j}"),
             email: Some(format!("op-{j}@example.com")),
-            phone: None,
+            phone: Some(format!("+1555{j:07}")),
             active: true,
             on_duty: true,
         });
@@ -499,12 +499,12 @@ pub async fn run(options: &FaultOptions) -> Result<FaultReport, String> {
         .await
         .map_err(|error| format!("ssm PutParameter: {}", aws(&error)))?;
     let definitions = suite_definitions(options.integrations, &receivers.base_url(), &signing_parameter);
-    for j in 0..options.integrations {
-        for &kind in IntegrationKind::ALL {
-            if kinds::signs(kind, j) {
-                receivers.expect_signature(&kinds::integration_id(kind, j), key.clone());
-            }
-        }
+    for integration in definitions
+        .integrations
+        .iter()
+        .filter(|integration| kinds::signs(integration))
+    {
+        receivers.expect_signature(&integration.id, key.clone());
     }
 
     // Tables, sender, queue and topic, made directly in the emulator.

@@ -297,20 +297,9 @@ fn err_without_position(err: &serde_json::Error) -> String {
     }
 }
 
-/// XML/HTML escaping of `& < > " '`.
+/// XML/HTML escaping of `& < > " '` ([`crate::escape::html`]).
 pub(super) fn xml_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            other => out.push(other),
-        }
-    }
-    out
+    crate::escape::html(text)
 }
 
 /// Reverses [`xml_encode`], plus numeric references (`&#65;`, `&#x41;`); unknown entities stay.

@@ -201,7 +201,7 @@ fn helpers_render_as_documented() {
         ("{{@JsonDecode(a \\\"q\\\" \\n \\u00e9)}}", "a \"q\" \n é"),
         (
             "{{@XmlEncode(<a href=\"x\">Tom & 'Jerry'</a>)}}",
-            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &apos;Jerry&apos;&lt;/a&gt;",
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;",
         ),
         (
             "{{@XmlDecode(&lt;b&gt; &amp;amp; &#65;&#x42; &unknown; &)}}",
@@ -448,7 +448,7 @@ fn html_escaping_and_text_passthrough() {
     );
     assert_eq!(
         check("<p>{{@XmlEncode({{@monitor.notes}})}}</p>", Escape::Html, &alert).expect("renders"),
-        "<p>&lt;/script&gt;&lt;b class=&quot;x&quot;&gt;Tom &amp; &apos;Jerry&apos;&lt;/b&gt;</p>"
+        "<p>&lt;/script&gt;&lt;b class=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/b&gt;</p>"
     );
     assert_eq!(
         check("{{@monitor.notes}}", Escape::Text, &alert).expect("renders"),
@@ -691,64 +691,6 @@ fn user_variables_do_not_shadow_alert_groups_or_helpers() {
         )
         .expect("renders");
     assert_eq!(rendered, "GalacticResorts.com - DNS a\\\"b");
-}
-
-fn render_default(name: &str, escape: Escape, alert: &Alert) -> String {
-    let template = default_template(name).unwrap_or_else(|| panic!("default template {name}"));
-    let variables = BTreeMap::new();
-    let context = RenderContext {
-        alert,
-        variables: &variables,
-        now: now(),
-    };
-    let source = TemplateSource {
-        integration: "email-1",
-        field: name,
-    };
-    Engine::new()
-        .render(source, template, escape, &context)
-        .unwrap_or_else(|err| panic!("{name}: {err}"))
-}
-
-#[test]
-fn default_email_templates() {
-    assert_eq!(
-        default_template_names(),
-        ["email.subject", "email.html", "email.text"]
-    );
-    assert_eq!(default_template("nope"), None);
-    for alert_type in AlertType::ALL {
-        let alert = sample(*alert_type);
-        let subject = render_default("email.subject", Escape::Header, &alert);
-        let html = render_default("email.html", Escape::Html, &alert);
-        let text = render_default("email.text", Escape::Text, &alert);
-        let name = alert_type.as_lower();
-        insta::assert_snapshot!(format!("email_subject_{name}"), subject);
-        insta::assert_snapshot!(format!("email_html_{name}"), html);
-        insta::assert_snapshot!(format!("email_text_{name}"), text);
-    }
-    let subject = render_default("email.subject", Escape::Header, &sample(AlertType::Alert));
-    assert_eq!(
-        subject,
-        "[Alert] GalacticResorts.com - DNS: DNS lookup failed: no A record"
-    );
-    // Hostile values stay escaped in the HTML mail.
-    let mut alert = with_notes("<script>alert('x')</script>");
-    alert
-        .monitor
-        .custom_fields
-        .insert("<b>".to_owned(), "\"q\"".to_owned());
-    let html = render_default("email.html", Escape::Html, &alert);
-    assert!(!html.contains("<script>") && !html.contains("<b>"), "{html}");
-    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
-    // A minimal alert (every text empty) still renders every default.
-    let empty = Alert::default();
-    assert_eq!(
-        render_default("email.subject", Escape::Header, &empty),
-        "[Alert] (unnamed monitor)"
-    );
-    render_default("email.html", Escape::Html, &empty);
-    render_default("email.text", Escape::Text, &empty);
 }
 
 #[test]

@@ -5,7 +5,9 @@ use std::time::Duration;
 use definition_store::SecretRef;
 use test_support::moto::{sdk_config, unique};
 
-use crate::{MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets};
+use crate::{
+    MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets, secret::locate,
+};
 
 fn reference(text: &str) -> SecretRef {
     SecretRef(text.to_owned())
@@ -35,13 +37,13 @@ fn a_secret_never_prints() {
 #[test]
 fn references_parse_or_say_what_is_expected() {
     assert_eq!(
-        SecretLocation::parse(&reference("ssm:/tocsin/pagerduty")).unwrap(),
+        locate(&reference("ssm:/tocsin/pagerduty")).unwrap(),
         SecretLocation::Ssm {
             name: "/tocsin/pagerduty".to_owned()
         }
     );
     assert_eq!(
-        SecretLocation::parse(&reference(
+        locate(&reference(
             "secretsmanager:arn:aws:secretsmanager:eu-west-1:1:secret:x-AbC#token"
         ))
         .unwrap(),
@@ -51,21 +53,34 @@ fn references_parse_or_say_what_is_expected() {
         }
     );
     assert_eq!(
-        SecretLocation::parse(&reference("secretsmanager:plain")).unwrap(),
+        locate(&reference("secretsmanager:plain")).unwrap(),
         SecretLocation::SecretsManager {
             id: "plain".to_owned(),
             key: None
         }
     );
     assert_eq!(
-        SecretLocation::parse(&reference("vault:/x"))
-            .unwrap_err()
-            .to_string(),
-        "secret `vault:/x`: expected `ssm:/path` or `secretsmanager:<id>[#key]`"
+        locate(&reference("vault:/x")).unwrap_err().to_string(),
+        "secret `vault:/x`: a secret reference must start with \"ssm:/\" or \"secretsmanager:\" (value not shown)"
     );
     assert_eq!(
-        SecretLocation::parse(&reference("ssm:")).unwrap_err().to_string(),
-        "secret `ssm:`: empty parameter name"
+        locate(&reference("ssm:")).unwrap_err().to_string(),
+        "secret `ssm:`: an ssm secret reference must be \"ssm:/<parameter name>\""
+    );
+    // One rule with `tocsin validate`: a name never holds `#`, so the first `#` starts the key.
+    assert_eq!(
+        locate(&reference("secretsmanager:a#b#c")).unwrap(),
+        SecretLocation::SecretsManager {
+            id: "a".to_owned(),
+            key: Some("b#c".to_owned())
+        }
+    );
+    assert_eq!(
+        definition_store::validate(&definition_store::from_yaml(
+            "integrations: [{id: x, kind: webhook, variables: {K: {secret: \"secretsmanager:a#b#c\"}}, settings: {preset: all-variables, url: \"https://e.com\"}}]"
+        )
+        .unwrap()),
+        Vec::new()
     );
 }
 
