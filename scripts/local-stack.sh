@@ -52,7 +52,7 @@ start() {
     cat "$state/moto.url"; return 0
   fi
   local port; port=$(free_port)
-  nohup "$venv/bin/python" -m moto.server -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
+  nohup "$venv/bin/python" "$root/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
   echo $! >"$state/moto.pid"
   local url="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do

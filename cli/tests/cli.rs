@@ -380,6 +380,14 @@ struct TestSendStack {
 
 impl TestSendStack {
     fn start(script: impl FnOnce(&str) -> test_support::Script) -> TestSendStack {
+        TestSendStack::start_with(script, |yaml| yaml)
+    }
+
+    /// [`TestSendStack::start`] with the sample definitions changed by `edit` (their YAML text).
+    fn start_with(
+        script: impl FnOnce(&str) -> test_support::Script,
+        edit: impl FnOnce(String) -> String,
+    ) -> TestSendStack {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let secret = moto::unique("cli-s3cret-T0KEN");
         let receiver = runtime.block_on(test_support::Receiver::start(script(&secret)));
@@ -415,9 +423,11 @@ impl TestSendStack {
         assert!(
             sample.contains("http://127.0.0.1:8787") && sample.contains("ssm:/tocsin/demo/webhook-token")
         );
-        let yaml = sample
-            .replace("http://127.0.0.1:8787", &receiver.url(""))
-            .replace("ssm:/tocsin/demo/webhook-token", &format!("ssm:{parameter}"));
+        let yaml = edit(
+            sample
+                .replace("http://127.0.0.1:8787", &receiver.url(""))
+                .replace("ssm:/tocsin/demo/webhook-token", &format!("ssm:{parameter}")),
+        );
         let definitions = write_temp("definitions.yaml", &yaml);
         let env = [
             ("AWS_ENDPOINT_URL", moto::endpoint()),
@@ -510,6 +520,79 @@ fn test_sends_to_one_webhook_with_its_secret_and_retries_through_the_pipeline() 
     );
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
     assert_eq!(stack.receiver.requests_to("/hooks/ops").len(), 3);
+    drop(stack.runtime);
+}
+
+#[test]
+fn test_shows_requests_as_render_does_and_redacts_echoes_changed_by_the_target() {
+    use base64::Engine as _;
+    use test_support::{Reply, Script};
+
+    // GIVEN a URL that carries the secret lower-cased by a filter, and a target that refuses the
+    // request echoing the secret upper-cased, reversed, hex-encoded and inside base64 wrapped at 76
+    // columns
+    let stack = TestSendStack::start_with(
+        |secret| {
+            let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+            let wrapped = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}{secret}", "x".repeat(60)))
+                .as_bytes()
+                .chunks(76)
+                .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+                .collect::<Vec<_>>()
+                .join("\r\n");
+            let reversed: String = secret.chars().rev().collect();
+            let echo = format!(
+                "upper {} reversed {reversed} hex {hex} mime\r\n{wrapped}\r\nend",
+                secret.to_uppercase()
+            );
+            Script::new().route("/hooks/ops", [Reply::status(400).body(echo)])
+        },
+        |yaml| {
+            yaml.replacen(
+                "url: \"{{BaseUrl}}/hooks/ops\"",
+                "url: \"{{BaseUrl}}/hooks/ops?k={{ Token|lower }}\"",
+                1,
+            )
+        },
+    );
+
+    // WHEN the webhook is tested
+    let output = stack.test(&["--integration", "ops-webhook"], &[]);
+
+    // THEN the target got the lower-cased secret, the output shows the request with the secret's
+    // placeholder (as `tocsin render` does), and no form of the secret appears
+    let sent = stack.receiver.requests_to("/hooks/ops");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let query = sent[0].query.clone().unwrap_or_default();
+    assert!(query.contains(&stack.secret.to_lowercase()), "{query}");
+    let text = stdout(&output);
+    assert!(
+        text.contains("%5Bsecret%20ssm%3A"),
+        "the placeholder, percent-encoded in the URL: {text}"
+    );
+    assert!(text.contains("[redacted]"), "{text}");
+    let reversed: String = stack.secret.chars().rev().collect();
+    let hex: String = stack.secret.bytes().map(|b| format!("{b:02x}")).collect();
+    // Characters 84..100 of the wrapped base64 encode the secret's bytes (the 60 `x` take 80).
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}{}", "x".repeat(60), stack.secret));
+    let inside = encoded[84..100].to_owned();
+    for text in [stdout(&output), stderr(&output)] {
+        assert!(!text.contains(&inside), "the wrapped base64 echo leaked: {text}");
+        for form in [
+            stack.secret.to_lowercase(),
+            stack.secret.to_uppercase(),
+            reversed.clone(),
+            hex.clone(),
+        ] {
+            assert!(
+                !text.contains(&form[..12]),
+                "a form of the secret leaked ({form}): {text}"
+            );
+        }
+    }
+    stack.assert_no_secret(&output);
     drop(stack.runtime);
 }
 

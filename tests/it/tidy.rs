@@ -306,6 +306,20 @@ fn every_kind_has_a_sam_function_and_every_sam_function_a_kind() {
     }
     // What Lambda does with a failed invocation is the same for every function: in Globals.
     let template = read("infra/template.yaml");
+    // The functions compare their claim lifetime with their timeout, which they learn from this.
+    let setting = |name: &str| {
+        template
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(name))
+            .map(|rest| rest.trim().trim_matches('"').to_owned())
+    };
+    if setting("Timeout:") != setting("TOCSIN_FUNCTION_TIMEOUT_SECONDS:") {
+        problems.push(format!(
+            "infra/template.yaml Globals: `TOCSIN_FUNCTION_TIMEOUT_SECONDS` ({:?}) must equal the function `Timeout` ({:?})",
+            setting("TOCSIN_FUNCTION_TIMEOUT_SECONDS:"),
+            setting("Timeout:")
+        ));
+    }
     for line in [
         "MaximumRetryAttempts: 2",
         "Destination: !GetAtt FailedAlertsQueue.Arn",

@@ -49,8 +49,14 @@ pub struct Config {
     /// `TOCSIN_EMAIL_FROM`: sender of e-mail integrations without `from`.
     pub email_from: Option<String>,
     /// `TOCSIN_CLAIM_SECONDS` (default 300): how long a delivery claim holds before another
-    /// invocation may take it over. Must exceed the function timeout.
+    /// invocation may take it over. At least one attempt (the HTTP connect and request timeouts)
+    /// and [`CLAIM_MARGIN`], and, when `TOCSIN_FUNCTION_TIMEOUT_SECONDS` says the function's
+    /// timeout, longer than it by [`CLAIM_MARGIN`]; a claim is also renewed before an attempt it
+    /// might not outlive.
     pub claim_ttl: Duration,
+    /// `TOCSIN_FUNCTION_TIMEOUT_SECONDS`: the function's timeout (the SAM template sets it with
+    /// `Timeout`), when known.
+    pub function_timeout: Option<Duration>,
     /// `TOCSIN_DELIVERY_RETENTION_DAYS` (default 30): `expiresAt` of delivery-log items.
     pub delivery_retention: Duration,
     /// `TOCSIN_TOPIC_ARN`: the alerts topic, where delivery-failure notices for fallback
@@ -89,6 +95,7 @@ impl Default for Config {
             allow_http: false,
             email_from: None,
             claim_ttl: Duration::from_secs(300),
+            function_timeout: None,
             delivery_retention: Duration::from_secs(30 * 24 * 3600),
             topic_arn: None,
             fallback_after_attempts: 8,
@@ -167,7 +174,7 @@ impl Config {
                 });
             }
         };
-        Ok(Config {
+        let config = Config {
             definitions_table: table("DEFINITIONS_TABLE")?,
             deliveries_table: table("DELIVERIES_TABLE")?,
             cache_ttl: Duration::from_secs(number("TOCSIN_CACHE_SECONDS", 0, 86_400, 60)?),
@@ -192,6 +199,15 @@ impl Config {
                 from => from,
             },
             claim_ttl: Duration::from_secs(number("TOCSIN_CLAIM_SECONDS", 1, 86_400, 300)?),
+            function_timeout: match get("TOCSIN_FUNCTION_TIMEOUT_SECONDS") {
+                Some(_) => Some(Duration::from_secs(number(
+                    "TOCSIN_FUNCTION_TIMEOUT_SECONDS",
+                    1,
+                    900,
+                    60,
+                )?)),
+                None => None,
+            },
             delivery_retention: Duration::from_secs(
                 number("TOCSIN_DELIVERY_RETENTION_DAYS", 1, 3650, 30)? * 24 * 3600,
             ),
@@ -238,9 +254,46 @@ impl Config {
                 .or_else(|| get("RUST_LOG"))
                 .unwrap_or(defaults.log_filter),
             definitions_file,
-        })
+        };
+        config.check_claim_lifetime()?;
+        Ok(config)
+    }
+
+    /// A claim must outlive an attempt, and the function's timeout when it is known: a claim that
+    /// expires while its holder is still working lets a second invocation send too.
+    fn check_claim_lifetime(&self) -> Result<(), ConfigError> {
+        let attempt = self.http_connect_timeout + self.http_timeout + CLAIM_MARGIN;
+        let needed = match self.function_timeout {
+            Some(timeout) => attempt.max(timeout + CLAIM_MARGIN),
+            None => attempt,
+        };
+        if self.claim_ttl < needed {
+            let why = match self.function_timeout {
+                Some(timeout) if timeout + CLAIM_MARGIN >= attempt => format!(
+                    "the function's timeout (TOCSIN_FUNCTION_TIMEOUT_SECONDS, {} s) plus {} s",
+                    timeout.as_secs(),
+                    CLAIM_MARGIN.as_secs()
+                ),
+                _ => format!(
+                    "one attempt (TOCSIN_HTTP_CONNECT_TIMEOUT_MS + TOCSIN_HTTP_TIMEOUT_MS) plus {} s",
+                    CLAIM_MARGIN.as_secs()
+                ),
+            };
+            return Err(ConfigError::Invalid {
+                name: "TOCSIN_CLAIM_SECONDS",
+                reason: format!(
+                    "{} s is shorter than {why}, {} s: a claim could expire while its holder still sends, and a second invocation would send again",
+                    self.claim_ttl.as_secs(),
+                    needed.as_secs_f64().ceil()
+                ),
+            });
+        }
+        Ok(())
     }
 }
+
+/// What a claim must hold beyond an attempt, or beyond the function's timeout.
+pub const CLAIM_MARGIN: Duration = Duration::from_secs(5);
 
 /// Hosts, addresses and networks the SSRF guard lets through (`TOCSIN_ALLOW_HOSTS`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

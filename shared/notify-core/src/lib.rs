@@ -18,6 +18,7 @@
 //! message or the delivery log; nothing is sent without a claim.
 #![warn(missing_docs)]
 
+pub mod clock;
 mod config;
 pub mod deliveries;
 pub mod http;
@@ -37,18 +38,19 @@ mod tests;
 
 pub use config::{AllowList, Cidr, Config, ConfigError};
 pub use deliveries::{
-    Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
-    DeliveryStatus, DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog, NoticeClaim, NoticeKey,
+    AnyDeliveryLog, Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord,
+    DeliveryState, DeliveryStatus, DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog, NoticeClaim,
+    NoticeKey,
 };
 pub use http::HttpClient;
 pub use kind::{Context, EventHandler, Field, Kind, SampleEnv, Templates, Transport, settings_of};
 pub use notifier::*;
 pub use pipeline::{
-    EventReport, HandlerError, PendingRoute, Pipeline, PlanError, PlannedMessage, Settings, plan,
+    EventReport, HandlerError, Pipeline, PlanError, PlannedMessage, RouteFailure, Settings, plan,
 };
 pub use runner::{
-    AnyDeliveryLog, ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing,
-    log_subscriber, run, target_sdk_config,
+    ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing, log_subscriber, run,
+    target_sdk_config,
 };
 pub use sdk::load_sdk_config;
 pub use secret::{MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets};

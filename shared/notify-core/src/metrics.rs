@@ -12,14 +12,16 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use alert_model::IntegrationKind;
 use serde_json::{Value, json};
+
+use crate::pipeline::RouteFailure;
 
 /// The metric's name.
 pub const DELIVERY_FAILURES: &str = "DeliveryFailures";
 
 /// How a failed route ended in this invocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FailureOutcome {
     /// It will not be sent again.
     Permanent,
@@ -35,26 +37,6 @@ impl FailureOutcome {
             FailureOutcome::Retryable => "retryable",
         }
     }
-}
-
-/// One failed route, as the metric line reports it. Every text is already redacted.
-#[derive(Debug, Clone, Copy)]
-pub struct FailedRoute<'a> {
-    /// The function's kind.
-    pub kind: IntegrationKind,
-    /// The integration.
-    pub integration: &'a str,
-    /// The alert.
-    pub alert_id: &'a str,
-    /// `<alert definition>/<step>`, or `None` when the route failed before a step (template,
-    /// settings, secret).
-    pub step: Option<&'a str>,
-    /// Attempts so far, over every invocation.
-    pub attempts: u32,
-    /// Permanent, or left for a retry.
-    pub outcome: FailureOutcome,
-    /// Why, redacted.
-    pub reason: &'a str,
 }
 
 /// Where metric lines go.
@@ -90,7 +72,7 @@ impl MetricsSink {
 }
 
 /// The EMF line of one failed route, at `timestamp_ms` (epoch milliseconds).
-pub fn failure_line(namespace: &str, route: &FailedRoute<'_>, timestamp_ms: i64) -> Value {
+pub fn failure_line(namespace: &str, route: &RouteFailure, timestamp_ms: i64) -> Value {
     json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -101,12 +83,35 @@ pub fn failure_line(namespace: &str, route: &FailedRoute<'_>, timestamp_ms: i64)
             }],
         },
         "Kind": route.kind.as_str(),
-        "Integration": route.integration,
+        "Integration": route.integration_id,
         "Outcome": route.outcome.as_str(),
         DELIVERY_FAILURES: 1,
         "alertId": route.alert_id,
         "step": route.step,
         "attempts": route.attempts,
         "reason": route.reason,
+    })
+}
+
+/// The metric of alerts that reach no route of any kind.
+pub const UNROUTED: &str = "Unrouted";
+
+/// The EMF line of an alert that reaches no route of any kind (metric `Unrouted`, no dimension),
+/// at `timestamp_ms`, with the alert and its monitor as properties.
+pub fn unrouted_line(namespace: &str, alert: &alert_model::Alert, timestamp_ms: i64) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": UNROUTED, "Unit": "Count"}],
+            }],
+        },
+        UNROUTED: 1,
+        "alertId": alert.alert.alert_guid,
+        "alertType": alert.alert.alert_type.as_str(),
+        "monitor": alert.monitor.name,
+        "monitorGuid": alert.monitor.monitor_guid,
     })
 }

@@ -8,38 +8,26 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use alert_model::{Alert, AlertType, DELIVERY_FAILURE, DeliverTo, IntegrationKind, NativeEnvelope};
+use alert_model::{Alert, AlertType, DELIVERY_FAILURE, DeliverTo, NativeEnvelope};
 use chrono::{DateTime, Utc};
 use definition_store::{Integration, Route};
 
-use crate::{http::truncate_utf8, metrics::FailureOutcome};
+use crate::{http::truncate_utf8, metrics::FailureOutcome, pipeline::RouteFailure};
 
 /// Namespace of the notices' alert ids (UUID v5 of the route and the time).
 const NOTICE_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x2b7e_61c4_3d0f_4a8e_9b15_c7a2_48f0_d913);
 
-/// What failed, for the notice's text. Every text is already redacted.
-#[derive(Debug, Clone, Copy)]
-pub struct FailedDelivery<'a> {
-    /// The function's kind.
-    pub kind: IntegrationKind,
-    /// The alert that was not delivered.
-    pub alert: &'a Alert,
-    /// The route it failed on.
-    pub route: &'a Route<'a>,
-    /// `<alert definition>/<step>`, when a step was reached.
-    pub step: Option<&'a str>,
-    /// Attempts so far, over every invocation.
-    pub attempts: u32,
-    /// Permanent, or still retrying.
-    pub outcome: FailureOutcome,
-    /// Why, redacted.
-    pub reason: &'a str,
-}
-
-/// The notice for `failed`, addressed to `fallback`, as of `now`.
-pub fn failure_notice(failed: &FailedDelivery<'_>, fallback: &Integration, now: DateTime<Utc>) -> Alert {
-    let integration = failed.route.integration;
-    let definition = failed.route.definition;
+/// The notice that `failed` (a route of `route`, for alert `original`) failed, addressed to
+/// `fallback`, as of `now`. Every text of `failed` is already redacted.
+pub fn failure_notice(
+    failed: &RouteFailure,
+    original: &Alert,
+    route: &Route<'_>,
+    fallback: &Integration,
+    now: DateTime<Utc>,
+) -> Alert {
+    let integration = route.integration;
+    let definition = route.definition;
     let name = if integration.name.is_empty() {
         integration.id.as_str()
     } else {
@@ -49,7 +37,6 @@ pub fn failure_notice(failed: &FailedDelivery<'_>, fallback: &Integration, now: 
         FailureOutcome::Permanent => "failed permanently",
         FailureOutcome::Retryable => "keeps failing",
     };
-    let original = failed.alert;
     let mut alert = Alert {
         account: original.account.clone(),
         ..Alert::default()
@@ -78,12 +65,12 @@ pub fn failure_notice(failed: &FailedDelivery<'_>, fallback: &Integration, now: 
         ),
         4096,
     );
-    alert.alert.failure_message = truncate_utf8(failed.reason, 1024);
+    alert.alert.failure_message = truncate_utf8(&failed.reason, 1024);
     alert.alert.timestamp_utc = now.format("%Y-%m-%dT%H:%M:%S").to_string();
     alert.alert.first_error_utc = alert.alert.timestamp_utc.clone();
     alert.alert_definition.guid = definition.id.clone();
     alert.alert_definition.name = definition.name.clone();
-    alert.escalation_level.id = failed.route.level.id;
+    alert.escalation_level.id = route.level.id;
     alert.incident.key = format!("tocsin-delivery:{}:{}", integration.id, definition.id);
     alert.monitor.monitor_guid = format!("tocsin-integration-{}", integration.id);
     alert.monitor.name = format!("Tocsin delivery to {name}");
@@ -93,7 +80,7 @@ pub fn failure_notice(failed: &FailedDelivery<'_>, fallback: &Integration, now: 
         ("failedKind", failed.kind.as_str().to_owned()),
         ("failedAlertId", original.alert.alert_guid.clone()),
         ("failedMonitor", original.monitor.name.clone()),
-        ("failedStep", failed.step.unwrap_or("").to_owned()),
+        ("failedStep", failed.step.clone().unwrap_or_default()),
         ("failureOutcome", failed.outcome.as_str().to_owned()),
         ("attempts", failed.attempts.to_string()),
     ];

@@ -102,13 +102,18 @@ impl Variables {
     }
 
     /// Replaces every secret value in `text`, in every encoding a message may hold it in, with
-    /// `[redacted]`; a text that was cut off in the middle of a secret loses that partial secret too.
+    /// `[redacted]`; a text that was cut off in the middle of a secret loses that partial secret too,
+    /// and a base64 text wrapped over several lines (MIME, PEM: 76 or 64 columns) that holds one
+    /// loses those lines.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for form in &self.forms {
             if out.contains(form.as_str()) {
                 out = out.replace(form.as_str(), "[redacted]");
             }
+        }
+        if !self.forms.is_empty() {
+            out = self.redact_wrapped_base64(&out);
         }
         for form in &self.forms {
             if let Some(kept) = cut_partial_tail(&out, form) {
@@ -119,7 +124,49 @@ impl Variables {
     }
 }
 
-/// The forms a secret takes in JSON strings, URLs, form bodies, HTML and base64.
+impl Variables {
+    /// Runs of lines made of base64 characters only, joined: when the joined text holds a form of
+    /// a secret, the run is replaced by `[redacted]`.
+    fn redact_wrapped_base64(&self, text: &str) -> String {
+        let is_base64_line = |line: &str| {
+            let line = line.trim_end_matches('\r');
+            line.len() >= 16
+                && line
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
+        };
+        let lines: Vec<&str> = text.split('\n').collect();
+        if lines.len() < 2 {
+            return text.to_owned();
+        }
+        let mut out: Vec<String> = Vec::with_capacity(lines.len());
+        let mut index = 0;
+        while index < lines.len() {
+            let end = (index..lines.len())
+                .find(|&i| !is_base64_line(lines[i]))
+                .unwrap_or(lines.len());
+            if end - index >= 2 {
+                let joined: String = lines[index..end]
+                    .iter()
+                    .map(|l| l.trim_end_matches('\r'))
+                    .collect();
+                if self.forms.iter().any(|form| joined.contains(form.as_str())) {
+                    out.push("[redacted]".to_owned());
+                    index = end;
+                    continue;
+                }
+            }
+            let stop = end.max(index + 1);
+            out.extend(lines[index..stop].iter().map(|line| (*line).to_owned()));
+            index = stop;
+        }
+        out.join("\n")
+    }
+}
+
+/// The forms a secret takes in JSON strings, URLs, form bodies, HTML and base64, and the ways a
+/// target may echo it changed: upper- or lower-cased, reversed, hex-encoded, its UTF-8 bytes read
+/// as Latin-1.
 fn encoded_forms(secret: &str) -> Vec<String> {
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -139,13 +186,29 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     let form = component.replace("%20", "+");
     // The engine's own escaper: a secret is found in the form the HTML context wrote it.
     let html = alert_model::escape::html(secret);
-    let mut forms = vec![secret.to_owned(), json, percent, component, form, html];
+    let hex: String = secret.bytes().map(|byte| format!("{byte:02x}")).collect();
+    let latin1: String = secret.bytes().map(char::from).collect();
+    let mut forms = vec![
+        secret.to_owned(),
+        json,
+        percent,
+        component,
+        form,
+        html,
+        secret.to_uppercase(),
+        secret.to_lowercase(),
+        secret.chars().rev().collect(),
+        hex.to_uppercase(),
+        hex,
+        latin1,
+    ];
     for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
         for offset in 0..3 {
             forms.extend(base64_forms(engine, secret, offset));
         }
     }
     forms.retain(|form| !form.is_empty());
+    forms.sort();
     forms.dedup();
     forms
 }

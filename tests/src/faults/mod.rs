@@ -922,6 +922,9 @@ struct KillSetup<'a> {
     deliveries_table: &'a str,
 }
 
+/// The claim lifetime of the kill runs: one attempt of 3 s and the 5 s margin.
+const KILL_CLAIM: Duration = Duration::from_secs(8);
+
 async fn kill_run(kind: IntegrationKind, setup: &KillSetup<'_>) -> Result<KillRun, String> {
     let KillSetup {
         executable,
@@ -953,15 +956,17 @@ async fn kill_run(kind: IntegrationKind, setup: &KillSetup<'_>) -> Result<KillRu
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
             ("AWS_REGION", "us-east-1".to_owned()),
-            // The held send waits for the kill, not for a timeout.
-            ("TOCSIN_HTTP_TIMEOUT_MS", "60000".to_owned()),
         ]
         .map(|(name, value)| (name.to_owned(), value)),
     );
-    // Claims must outlive an invocation; here they expire soon after the kill.
+    // Claims must outlive an attempt (the function refuses a shorter lifetime); here they expire
+    // soon after the kill. The held send waits for the kill, which comes as soon as it arrives.
     for (name, value) in &mut settings {
-        if name == "TOCSIN_CLAIM_SECONDS" {
-            *value = "3".to_owned();
+        match name.as_str() {
+            "TOCSIN_CLAIM_SECONDS" => *value = KILL_CLAIM.as_secs().to_string(),
+            "TOCSIN_HTTP_TIMEOUT_MS" => *value = "2000".to_owned(),
+            "TOCSIN_HTTP_CONNECT_TIMEOUT_MS" => *value = "1000".to_owned(),
+            _ => {}
         }
     }
     let api = RuntimeApi::start(Duration::from_secs(120)).await?;
@@ -981,7 +986,7 @@ async fn kill_run(kind: IntegrationKind, setup: &KillSetup<'_>) -> Result<KillRu
     let mut second = FunctionProcess::start(executable, kind, &api, &settings)?;
     let while_claimed = api.invoke(&event);
     let while_claimed = describe(api.outcome(&while_claimed).await?);
-    let expiry = Duration::from_secs(3) + Duration::from_millis(500);
+    let expiry = KILL_CLAIM + Duration::from_millis(500);
     tokio::time::sleep(expiry.saturating_sub(claimed_at.elapsed())).await;
     let after_expiry = api.invoke(&event);
     let after_expiry = describe(api.outcome(&after_expiry).await?);

@@ -1,5 +1,6 @@
 //! The delivery log: the same behaviour from the in-memory and the DynamoDB implementation.
 
+use crate::clock::ManualClock;
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
@@ -27,11 +28,18 @@ fn times(claim_ttl: Duration) -> LogTimes {
 }
 
 async fn dynamo(claim_ttl: Duration) -> (DynamoDeliveryLog, aws_sdk_dynamodb::Client, String) {
+    dynamo_on(claim_ttl, crate::clock::system_clock()).await
+}
+
+async fn dynamo_on(
+    claim_ttl: Duration,
+    clock: crate::clock::SharedClock,
+) -> (DynamoDeliveryLog, aws_sdk_dynamodb::Client, String) {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let table = unique("Deliveries");
     create_table(&client, &table).await.unwrap();
     (
-        DynamoDeliveryLog::new(client.clone(), &table, times(claim_ttl)),
+        DynamoDeliveryLog::with_clock(client.clone(), &table, times(claim_ttl), clock),
         client,
         table,
     )
@@ -108,7 +116,7 @@ async fn claim_once_then_settled(log: &impl DeliveryLog) {
     );
 }
 
-async fn released_and_expired_claims_are_reclaimable(log: &impl DeliveryLog) {
+async fn released_and_expired_claims_are_reclaimable(log: &impl DeliveryLog, clock: &ManualClock) {
     let alert = unique("alert");
     let released = match log.claim(&key(&alert, "released")).await.unwrap() {
         ClaimOutcome::Claimed(claim) => claim,
@@ -140,7 +148,8 @@ async fn released_and_expired_claims_are_reclaimable(log: &impl DeliveryLog) {
         ClaimOutcome::Claimed(claim) => claim,
         other => panic!("expected a claim, got {other:?}"),
     };
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The claim's lifetime passes (the log's clock moves; nothing sleeps).
+    clock.advance(Duration::from_secs(301));
     let fresh = match log.claim(&key(&alert, "expired")).await.unwrap() {
         ClaimOutcome::Claimed(claim) => claim,
         other => panic!("expected the expired claim to be taken over, got {other:?}"),
@@ -237,13 +246,16 @@ async fn dynamo_claim_once_then_settled() {
 
 #[tokio::test]
 async fn memory_released_and_expired_claims_are_reclaimable() {
-    released_and_expired_claims_are_reclaimable(&MemoryDeliveryLog::new(times(Duration::from_millis(200))))
-        .await;
+    let clock = ManualClock::new();
+    let log = MemoryDeliveryLog::with_clock(times(Duration::from_secs(300)), Arc::new(clock.clone()));
+    released_and_expired_claims_are_reclaimable(&log, &clock).await;
 }
 
 #[tokio::test]
 async fn dynamo_released_and_expired_claims_are_reclaimable() {
-    released_and_expired_claims_are_reclaimable(&dynamo(Duration::from_millis(200)).await.0).await;
+    let clock = ManualClock::new();
+    let (log, _, _) = dynamo_on(Duration::from_secs(300), Arc::new(clock.clone())).await;
+    released_and_expired_claims_are_reclaimable(&log, &clock).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -592,8 +592,11 @@ async fn secrets_are_redacted_in_errors_records_and_logs() {
     for output in &outputs {
         assert!(!output.contains(SECRET), "secret leaked in: {output}");
     }
+    // The request is shown as `tocsin render` shows it: the secret variable as its placeholder.
     assert!(
-        history.iter().all(|r| r.request.contains("[redacted]")),
+        history
+            .iter()
+            .all(|r| r.request.contains("[secret ssm:/tocsin/token]")),
         "{history:?}"
     );
     assert!(
@@ -694,12 +697,13 @@ async fn plan_describes_messages_without_sending() {
     .await;
     assert_eq!(ok.len(), 1);
     assert!(ok[0].is_err());
-    // Real secrets are redacted in the description.
+    // With real secrets, the description is the same as with placeholders (what `tocsin test`
+    // prints): no form of the secret, whatever a template did to it.
     let secrets = MemorySecrets::new().with("ssm:/tocsin/token", "sekrit-plan");
     let real = plan(&notifier, &catalog, &alert, None, &secrets, &engine, now).await;
     let text = serde_json::to_string(&real[0].as_ref().unwrap().description).unwrap();
     assert!(
-        !text.contains("sekrit-plan") && text.contains("[redacted]"),
+        !text.contains("sekrit-plan") && text.contains("[secret ssm:/tocsin/token]"),
         "{text}"
     );
     assert!(receiver.requests().is_empty());
@@ -789,48 +793,46 @@ async fn the_testing_helper_finds_a_leak_and_passes_redacted_output() {
     assert!(found.is_err(), "a value that is printed is reported");
 }
 
-#[tokio::test]
-async fn at_most_max_concurrent_sends_messages_are_on_the_wire_at_once() {
-    // GIVEN six routes to a target that answers after 300 ms
-    let slow = || Script::new().route("/hook", [Reply::ok().delay(Duration::from_millis(300))]);
-    let arrivals = |cap: usize| async move {
-        let receiver = Receiver::start(slow()).await;
-        let integrations = (0..6)
-            .map(|n| integration(&format!("hook-{n}"), &receiver.url("/hook")))
-            .collect();
-        let pipeline = pipeline(
-            definitions(integrations),
-            Settings {
-                max_concurrent_sends: cap,
-                ..settings(1)
-            },
-        );
-        // WHEN one alert reaches all six
-        let report = pipeline
-            .handle_event(&sns_event(&[("m-1", &native(&unique("a")))]), later(30))
-            .await
-            .unwrap();
-        assert_eq!(report.delivered, 6);
-        let mut at: Vec<Instant> = receiver.requests().iter().map(|request| request.at).collect();
-        at.sort();
-        at
-    };
-
-    // THEN with two permits they arrive two by two; with six, all at once
-    let capped = arrivals(2).await;
-    assert!(capped[2] - capped[0] >= Duration::from_millis(250), "{capped:?}");
-    assert!(capped[4] - capped[2] >= Duration::from_millis(250), "{capped:?}");
-    let free = arrivals(6).await;
-    assert!(free[5] - free[0] < Duration::from_millis(250), "{free:?}");
+/// What the test notifier did, in order: a route's messages built, a send started or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    Built,
+    SendStarted,
+    SendEnded,
 }
 
-/// The test notifier, recording when each route's messages were built (the start of its work).
-struct BuildTimes {
+/// The test notifier, recording every build and send in order and the most sends in flight at once
+/// (no clock: the order and the count say what happened).
+struct Recording {
     inner: TestNotifier,
-    built: std::sync::Mutex<Vec<Instant>>,
+    events: std::sync::Mutex<Vec<Event>>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most_in_flight: std::sync::atomic::AtomicUsize,
 }
 
-impl crate::Notifier for BuildTimes {
+impl Recording {
+    fn new() -> Self {
+        Recording {
+            inner: TestNotifier { http: local_client() },
+            events: std::sync::Mutex::new(Vec::new()),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            most_in_flight: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn push(&self, event: Event) {
+        self.events
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(event);
+    }
+
+    fn events(&self) -> Vec<Event> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+impl crate::Notifier for Recording {
     const KIND: alert_model::IntegrationKind = TestNotifier::KIND;
     type Target = <TestNotifier as crate::Notifier>::Target;
     type Message = <TestNotifier as crate::Notifier>::Message;
@@ -847,15 +849,19 @@ impl crate::Notifier for BuildTimes {
         route: &crate::RouteContext<'_>,
         target: &Self::Target,
     ) -> Result<Vec<crate::Outgoing<Self::Message>>, crate::NotifyError> {
-        self.built
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(Instant::now());
+        self.push(Event::Built);
         self.inner.build(route, target)
     }
 
     async fn send(&self, message: &Self::Message) -> Result<crate::Sent, crate::NotifyError> {
-        self.inner.send(message).await
+        use std::sync::atomic::Ordering;
+        self.push(Event::SendStarted);
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        let sent = self.inner.send(message).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.push(Event::SendEnded);
+        sent
     }
 
     fn describe(&self, message: &Self::Message) -> serde_json::Value {
@@ -863,40 +869,71 @@ impl crate::Notifier for BuildTimes {
     }
 }
 
-#[tokio::test]
-async fn a_fan_out_works_on_a_window_of_routes_not_on_all_of_them_at_once() {
-    // GIVEN twelve routes to a target that answers after 200 ms, and four send permits: a window
-    // of four routes
+/// A pipeline of the recording notifier over `routes` routes to a target that answers after a
+/// while, with `cap` send permits; the alert is handled and every route delivered.
+async fn recorded_fan_out(
+    routes: usize,
+    cap: usize,
+) -> Pipeline<Recording, MemoryStore, MemorySecrets, MemoryDeliveryLog> {
     let receiver =
-        Receiver::start(Script::new().route("/hook", [Reply::ok().delay(Duration::from_millis(200))])).await;
-    let integrations = (0..12)
+        Receiver::start(Script::new().route("/hook", [Reply::ok().delay(Duration::from_millis(100))])).await;
+    let integrations = (0..routes)
         .map(|n| integration(&format!("hook-{n}"), &receiver.url("/hook")))
         .collect();
     let pipeline = Pipeline::new(
-        BuildTimes {
-            inner: TestNotifier { http: local_client() },
-            built: std::sync::Mutex::new(Vec::new()),
-        },
+        Recording::new(),
         MemoryStore::new(definitions(integrations)),
         MemorySecrets::new(),
         MemoryDeliveryLog::new(LogTimes::default()),
         Settings {
-            max_concurrent_sends: 4,
+            max_concurrent_sends: cap,
             ..settings(1)
         },
     );
-
-    // WHEN one alert reaches all twelve
     let report = pipeline
         .handle_event(&sns_event(&[("m-1", &native(&unique("a")))]), later(60))
         .await
         .unwrap();
+    assert_eq!(report.delivered, routes);
+    pipeline
+}
+
+#[tokio::test]
+async fn at_most_max_concurrent_sends_messages_are_on_the_wire_at_once() {
+    // GIVEN six routes to a target that answers after a while
+    // WHEN one alert reaches all six, with two send permits, then with six
+    let capped = recorded_fan_out(6, 2).await;
+    let free = recorded_fan_out(6, 6).await;
+
+    // THEN no more than two were ever on the wire at once with two permits; with six, all six were
+    let most = |pipeline: &Pipeline<Recording, _, _, _>| {
+        pipeline
+            .notifier()
+            .most_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    assert_eq!(most(&capped), 2);
+    assert_eq!(most(&free), 6);
+}
+
+#[tokio::test]
+async fn a_fan_out_works_on_a_window_of_routes_not_on_all_of_them_at_once() {
+    // GIVEN twelve routes to a target that answers after a while, and four send permits: a window
+    // of four routes
+    // WHEN one alert reaches all twelve
+    let pipeline = recorded_fan_out(12, 4).await;
 
     // THEN all are delivered, but only four routes are started before the first send ends: the
     // fifth is built after a route left the window (without it, all twelve start at once)
-    assert_eq!(report.delivered, 12);
-    let built = pipeline.notifier().built.lock().unwrap().clone();
-    assert_eq!(built.len(), 12);
-    assert!(built[3] - built[0] < Duration::from_millis(150), "{built:?}");
-    assert!(built[4] - built[0] >= Duration::from_millis(150), "{built:?}");
+    let events = pipeline.notifier().events();
+    assert_eq!(events.iter().filter(|event| **event == Event::Built).count(), 12);
+    let first_end = events
+        .iter()
+        .position(|event| *event == Event::SendEnded)
+        .expect("a send ended");
+    let built_before = events[..first_end]
+        .iter()
+        .filter(|event| **event == Event::Built)
+        .count();
+    assert_eq!(built_before, 4, "{events:?}");
 }

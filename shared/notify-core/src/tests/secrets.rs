@@ -313,3 +313,45 @@ fn a_secret_inside_base64_is_redacted_at_every_offset_as_in_basic_credentials() 
         }
     }
 }
+
+#[test]
+fn redaction_finds_a_secret_a_target_changed() {
+    use base64::Engine as _;
+    let secret = "Sekrit-Ünïcode-ToKen-42";
+    let mut variables = crate::Variables::default();
+    variables.insert_secret("Token", secret);
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    let latin1: String = secret.bytes().map(char::from).collect();
+    let reversed: String = secret.chars().rev().collect();
+    let wrapped = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}{secret}", "x".repeat(70)))
+        .as_bytes()
+        .chunks(76)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    for echo in [
+        secret.to_uppercase(),
+        secret.to_lowercase(),
+        reversed,
+        hex.clone(),
+        hex.to_uppercase(),
+        latin1,
+        format!("mime:\r\n{wrapped}\r\nend"),
+    ] {
+        let redacted = variables.redact(&format!("the target said: {echo}"));
+        assert!(redacted.contains("[redacted]"), "{echo:?} → {redacted}");
+        assert!(
+            !redacted.contains("ToKen") && !redacted.contains("TOKEN"),
+            "{redacted}"
+        );
+        assert!(!redacted.contains(&hex[..12]), "{redacted}");
+    }
+    // The wrapped base64 loses the lines that held the secret (characters 96.. encode it).
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}{secret}", "x".repeat(70)));
+    let redacted = variables.redact(&format!("mime:\r\n{wrapped}\r\nend"));
+    assert!(!redacted.contains(&encoded[96..112]), "{redacted}");
+    // Text that only looks like base64 is kept.
+    let plain = "line one of a report\nAAAAAAAAAAAAAAAAAAAA\nBBBBBBBBBBBBBBBBBBBB\nend";
+    assert_eq!(variables.redact(plain), plain);
+}

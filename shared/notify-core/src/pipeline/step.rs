@@ -1,0 +1,461 @@
+//! One message of a route: claimed, sent with retries, every attempt recorded, the claim ended.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use definition_store::{DefinitionSource, Route};
+use tracing::{Instrument, error, info, info_span, warn};
+
+use super::{
+    Pipeline,
+    failure::{RouteFailure, RouteOutcome},
+    retry::{Decision, decide},
+    route::{Preparation, Prepared, prepare},
+};
+use crate::{
+    Notifier, NotifyError, Outgoing, Sent, Variables,
+    deliveries::{AttemptOutcome, Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryRecord, Finish},
+    http::truncate_utf8,
+    metrics::FailureOutcome,
+    secret::Secrets,
+};
+
+/// The error of the attempt record written for a claim taken over from a stopped invocation.
+pub const TAKEN_OVER: &str = "the previous attempt ended without an outcome (the invocation holding \
+the claim stopped mid-delivery); its claim expired and was taken over";
+
+/// How one step ended.
+pub(crate) enum StepOutcome {
+    Delivered,
+    AlreadyDelivered,
+    /// Failed permanently in an earlier invocation.
+    AlreadyFailed,
+    /// Failed permanently now.
+    Failed {
+        reason: String,
+        attempts: u32,
+    },
+    /// Left for a retry; `attempts` (over every invocation) when the target was tried and failed.
+    Retryable {
+        reason: String,
+        attempts: Option<u32>,
+    },
+}
+
+impl StepOutcome {
+    fn retryable(reason: impl Into<String>) -> Self {
+        StepOutcome::Retryable {
+            reason: reason.into(),
+            attempts: None,
+        }
+    }
+}
+
+/// A failed attempt, for [`Pipeline::after_failure`].
+struct Failed<'a> {
+    claim: &'a Claim,
+    attempt: u32,
+    failure: &'a NotifyError,
+    variables: &'a Variables,
+    deadline: Instant,
+}
+
+/// One attempt's result and when it happened.
+struct Attempt {
+    result: Result<Sent, NotifyError>,
+    time: chrono::DateTime<Utc>,
+    latency_ms: u64,
+}
+
+impl<N, D, S, L> Pipeline<N, D, S, L>
+where
+    N: Notifier,
+    D: DefinitionSource,
+    S: Secrets,
+    L: DeliveryLog,
+{
+    /// Delivers every message of one route, in order; a failed step stops the route (later steps
+    /// depend on earlier ones, as in the product's step semantics).
+    pub(crate) async fn deliver_route(
+        &self,
+        route: &Route<'_>,
+        alert: &alert_model::Alert,
+        deadline: Instant,
+    ) -> RouteOutcome {
+        let failure = |step: Option<String>, reason: String, attempts: u32, outcome| RouteFailure {
+            kind: N::KIND,
+            alert_id: alert.alert.alert_guid.clone(),
+            integration_id: route.integration.id.clone(),
+            step,
+            reason,
+            attempts,
+            outcome,
+        };
+        let input = Preparation {
+            alert,
+            secrets: &self.secrets,
+            engine: &self.engine,
+            now: Utc::now(),
+        };
+        let prepared = match prepare(&self.notifier, route, &input).await {
+            Ok(prepared) => prepared,
+            Err((variables, failure_error)) => {
+                let reason = variables.redact(&failure_error.to_string());
+                return if failure_error.is_retryable() {
+                    warn!(%reason, "route preparation failed, will retry");
+                    let failed = failure(None, reason, 0, FailureOutcome::Retryable);
+                    RouteOutcome::Retryable {
+                        failure: failed,
+                        reported: true,
+                    }
+                } else {
+                    error!(%reason, "route failed permanently");
+                    RouteOutcome::Failed(Some(failure(None, reason, 0, FailureOutcome::Permanent)))
+                };
+            }
+        };
+        let mut sent_any = false;
+        for (outgoing, shown) in prepared.messages.iter().zip(&prepared.shown) {
+            // An alert that reaches one integration through two alert definitions is two
+            // deliveries, as in the product we replace: the key's step is scoped by the definition.
+            let key = DeliveryKey {
+                alert_id: alert.alert.alert_guid.clone(),
+                integration_id: route.integration.id.clone(),
+                step: format!("{}/{}", route.definition.id, outgoing.step),
+            };
+            let span = info_span!("step", step = %outgoing.step);
+            let outcome = self
+                .deliver_step(&key, outgoing, shown, &prepared, deadline)
+                .instrument(span)
+                .await;
+            let step = Some(key.step.clone());
+            match outcome {
+                StepOutcome::Delivered => sent_any = true,
+                StepOutcome::AlreadyDelivered => {}
+                StepOutcome::AlreadyFailed => return RouteOutcome::Failed(None),
+                StepOutcome::Failed { reason, attempts } => {
+                    let failed = failure(step, reason, attempts, FailureOutcome::Permanent);
+                    return RouteOutcome::Failed(Some(failed));
+                }
+                StepOutcome::Retryable { reason, attempts } => {
+                    let reported = attempts.is_some();
+                    let failed = failure(step, reason, attempts.unwrap_or(0), FailureOutcome::Retryable);
+                    return RouteOutcome::Retryable {
+                        failure: failed,
+                        reported,
+                    };
+                }
+            }
+        }
+        if prepared.messages.is_empty() {
+            info!("the route has nothing to send");
+        }
+        if sent_any {
+            RouteOutcome::Delivered
+        } else {
+            RouteOutcome::Skipped
+        }
+    }
+
+    /// Claims one message, then sends it until it is delivered, fails permanently, or is left for a
+    /// later invocation.
+    async fn deliver_step(
+        &self,
+        key: &DeliveryKey,
+        outgoing: &Outgoing<N::Message>,
+        shown: &serde_json::Value,
+        prepared: &Prepared<N::Message>,
+        deadline: Instant,
+    ) -> StepOutcome {
+        if Instant::now() >= deadline {
+            return StepOutcome::retryable("the invocation deadline was reached before sending");
+        }
+        let variables = &prepared.variables;
+        let mut claim = match self.claim_step(key, variables).await {
+            Ok(claim) => claim,
+            Err(outcome) => return outcome,
+        };
+        let summary = serde_json::to_string(shown).unwrap_or_default();
+        let previous = self.record_takeover(&claim, &summary, variables).await;
+        let mut attempt_in_invocation = 0;
+        loop {
+            attempt_in_invocation += 1;
+            if let Err(outcome) = self.keep_claim(&mut claim, variables).await {
+                return outcome;
+            }
+            let attempt = previous + attempt_in_invocation;
+            let tried = self.send_once(&outgoing.message, deadline).await;
+            self.record(&claim, attempt, &tried, &summary, variables).await;
+            let failure = match tried.result {
+                Ok(sent) => {
+                    info!(attempt, status = ?sent.status, latency_ms = tried.latency_ms, "delivered");
+                    let finish = Finish::Delivered {
+                        external_id: sent.external_id.map(|id| variables.redact(&id)),
+                    };
+                    self.finish_logged(&claim, &finish, variables, deadline).await;
+                    return StepOutcome::Delivered;
+                }
+                Err(failure) => failure,
+            };
+            let decision = decide(
+                &self.settings,
+                attempt_in_invocation,
+                &failure,
+                Instant::now(),
+                deadline,
+                fastrand::f64(),
+            );
+            let failed = Failed {
+                claim: &claim,
+                attempt,
+                failure: &failure,
+                variables,
+                deadline,
+            };
+            match self.after_failure(failed, decision).await {
+                Some(outcome) => return outcome,
+                None => continue,
+            }
+        }
+    }
+
+    /// Acts on the decision after a failed attempt: waits for the retry (`None`), or ends the claim
+    /// as failed or released and says how the step ended.
+    async fn after_failure(&self, failed: Failed<'_>, decision: Decision) -> Option<StepOutcome> {
+        let Failed {
+            claim,
+            attempt,
+            failure,
+            variables,
+            deadline,
+        } = failed;
+        let reason = variables.redact(&failure.to_string());
+        let status = failure.status();
+        match decision {
+            Decision::RetryAfter(wait) => {
+                warn!(attempt, ?status, %reason, wait_ms = wait.as_millis() as u64, "retrying");
+                tokio::time::sleep(wait).await;
+                None
+            }
+            Decision::Permanent => {
+                error!(attempt, ?status, %reason, "failed permanently");
+                let finish = Finish::FailedPermanently {
+                    error: truncate_utf8(&reason, 1024),
+                };
+                self.finish_logged(claim, &finish, variables, deadline).await;
+                Some(StepOutcome::Failed {
+                    reason,
+                    attempts: attempt,
+                })
+            }
+            Decision::Release(why) => {
+                warn!(attempt, ?status, %reason, why, "released for a later retry");
+                let finish = Finish::ReleasedForRetry {
+                    error: truncate_utf8(&reason, 1024),
+                };
+                self.finish_logged(claim, &finish, variables, deadline).await;
+                Some(StepOutcome::Retryable {
+                    reason: format!("{reason} ({why})"),
+                    attempts: Some(attempt),
+                })
+            }
+        }
+    }
+
+    /// Takes the message's claim, or says why not (sent before, failed before, held elsewhere,
+    /// the log unreachable: without a claim there is no idempotency, so nothing is sent).
+    async fn claim_step(&self, key: &DeliveryKey, variables: &Variables) -> Result<Claim, StepOutcome> {
+        match self.deliveries.claim(key).await {
+            Ok(ClaimOutcome::Claimed(claim)) => Ok(claim),
+            Ok(ClaimOutcome::AlreadyDelivered) => {
+                info!("already delivered, skipped");
+                Err(StepOutcome::AlreadyDelivered)
+            }
+            Ok(ClaimOutcome::AlreadyFailed) => {
+                info!("failed permanently earlier, not sent again");
+                Err(StepOutcome::AlreadyFailed)
+            }
+            Ok(ClaimOutcome::InFlight) => {
+                warn!("another invocation is sending this message");
+                Err(StepOutcome::retryable(
+                    "another invocation holds the delivery claim",
+                ))
+            }
+            Err(log_error) => {
+                let reason = variables.redact(&log_error.to_string());
+                if log_error.is_permanent() {
+                    // The store refuses the item itself: every retry would be refused again.
+                    error!(%reason, "the delivery log refuses this message's claim");
+                    return Err(StepOutcome::Failed { reason, attempts: 0 });
+                }
+                error!(%reason, "cannot claim the delivery");
+                Err(StepOutcome::retryable(reason))
+            }
+        }
+    }
+
+    /// A claim must outlive the attempt about to start, or another invocation could take it over
+    /// and send too: renewed when it would expire within an attempt's time and the margin.
+    async fn keep_claim(&self, claim: &mut Claim, variables: &Variables) -> Result<(), StepOutcome> {
+        let needed = self.settings.attempt_time + self.settings.claim_margin;
+        let holds_until =
+            |claim: &Claim| Duration::from_millis(claim.expires_ms.saturating_sub(self.deliveries.now_ms()));
+        if holds_until(claim) >= needed {
+            return Ok(());
+        }
+        match self.deliveries.renew(claim).await {
+            Ok(()) if holds_until(claim) >= needed => Ok(()),
+            Ok(()) => {
+                warn!(
+                    "the claim lifetime is shorter than one attempt; not sent (raise TOCSIN_CLAIM_SECONDS)"
+                );
+                Err(StepOutcome::retryable(
+                    "the claim lifetime is shorter than one attempt and its margin (TOCSIN_CLAIM_SECONDS)",
+                ))
+            }
+            Err(log_error) => {
+                let reason = variables.redact(&log_error.to_string());
+                warn!(%reason, "cannot renew the claim; not sent");
+                Err(StepOutcome::retryable(format!(
+                    "the claim could not be renewed before the attempt: {reason}"
+                )))
+            }
+        }
+    }
+
+    /// For a claim taken over from an invocation that stopped mid-delivery, an attempt record saying
+    /// that its attempt ended without an outcome. The attempts made before this invocation.
+    async fn record_takeover(&self, claim: &Claim, summary: &str, variables: &Variables) -> u32 {
+        if !claim.taken_over {
+            return claim.previous_attempts;
+        }
+        let attempt = claim.previous_attempts + 1;
+        warn!(
+            attempt,
+            "took over an expired claim: the previous attempt ended without an outcome"
+        );
+        let record = DeliveryRecord {
+            key: claim.key.clone(),
+            attempt,
+            time: Utc::now(),
+            outcome: AttemptOutcome::Retryable,
+            http_status: None,
+            latency_ms: 0,
+            error: Some(TAKEN_OVER.to_owned()),
+            request: summary.to_owned(),
+            response: String::new(),
+        };
+        if let Err(log_error) = self.deliveries.record_attempt(&record).await {
+            warn!(error = %variables.redact(&log_error.to_string()), "cannot record the lost attempt");
+        }
+        attempt
+    }
+
+    /// One send, bounded by the invocation's deadline; at most `max_concurrent_sends` messages on
+    /// the wire at once over every route (Lambda gives a function 1,024 file descriptors, and each
+    /// send in flight holds a connection and its buffers). A retry's backoff holds no permit.
+    async fn send_once(&self, message: &N::Message, deadline: Instant) -> Attempt {
+        let mut started = Instant::now();
+        let mut time = Utc::now();
+        let remaining = deadline.saturating_duration_since(started);
+        let send = async {
+            let _permit = self.sends.acquire().await.ok();
+            started = Instant::now();
+            time = Utc::now();
+            self.notifier.send(message).await
+        };
+        let result = match tokio::time::timeout(remaining, send).await {
+            Ok(result) => result,
+            Err(_) => Err(NotifyError::retryable(
+                "the invocation deadline was reached while sending",
+            )),
+        };
+        Attempt {
+            result,
+            time,
+            latency_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// The attempt record of `tried`, redacted and bounded.
+    async fn record(
+        &self,
+        claim: &Claim,
+        attempt: u32,
+        tried: &Attempt,
+        summary: &str,
+        variables: &Variables,
+    ) {
+        let (outcome, http_status, error, response) = match &tried.result {
+            Ok(sent) => (
+                AttemptOutcome::Delivered,
+                sent.status,
+                None,
+                variables.redact(&sent.response),
+            ),
+            Err(failure) => (
+                if failure.is_retryable() {
+                    AttemptOutcome::Retryable
+                } else {
+                    AttemptOutcome::Permanent
+                },
+                failure.status(),
+                Some(variables.redact(&failure.to_string())),
+                String::new(),
+            ),
+        };
+        let record = DeliveryRecord {
+            key: claim.key.clone(),
+            attempt,
+            time: tried.time,
+            outcome,
+            http_status,
+            latency_ms: tried.latency_ms,
+            error,
+            request: summary.to_owned(),
+            response,
+        };
+        if let Err(log_error) = self.deliveries.record_attempt(&record).await {
+            warn!(error = %variables.redact(&log_error.to_string()), "cannot record the attempt");
+        }
+    }
+
+    /// [`Pipeline::finish`], logging a failure.
+    async fn finish_logged(&self, claim: &Claim, finish: &Finish, variables: &Variables, deadline: Instant) {
+        if let Err(log_error) = self.finish(claim, finish, deadline).await {
+            error!(error = %variables.redact(&log_error.to_string()), "cannot record the outcome");
+        }
+    }
+
+    /// Ends a claim, trying again while the delivery log is unreachable, until the invocation's own
+    /// deadline (`deadline` is the sending deadline; the safety margin after it exists for this).
+    ///
+    /// A delivered message whose claim is not marked delivered would be sent again by a later copy
+    /// of the event once the claim expires: recording the outcome is worth the rest of the
+    /// invocation. A claim taken over meanwhile is not retried (the other invocation owns it now).
+    async fn finish(
+        &self,
+        claim: &Claim,
+        finish: &Finish,
+        deadline: Instant,
+    ) -> Result<(), crate::deliveries::DeliveryLogError> {
+        let last_chance = (deadline + self.settings.safety_margin)
+            .checked_sub(Duration::from_millis(100))
+            .unwrap_or(deadline);
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.deliveries.finish(claim, finish).await {
+                Ok(()) => return Ok(()),
+                Err(error @ crate::deliveries::DeliveryLogError::ClaimLost(_)) => return Err(error),
+                Err(error) => {
+                    if Instant::now() + wait >= last_chance {
+                        return Err(error);
+                    }
+                    warn!(error = %error, wait_ms = wait.as_millis() as u64, "cannot end the claim yet, trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+}
