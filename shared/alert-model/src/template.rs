@@ -46,6 +46,7 @@ use crate::Alert;
 mod bounds;
 mod datetime;
 mod helpers;
+mod operators;
 mod prepass;
 #[cfg(test)]
 mod tests;
@@ -227,12 +228,24 @@ impl Engine {
                 drop(env);
                 let translated = prepass::translate(template, escape == Escape::Url)
                     .map_err(|err| prepass_error(source, template, err))?;
+                let jinja = operators::rewrite(&translated)
+                    .map_err(|refusal| refusal_error(source, refusal, &translated))?;
                 let mut env = self.env.write().unwrap_or_else(PoisonError::into_inner);
                 if env.templates().count() >= MAX_CACHED {
                     env.clear_templates();
                 }
-                env.add_template_owned(name.clone(), translated.clone())
-                    .map_err(|err| minijinja_error(source, &err, None, Some(&translated)))?;
+                env.add_template_owned(name.clone(), jinja.clone())
+                    .map_err(|err| minijinja_error(source, &err, None, Some(&jinja)))?;
+                let verified = env
+                    .get_template(&name)
+                    .map_err(|err| minijinja_error(source, &err, None, Some(&jinja)))
+                    .and_then(|compiled| {
+                        operators::verify(&compiled).map_err(|reason| error(source, None, reason))
+                    });
+                if let Err(err) = verified {
+                    env.remove_template(&name);
+                    return Err(err);
+                }
                 render_cached(&env)
             }
         }?;
@@ -292,14 +305,19 @@ impl Engine {
         groups
     }
 
-    /// Checks the syntax of `template` without rendering it (for `tocsin validate`).
+    /// Checks the syntax of `template` without rendering it (for `tocsin validate`), and refuses
+    /// an operator over constants that would build more than [`MAX_BUILT_BYTES`] (sized, never
+    /// built: `{{ "x" * 100000000 }}` is refused at once).
     pub fn check(&self, source: TemplateSource<'_>, template: &str) -> Result<(), TemplateError> {
         let translated =
             prepass::translate(template, false).map_err(|err| prepass_error(source, template, err))?;
+        let jinja =
+            operators::rewrite(&translated).map_err(|refusal| refusal_error(source, refusal, &translated))?;
         let env = Environment::empty();
-        env.template_from_str(&translated)
-            .map(|_| ())
-            .map_err(|err| minijinja_error(source, &err, None, Some(&translated)))
+        let compiled = env
+            .template_from_str(&jinja)
+            .map_err(|err| minijinja_error(source, &err, None, Some(&jinja)))?;
+        operators::verify(&compiled).map_err(|reason| error(source, None, reason))
     }
 }
 
@@ -337,6 +355,13 @@ fn error(source: TemplateSource<'_>, line: Option<usize>, reason: impl Into<Stri
 
 fn prepass_error(source: TemplateSource<'_>, template: &str, err: prepass::PrepassError) -> TemplateError {
     error(source, Some(prepass::line_of(template, err.offset)), err.reason)
+}
+
+fn refusal_error(source: TemplateSource<'_>, refusal: operators::Refusal, jinja: &str) -> TemplateError {
+    match refusal {
+        operators::Refusal::Syntax(err) => minijinja_error(source, &err, None, Some(jinja)),
+        operators::Refusal::At { line, reason } => error(source, Some(line), reason),
+    }
 }
 
 /// What a render needs to name an undefined variable.

@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use minijinja::{Error, ErrorKind, State, Value, value::Object};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::datetime;
 pub(super) use super::datetime::looks_like_offset;
+use super::{bounds, datetime};
 
 /// How many arguments a helper takes.
 #[derive(Debug, Clone, Copy)]
@@ -153,6 +153,13 @@ impl Object for Internal {
                 Some(text) if is_url_base(text) => self.encoded(text.to_owned(), Encoding::Url),
                 _ => args.first().cloned().unwrap_or(Value::UNDEFINED),
             });
+        }
+        match (method, args) {
+            ("tilde", [a, b]) => return bounds::tilde(a, b),
+            ("plus", [a, b]) => return bounds::plus(a, b),
+            ("times", [a, b]) => return bounds::times(a, b),
+            ("needle", [value]) => return bounds::needle(value),
+            _ => {}
         }
         if method == "concat" {
             let mut text = String::new();

@@ -1180,9 +1180,13 @@ fn every_bound_ends_in_a_clear_error_naming_integration_field_and_line() {
             2,
             "recursion limit exceeded",
         ),
-        // Numbers and strings: minijinja refuses overflowing powers and huge repetitions, the
-        // engine any value larger than the output.
-        ("x\n{{ 'x' * 10**9 }}", 2, "repeated string is too large"),
+        // Numbers and strings: minijinja refuses overflowing powers, the engine huge repetitions
+        // and any value larger than the output.
+        (
+            "x\n{{ 'x' * 10**9 }}",
+            2,
+            "the `*` operator would build a string of more than 4194304 bytes",
+        ),
         ("x\n{{ 10**100 }}", 2, "unable to calculate 10 ** 100"),
         (
             "x\n{{ 'x' * 2000000 }}",
@@ -1239,7 +1243,7 @@ fn every_bound_ends_in_a_clear_error_naming_integration_field_and_line() {
         (
             "x\n{{ ([1] * 10**8)|list|length }}",
             2,
-            "`list` would build more than 4194304 bytes",
+            "the `*` operator would build a sequence of more than 524288 items",
         ),
         (
             "x\n{{ ([monitor.notes] * 100)|tojson|length }}",
