@@ -31,6 +31,7 @@
 //!   authors; alert values are data and can never trigger any of this.
 
 use std::{
+    borrow::Cow,
     collections::BTreeMap,
     io,
     sync::{
@@ -469,6 +470,10 @@ fn undefined_names(scope: &Scope<'_>, line: Option<usize>) -> Vec<String> {
     let resolves = |path: &str| {
         let mut segments = path.split('.');
         let Some(first) = segments.next() else { return true };
+        if first == prepass::INTERNAL {
+            // The engine's own calls (helpers, operators).
+            return true;
+        }
         let mut value = scope.values.get_attr(first).unwrap_or(Value::UNDEFINED);
         if value.is_undefined() {
             return globals.iter().any(|name| name == first);
@@ -579,14 +584,16 @@ fn format_value(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> R
             "the rendered output is larger than {MAX_OUTPUT_BYTES} bytes"
         )));
     }
-    let owned;
     let text = match value.as_str() {
-        Some(text) => text,
-        None if value.is_none() || value.is_undefined() => "",
-        None => {
-            owned = value.to_string();
-            owned.as_str()
-        }
+        Some(text) => Cow::Borrowed(text),
+        None if value.is_none() || value.is_undefined() => Cow::Borrowed(""),
+        // A sequence or map is written out only up to the output limit: its items may share one
+        // large string many times, and its text could be far larger than its memory.
+        None => bounds::text_within(value, MAX_OUTPUT_BYTES).ok_or_else(|| {
+            helpers::failure(format!(
+                "a value written out as text is larger than the output limit of {MAX_OUTPUT_BYTES} bytes"
+            ))
+        })?,
     };
     // Checked before escaping, which would copy the text once more.
     if text.len() > MAX_OUTPUT_BYTES {
@@ -599,9 +606,9 @@ fn format_value(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> R
     // An encoder's output is written unescaped only where its encoding fits.
     let safe = value.is_safe()
         && internal
-            .and_then(|internal| internal.encoding_of(text))
+            .and_then(|internal| internal.encoding_of(&text))
             .is_none_or(|encoding| fits(encoding, mode));
-    let escaped = escape_text(mode, text, safe)?;
+    let escaped = escape_text(mode, &text, safe)?;
     if let Some(internal) = internal {
         let formatted = internal.formatted.fetch_add(escaped.len(), Ordering::Relaxed) + escaped.len();
         if formatted > MAX_BUILT_BYTES {
@@ -640,18 +647,28 @@ fn escape_filter(state: &State<'_, '_>, value: &Value) -> Result<Value, minijinj
         AutoEscape::None => AutoEscape::Html,
         other => other,
     };
-    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    let text = bounded_text(value)?;
     escape_text(mode, &text, false).map(Value::from_safe_string)
 }
 
+/// `value` as text for a filter of the engine's, refused beyond [`MAX_BUILT_BYTES`].
+fn bounded_text(value: &Value) -> Result<Cow<'_, str>, minijinja::Error> {
+    bounds::text_within(value, MAX_BUILT_BYTES).ok_or_else(|| {
+        helpers::failure(format!(
+            "a filter's input is larger than {MAX_BUILT_BYTES} bytes; bound it"
+        ))
+    })
+}
+
 /// `|firstline`: the first non-blank line, trimmed (for subjects and summaries).
-fn first_line(value: &Value) -> String {
-    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-    text.lines()
+fn first_line(value: &Value) -> Result<String, minijinja::Error> {
+    let text = bounded_text(value)?;
+    Ok(text
+        .lines()
         .map(str::trim)
         .find(|line| !line.is_empty())
         .unwrap_or_default()
-        .to_owned()
+        .to_owned())
 }
 
 fn html_escape(text: &str) -> String {

@@ -329,6 +329,12 @@ pub(super) fn plus(a: &Value, b: &Value) -> Result<Value, Error> {
     {
         return Err(failure(Operator::Plus.too_large(limit)));
     }
+    if let (Some(a), Some(b)) = (a.as_str(), b.as_str()) {
+        return Ok(Value::from([a, b].concat()));
+    }
+    if let Some((a, b)) = integers(a, b) {
+        return Ok(integer(a + b));
+    }
     native(Operator::Plus, a, b)
 }
 
@@ -348,7 +354,31 @@ pub(super) fn times(a: &Value, b: &Value) -> Result<Value, Error> {
     {
         return Err(failure(Operator::Times.too_large(limit)));
     }
+    let repeat = |text: &str, count: &Value| count.as_usize().map(|count| Value::from(text.repeat(count)));
+    if let Some(repeated) = a.as_str().and_then(|text| repeat(text, b)) {
+        return Ok(repeated);
+    }
+    if let Some(repeated) = b.as_str().and_then(|text| repeat(text, a)) {
+        return Ok(repeated);
+    }
+    if let Some((a, b)) = integers(a, b) {
+        return Ok(integer(a * b));
+    }
     native(Operator::Times, a, b)
+}
+
+/// Both operands as integers when both are integers that fit an `i64` (the common case, computed
+/// here as minijinja does: in 128 bits, which two `i64` cannot overflow by `+` or `*`).
+fn integers(a: &Value, b: &Value) -> Option<(i128, i128)> {
+    if !a.is_integer() || !b.is_integer() {
+        return None;
+    }
+    Some((i128::from(a.as_i64()?), i128::from(b.as_i64()?)))
+}
+
+/// An integer result as minijinja stores it: an `i64` when it fits.
+fn integer(value: i128) -> Value {
+    i64::try_from(value).map_or_else(|_| Value::from(value), Value::from)
 }
 
 /// The left operand of `in`: refused when minijinja would write it out as text larger than
@@ -386,7 +416,8 @@ fn sized(value: &Value) -> Sized {
 }
 
 /// minijinja's own `+` or `*` (its operators are not public), evaluated by a compiled expression
-/// of a private environment. Only called once the result is known to be small.
+/// of a private environment: sequences, floats, and the operands it refuses, with its own errors.
+/// Only called once the result is known to be small.
 fn native(operator: Operator, a: &Value, b: &Value) -> Result<Value, Error> {
     struct Native {
         plus: Expression<'static, 'static>,
