@@ -83,15 +83,26 @@ pub(super) fn verify(template: &minijinja::Template<'_, '_>) -> Result<(), Strin
 }
 
 fn verify_instructions(instructions: &Instructions<'_>) -> Result<(), String> {
+    let mut previous: Option<&Instruction<'_>> = None;
     for index in 0..instructions.len() {
         let Ok(index) = u32::try_from(index) else {
             return Err("the template is too long".to_owned());
         };
-        let operator = match instructions.get(index) {
-            Some(Instruction::Add) => "+",
-            Some(Instruction::Mul) => "*",
-            Some(Instruction::StringConcat) => "~",
-            _ => continue,
+        let instruction = instructions.get(index);
+        let operator = match (previous, instruction) {
+            // The counter minijinja itself keeps for a loop with a condition
+            // (`{% for x in xs if … %}`): a number added to anything builds no string or sequence.
+            (Some(Instruction::LoadConst(value)), Some(Instruction::Add)) if value.is_number() => {
+                previous = instruction;
+                continue;
+            }
+            (_, Some(Instruction::Add)) => "+",
+            (_, Some(Instruction::Mul)) => "*",
+            (_, Some(Instruction::StringConcat)) => "~",
+            _ => {
+                previous = instruction;
+                continue;
+            }
         };
         let line = instructions
             .get_line(index)

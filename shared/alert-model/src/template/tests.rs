@@ -1583,6 +1583,11 @@ fn operators_keep_their_meaning() {
             "{% set ns = namespace(s='') %}{% for i in range(3) %}{% set ns.s = ns.s ~ i %}{% endfor %}{{ ns.s }}",
             "012",
         ),
+        // minijinja counts the items of a loop with a condition with its own `+`.
+        (
+            "{% for x in [1, 2, 3] if x * 2 > 2 %}{{ (x + loop.index) ~ ',' }}{{ loop.length }}{% endfor %}",
+            "3,25,2",
+        ),
     ];
     for (template, expected) in cases {
         assert_eq!(ok(template, Escape::Text), *expected, "{template}");
