@@ -22,13 +22,19 @@
 //!   errors naming the template's integration, field and line.
 //! - Bounded: a render executes at most [`FUEL`] instructions, writes at most [`MAX_OUTPUT_BYTES`],
 //!   formats at most [`MAX_BUILT_BYTES`] of values (captures such as `{% set x %}…{% endset %}` and
-//!   macro calls included), and no builtin filter call builds more than [`MAX_BUILT_BYTES`] (see
-//!   [`MAX_INTEGER_ARGUMENT`]); minijinja itself caps recursion (500 levels at run time, 150 when
-//!   parsing), `range` (100,000 items) and string repetition (100 MB). Not bounded by the engine:
-//!   the strings the `~`, `+` and `*` operators build without writing them (minijinja has no hook
-//!   for operator results), so a template that doubles a string in a loop of assignments can
-//!   exhaust the function's memory. Templates are configuration written by the definitions'
-//!   authors; alert values are data and can never trigger any of this.
+//!   macro calls included), and no builtin filter call, helper call or operator builds a string of
+//!   more than [`MAX_BUILT_BYTES`] or a sequence of more than [`MAX_ITEMS`] items (see
+//!   [`MAX_INTEGER_ARGUMENT`]). minijinja has no hook for the `~`, `+` and `*` operators and folds
+//!   them over constants while compiling, so each template is parsed with minijinja's own parser
+//!   and its operators are rewritten into size-checked calls before minijinja compiles it; a
+//!   compiled template still holding one is refused, and [`Engine::check`] sizes the operators
+//!   over constants without building them. A value written out as text (into the output, by `~`,
+//!   by `in`, by a filter or a helper) is written only up to its limit. minijinja itself caps
+//!   recursion (500 levels at run time, 150 when parsing) and `range` (100,000 items). Not bounded
+//!   by the engine: the nesting depth of data a template builds in a loop
+//!   (`{% set ns.l = [ns.l] %}` 100,000 times overflows a 2 MiB stack). Templates are
+//!   configuration written by the definitions' authors; alert values are data and can never
+//!   trigger any of this.
 
 use std::{
     borrow::Cow,
@@ -113,7 +119,7 @@ pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 /// bytes one builtin filter call may build.
 pub const MAX_BUILT_BYTES: usize = 4 * MAX_OUTPUT_BYTES;
 
-pub use bounds::MAX_INTEGER_ARGUMENT;
+pub use bounds::{MAX_INTEGER_ARGUMENT, MAX_ITEMS};
 
 /// Compiled templates kept at most; the cache is emptied when it would grow beyond.
 const MAX_CACHED: usize = 512;

@@ -40,7 +40,7 @@ const ITEM_BYTES: usize = 8;
 const MAX_DEPTH: usize = 32;
 
 /// Most items of a sequence the `+` and `*` operators build (what [`MAX_BUILT_BYTES`] allows at
-/// [`ITEM_BYTES`] an item).
+/// 8 bytes an item).
 pub const MAX_ITEMS: usize = MAX_BUILT_BYTES / ITEM_BYTES;
 
 /// Replaces the builtin filters that build values with size-checked versions.
