@@ -247,7 +247,7 @@ impl Engine {
                     .get_template(&name)
                     .map_err(|err| minijinja_error(source, &err, None, Some(&jinja)))
                     .and_then(|compiled| {
-                        operators::verify(&compiled).map_err(|reason| error(source, None, reason))
+                        operators::verify(&compiled).map_err(|(line, reason)| error(source, line, reason))
                     });
                 if let Err(err) = verified {
                     env.remove_template(&name);
@@ -324,7 +324,7 @@ impl Engine {
         let compiled = env
             .template_from_str(&jinja)
             .map_err(|err| minijinja_error(source, &err, None, Some(&jinja)))?;
-        operators::verify(&compiled).map_err(|reason| error(source, None, reason))
+        operators::verify(&compiled).map_err(|(line, reason)| error(source, line, reason))
     }
 }
 

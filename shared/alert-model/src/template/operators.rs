@@ -47,11 +47,12 @@ pub(super) enum Refusal {
 /// Rewrites the operators of Jinja template `source` into bounded calls (see the module's
 /// documentation). Line breaks are kept.
 pub(super) fn rewrite(source: &str) -> Result<String, Refusal> {
-    let syntax = || SyntaxConfig;
+    // minijinja's defaults, as the engine's environment has them.
     let whitespace = WhitespaceConfig::default();
-    let tree = machinery::parse(source, "<template>", syntax(), whitespace).map_err(Refusal::Syntax)?;
+    let tree = machinery::parse(source, "<template>", SyntaxConfig::default(), whitespace)
+        .map_err(Refusal::Syntax)?;
     let mut tokens = Vec::new();
-    for token in machinery::tokenize(source, false, syntax(), whitespace) {
+    for token in machinery::tokenize(source, false, SyntaxConfig::default(), whitespace) {
         let (token, span) = token.map_err(Refusal::Syntax)?;
         let operator = match token {
             Token::Tilde => Operator::Tilde,
@@ -74,19 +75,20 @@ pub(super) fn rewrite(source: &str) -> Result<String, Refusal> {
 }
 
 /// Refuses a compiled template that still holds an instruction building a string or sequence
-/// without a bound (the rewrite should have turned every one of them into a call).
-pub(super) fn verify(template: &minijinja::Template<'_, '_>) -> Result<(), String> {
+/// without a bound (the rewrite should have turned every one of them into a call): `Err` with the
+/// line, when known, and the reason.
+pub(super) fn verify(template: &minijinja::Template<'_, '_>) -> Result<(), (Option<usize>, String)> {
     let compiled = machinery::get_compiled_template(template);
     std::iter::once(&compiled.instructions)
         .chain(compiled.blocks.values())
         .try_for_each(verify_instructions)
 }
 
-fn verify_instructions(instructions: &Instructions<'_>) -> Result<(), String> {
+fn verify_instructions(instructions: &Instructions<'_>) -> Result<(), (Option<usize>, String)> {
     let mut previous: Option<&Instruction<'_>> = None;
     for index in 0..instructions.len() {
         let Ok(index) = u32::try_from(index) else {
-            return Err("the template is too long".to_owned());
+            return Err((None, "the template is too long".to_owned()));
         };
         let instruction = instructions.get(index);
         let operator = match (previous, instruction) {
@@ -104,12 +106,11 @@ fn verify_instructions(instructions: &Instructions<'_>) -> Result<(), String> {
                 continue;
             }
         };
-        let line = instructions
-            .get_line(index)
-            .map(|line| format!(" on line {line}"))
-            .unwrap_or_default();
-        return Err(format!(
-            "the `{operator}` operator{line} escaped the engine's size bound; the template is refused"
+        return Err((
+            instructions.get_line(index),
+            format!(
+                "the engine could not bound this `{operator}` operator; the template is refused (an engine defect: please report it)"
+            ),
         ));
     }
     Ok(())
@@ -559,6 +560,29 @@ mod tests {
             }
         }
         assert!(rewrite("{{ 'x' * 1000 ~ 'y' }}{{ 3 * 4 + 1 }}").is_ok());
+    }
+
+    #[test]
+    fn verify_refuses_an_operator_left_in_the_compiled_template() {
+        let env = minijinja::Environment::empty();
+        for (source, line) in [
+            ("x\n{{ a ~ b }}", 2),
+            ("{{ a + b }}", 1),
+            ("{% set c = a * 2 %}", 1),
+        ] {
+            let compiled = env.template_from_str(source).expect("compiles");
+            let (found, reason) = verify(&compiled).expect_err("refused");
+            assert_eq!(found, Some(line), "{source}");
+            assert!(reason.contains("could not bound"), "{reason}");
+            let jinja = rewritten(source);
+            let compiled = env.template_from_str(&jinja).expect("compiles");
+            assert_eq!(verify(&compiled), Ok(()), "{jinja}");
+        }
+        // minijinja's own counter of a loop with a condition is a number added: allowed.
+        let compiled = env
+            .template_from_str("{% for x in xs if x %}{{ loop.index }}{% endfor %}")
+            .expect("compiles");
+        assert_eq!(verify(&compiled), Ok(()));
     }
 
     #[test]
