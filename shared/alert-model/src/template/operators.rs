@@ -46,6 +46,8 @@ pub(super) enum Refusal {
 
 /// Rewrites the operators of Jinja template `source` into bounded calls (see the module's
 /// documentation). Line breaks are kept.
+// `SyntaxConfig` is a unit struct only without minijinja's `custom_syntax` feature.
+#[allow(clippy::default_constructed_unit_structs)]
 pub(super) fn rewrite(source: &str) -> Result<String, Refusal> {
     // minijinja's defaults, as the engine's environment has them.
     let whitespace = WhitespaceConfig::default();
