@@ -294,7 +294,14 @@ fn every_template_bound_ends_in_an_error_naming_integration_field_and_line() {
             "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
             "recursion limit exceeded",
         ),
-        ("{{ 'x' * 10**9 }}", "repeated string is too large"),
+        (
+            "{{ 'x' * 10**9 }}",
+            "the `*` operator would build a string of more than 4194304 bytes",
+        ),
+        (
+            "{% set ns = namespace(s='x') %}{% for i in range(31) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            "the `~` operator would build a string of more than 4194304 bytes",
+        ),
         ("{{ 'x' * 2000000 }}", "is larger than the output limit"),
         (
             "{% for i in range(100) %}{{@monitor.notes}}{% endfor %}",

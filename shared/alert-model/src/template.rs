@@ -22,15 +22,22 @@
 //!   errors naming the template's integration, field and line.
 //! - Bounded: a render executes at most [`FUEL`] instructions, writes at most [`MAX_OUTPUT_BYTES`],
 //!   formats at most [`MAX_BUILT_BYTES`] of values (captures such as `{% set x %}…{% endset %}` and
-//!   macro calls included), and no builtin filter call builds more than [`MAX_BUILT_BYTES`] (see
-//!   [`MAX_INTEGER_ARGUMENT`]); minijinja itself caps recursion (500 levels at run time, 150 when
-//!   parsing), `range` (100,000 items) and string repetition (100 MB). Not bounded by the engine:
-//!   the strings the `~`, `+` and `*` operators build without writing them (minijinja has no hook
-//!   for operator results), so a template that doubles a string in a loop of assignments can
-//!   exhaust the function's memory. Templates are configuration written by the definitions'
-//!   authors; alert values are data and can never trigger any of this.
+//!   macro calls included), and no builtin filter call, helper call or operator builds a string of
+//!   more than [`MAX_BUILT_BYTES`] or a sequence of more than [`MAX_ITEMS`] items (see
+//!   [`MAX_INTEGER_ARGUMENT`]). minijinja has no hook for the `~`, `+` and `*` operators and folds
+//!   them over constants while compiling, so each template is parsed with minijinja's own parser
+//!   and its operators are rewritten into size-checked calls before minijinja compiles it; a
+//!   compiled template still holding one is refused, and [`Engine::check`] sizes the operators
+//!   over constants without building them. A value written out as text (into the output, by `~`,
+//!   by `in`, by a filter or a helper) is written only up to its limit. minijinja itself caps
+//!   recursion (500 levels at run time, 150 when parsing) and `range` (100,000 items). Not bounded
+//!   by the engine: the nesting depth of data a template builds in a loop
+//!   (`{% set ns.l = [ns.l] %}` 100,000 times overflows a 2 MiB stack). Templates are
+//!   configuration written by the definitions' authors; alert values are data and can never
+//!   trigger any of this.
 
 use std::{
+    borrow::Cow,
     collections::BTreeMap,
     io,
     sync::{
@@ -46,6 +53,7 @@ use crate::Alert;
 mod bounds;
 mod datetime;
 mod helpers;
+mod operators;
 mod prepass;
 #[cfg(test)]
 mod tests;
@@ -111,7 +119,7 @@ pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 /// bytes one builtin filter call may build.
 pub const MAX_BUILT_BYTES: usize = 4 * MAX_OUTPUT_BYTES;
 
-pub use bounds::MAX_INTEGER_ARGUMENT;
+pub use bounds::{MAX_INTEGER_ARGUMENT, MAX_ITEMS};
 
 /// Compiled templates kept at most; the cache is emptied when it would grow beyond.
 const MAX_CACHED: usize = 512;
@@ -220,12 +228,24 @@ impl Engine {
                 drop(env);
                 let translated = prepass::translate(template, escape == Escape::Url)
                     .map_err(|err| prepass_error(source, template, err))?;
+                let jinja = operators::rewrite(&translated)
+                    .map_err(|refusal| refusal_error(source, refusal, &translated))?;
                 let mut env = self.env.write().unwrap_or_else(PoisonError::into_inner);
                 if env.templates().count() >= MAX_CACHED {
                     env.clear_templates();
                 }
-                env.add_template_owned(name.clone(), translated.clone())
-                    .map_err(|err| minijinja_error(source, &err, None, Some(&translated)))?;
+                env.add_template_owned(name.clone(), jinja.clone())
+                    .map_err(|err| minijinja_error(source, &err, None, Some(&jinja)))?;
+                let verified = env
+                    .get_template(&name)
+                    .map_err(|err| minijinja_error(source, &err, None, Some(&jinja)))
+                    .and_then(|compiled| {
+                        operators::verify(&compiled).map_err(|(line, reason)| error(source, line, reason))
+                    });
+                if let Err(err) = verified {
+                    env.remove_template(&name);
+                    return Err(err);
+                }
                 render_cached(&env)
             }
         }?;
@@ -285,14 +305,19 @@ impl Engine {
         groups
     }
 
-    /// Checks the syntax of `template` without rendering it (for `tocsin validate`).
+    /// Checks the syntax of `template` without rendering it (for `tocsin validate`), and refuses
+    /// an operator over constants that would build more than [`MAX_BUILT_BYTES`] (sized, never
+    /// built: `{{ "x" * 100000000 }}` is refused at once).
     pub fn check(&self, source: TemplateSource<'_>, template: &str) -> Result<(), TemplateError> {
         let translated =
             prepass::translate(template, false).map_err(|err| prepass_error(source, template, err))?;
+        let jinja =
+            operators::rewrite(&translated).map_err(|refusal| refusal_error(source, refusal, &translated))?;
         let env = Environment::empty();
-        env.template_from_str(&translated)
-            .map(|_| ())
-            .map_err(|err| minijinja_error(source, &err, None, Some(&translated)))
+        let compiled = env
+            .template_from_str(&jinja)
+            .map_err(|err| minijinja_error(source, &err, None, Some(&jinja)))?;
+        operators::verify(&compiled).map_err(|(line, reason)| error(source, line, reason))
     }
 }
 
@@ -317,6 +342,13 @@ fn error(source: TemplateSource<'_>, line: Option<usize>, reason: impl Into<Stri
 
 fn prepass_error(source: TemplateSource<'_>, template: &str, err: prepass::PrepassError) -> TemplateError {
     error(source, Some(prepass::line_of(template, err.offset)), err.reason)
+}
+
+fn refusal_error(source: TemplateSource<'_>, refusal: operators::Refusal, jinja: &str) -> TemplateError {
+    match refusal {
+        operators::Refusal::Syntax(err) => minijinja_error(source, &err, None, Some(jinja)),
+        operators::Refusal::At { line, reason } => error(source, Some(line), reason),
+    }
 }
 
 /// What a render needs to name an undefined variable.
@@ -424,6 +456,10 @@ fn undefined_names(scope: &Scope<'_>, line: Option<usize>) -> Vec<String> {
     let resolves = |path: &str| {
         let mut segments = path.split('.');
         let Some(first) = segments.next() else { return true };
+        if first == prepass::INTERNAL {
+            // The engine's own calls (helpers, operators).
+            return true;
+        }
         let mut value = scope.values.get_attr(first).unwrap_or(Value::UNDEFINED);
         if value.is_undefined() {
             return globals.iter().any(|name| name == first);
@@ -534,14 +570,16 @@ fn format_value(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> R
             "the rendered output is larger than {MAX_OUTPUT_BYTES} bytes"
         )));
     }
-    let owned;
     let text = match value.as_str() {
-        Some(text) => text,
-        None if value.is_none() || value.is_undefined() => "",
-        None => {
-            owned = value.to_string();
-            owned.as_str()
-        }
+        Some(text) => Cow::Borrowed(text),
+        None if value.is_none() || value.is_undefined() => Cow::Borrowed(""),
+        // A sequence or map is written out only up to the output limit: its items may share one
+        // large string many times, and its text could be far larger than its memory.
+        None => bounds::text_within(value, MAX_OUTPUT_BYTES).ok_or_else(|| {
+            helpers::failure(format!(
+                "a value written out as text is larger than the output limit of {MAX_OUTPUT_BYTES} bytes"
+            ))
+        })?,
     };
     // Checked before escaping, which would copy the text once more.
     if text.len() > MAX_OUTPUT_BYTES {
@@ -554,9 +592,9 @@ fn format_value(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> R
     // An encoder's output is written unescaped only where its encoding fits.
     let safe = value.is_safe()
         && internal
-            .and_then(|internal| internal.encoding_of(text))
+            .and_then(|internal| internal.encoding_of(&text))
             .is_none_or(|encoding| fits(encoding, mode));
-    let escaped = escape_text(mode, text, safe)?;
+    let escaped = escape_text(mode, &text, safe)?;
     if let Some(internal) = internal {
         let formatted = internal.formatted.fetch_add(escaped.len(), Ordering::Relaxed) + escaped.len();
         if formatted > MAX_BUILT_BYTES {
@@ -595,18 +633,28 @@ fn escape_filter(state: &State<'_, '_>, value: &Value) -> Result<Value, minijinj
         AutoEscape::None => AutoEscape::Html,
         other => other,
     };
-    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    let text = bounded_text(value)?;
     escape_text(mode, &text, false).map(Value::from_safe_string)
 }
 
+/// `value` as text for a filter of the engine's, refused beyond [`MAX_BUILT_BYTES`].
+fn bounded_text(value: &Value) -> Result<Cow<'_, str>, minijinja::Error> {
+    bounds::text_within(value, MAX_BUILT_BYTES).ok_or_else(|| {
+        helpers::failure(format!(
+            "a filter's input is larger than {MAX_BUILT_BYTES} bytes; bound it"
+        ))
+    })
+}
+
 /// `|firstline`: the first non-blank line, trimmed (for subjects and summaries).
-fn first_line(value: &Value) -> String {
-    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-    text.lines()
+fn first_line(value: &Value) -> Result<String, minijinja::Error> {
+    let text = bounded_text(value)?;
+    Ok(text
+        .lines()
         .map(str::trim)
         .find(|line| !line.is_empty())
         .unwrap_or_default()
-        .to_owned()
+        .to_owned())
 }
 
 fn html_escape(text: &str) -> String {

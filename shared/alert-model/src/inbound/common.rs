@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{InboundError, InboundFormat, InboundMessage};
-use crate::{AlertInfo, AlertType};
+use super::{
+    InboundError, InboundFormat, InboundMessage, MAX_ID_BYTES, MAX_MONITOR_GUID_BYTES, ORIGINAL_INCIDENT_KEY,
+};
+use crate::{Alert, AlertInfo, AlertType};
 
 /// A JSON object.
 pub(super) type Obj = Map<String, Value>;
@@ -265,4 +268,88 @@ pub(super) fn message_guid(input: &InboundMessage<'_>) -> String {
 /// `Sns.Timestamp`, when readable.
 pub(super) fn sns_time(input: &InboundMessage<'_>) -> Option<DateTime<Utc>> {
     input.timestamp.and_then(parse_time)
+}
+
+/// Bounds the identifiers of a normalised alert that become keys (see [`MAX_ID_BYTES`]), whatever
+/// its format: an identifier with a control character, or an `alert.alertGuid`,
+/// `alertDefinition.guid` or `deliverTo.integration` longer than [`MAX_ID_BYTES`] (a
+/// `monitor.monitorGuid` longer than [`MAX_MONITOR_GUID_BYTES`]), refuses the message, naming the
+/// variable (its path in the native envelope) and its length. An `incident.key` longer than
+/// [`MAX_ID_BYTES`] is shortened by [`shortened_key`] and kept whole in the custom field
+/// [`ORIGINAL_INCIDENT_KEY`].
+pub(super) fn bound_ids(alert: &mut Alert, format: InboundFormat) -> Result<(), InboundError> {
+    let check = |path: &str, name: &str, value: &str, max: usize| -> Result<(), InboundError> {
+        if let Some(control) = value.chars().find(|c| c.is_control()) {
+            return Err(invalid(
+                format,
+                path,
+                format!(
+                    "`{name}` contains the control character U+{:04X}; an identifier must be printable text",
+                    u32::from(control)
+                ),
+            ));
+        }
+        if value.len() > max {
+            return Err(invalid(
+                format,
+                path,
+                format!(
+                    "`{name}` is {} bytes long, more than the {max} bytes an identifier may have",
+                    value.len()
+                ),
+            ));
+        }
+        Ok(())
+    };
+    check(
+        "$.alert.alertGuid",
+        "alert.alertGuid",
+        &alert.alert.alert_guid,
+        MAX_ID_BYTES,
+    )?;
+    check(
+        "$.alertDefinition.guid",
+        "alertDefinition.guid",
+        &alert.alert_definition.guid,
+        MAX_ID_BYTES,
+    )?;
+    check(
+        "$.monitor.monitorGuid",
+        "monitor.monitorGuid",
+        &alert.monitor.monitor_guid,
+        MAX_MONITOR_GUID_BYTES,
+    )?;
+    if let Some(target) = &alert.deliver_to {
+        check(
+            "$.deliverTo.integration",
+            "deliverTo.integration",
+            &target.integration,
+            MAX_ID_BYTES,
+        )?;
+    }
+    check("$.incident.key", "incident.key", &alert.incident.key, usize::MAX)?;
+    if alert.incident.key.len() > MAX_ID_BYTES {
+        let original = std::mem::take(&mut alert.incident.key);
+        alert.incident.key = shortened_key(&original);
+        alert
+            .monitor
+            .custom_fields
+            .insert(ORIGINAL_INCIDENT_KEY.to_owned(), original);
+    }
+    Ok(())
+}
+
+/// What replaces an incident key longer than [`MAX_ID_BYTES`]: its first bytes (so that it stays
+/// recognisable, cut at a character boundary), `#sha256:` and the SHA-256 of the whole key in hex;
+/// at most [`MAX_ID_BYTES`] bytes. The same key always gives the same result, so an incident's
+/// Alert, Reminder and Ok still share it.
+pub(super) fn shortened_key(key: &str) -> String {
+    const SUFFIX_BYTES: usize = "#sha256:".len() + 64;
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let mut keep = (MAX_ID_BYTES - SUFFIX_BYTES).min(key.len());
+    while !key.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}#sha256:{hex}", &key[..keep])
 }

@@ -39,7 +39,9 @@
 //! - Times are UTC (the account time zone is UTC): `timestampUtc` = `timestamp` =
 //!   `YYYY-MM-DDTHH:MM:SS`, `*Formatted` = en-US `M/D/YYYY h:mm AM`; the message's own time, else
 //!   `Sns.Timestamp`. `downtimeDuration` (`H:mm:ss`) on Ok when the first-error time is known.
-//! - Values pass through unchanged as data (quotes, newlines, template syntax, unicode).
+//! - Values pass through unchanged as data (quotes, newlines, template syntax, unicode); identifiers
+//!   that become keys are bounded ([`MAX_ID_BYTES`]): too long or with a control character, the
+//!   message is refused, except an over-long `incident.key`, which is shortened to a stable hash.
 
 mod cloudwatch;
 mod common;
@@ -58,6 +60,34 @@ use crate::Alert;
 
 /// Messages larger than this are refused (SNS's own limit is 256 KiB).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Longest identifier, in bytes, of an alert: `alert.alertGuid`, `alertDefinition.guid`,
+/// `deliverTo.integration`, and the longest `incident.key` kept as it is.
+///
+/// These become keys: the alert id is the delivery log's partition key (`alert#<alert id>`,
+/// DynamoDB allows 2,048 bytes; a longer one makes every claim fail, so the alert is retried and
+/// never delivered), the incident key every target's dedup key (PagerDuty's `dedup_key` takes 255
+/// characters), the other two name a definition or an integration. 255 bytes fit them all.
+///
+/// Policy, per identifier: the ids a sender gives explicitly or Tocsin writes itself
+/// (`alert.alertGuid`, `alertDefinition.guid`, `deliverTo.integration`) are refused beyond the
+/// limit: a sender whose ids are that long is broken, and a hash would hide it. The incident key
+/// is often derived from the sender's own data (an alarm ARN, a `groupKey`), which can be long
+/// legitimately: beyond the limit it is shortened to a stable form of at most 255 bytes (its first
+/// bytes, `#sha256:` and the SHA-256 of the whole key) and kept whole in the custom field
+/// [`ORIGINAL_INCIDENT_KEY`]. Every identifier containing a control character (NUL, CR, LF, tab, …)
+/// is refused. A refused message is an [`InboundError::Invalid`] naming the variable and its length:
+/// logged and counted as rejected by the pipeline, never retried.
+pub const MAX_ID_BYTES: usize = 255;
+
+/// Longest `monitor.monitorGuid`, in bytes. The monitor guid is matched against the definitions,
+/// never a key of its own (a native alert without an incident key takes it as its incident key,
+/// then shortened like any key), and a CloudWatch alarm's is its ARN: about 330 bytes for the
+/// longest alarm name (255 characters). 1,024 is DynamoDB's sort-key limit.
+pub const MAX_MONITOR_GUID_BYTES: usize = 1024;
+
+/// The custom field that keeps an incident key Tocsin shortened (see [`MAX_ID_BYTES`]).
+pub const ORIGINAL_INCIDENT_KEY: &str = "tocsin.originalIncidentKey";
 
 /// One message as it arrived, with the SNS fields that help to normalise it.
 #[derive(Debug, Clone, Copy)]
@@ -135,7 +165,8 @@ pub enum InboundError {
 ///
 /// Errors: [`InboundError::Empty`] for an empty or blank message, [`InboundError::TooLarge`] above
 /// [`MAX_MESSAGE_BYTES`], and [`InboundError::Invalid`] for JSON nested deeper than serde_json's
-/// recursion limit (128) or a recognised format missing a required field. Never panics.
+/// recursion limit (128), a recognised format missing a required field, or an identifier that
+/// cannot be a key (see [`MAX_ID_BYTES`]). Never panics.
 pub fn normalize(input: &InboundMessage<'_>) -> Result<Normalized, InboundError> {
     let message = input.message;
     if message.len() > MAX_MESSAGE_BYTES {
@@ -147,10 +178,12 @@ pub fn normalize(input: &InboundMessage<'_>) -> Result<Normalized, InboundError>
     if message.trim().is_empty() {
         return Err(InboundError::Empty);
     }
-    if let Some(result) = normalize_json(input)? {
-        return Ok(result);
-    }
-    Ok(text::normalize(input))
+    let mut normalized = match normalize_json(input)? {
+        Some(result) => result,
+        None => text::normalize(input),
+    };
+    common::bound_ids(&mut normalized.alert, normalized.format)?;
+    Ok(normalized)
 }
 
 /// The JSON formats: `Ok(None)` when the message is not a JSON object of a known shape.

@@ -777,8 +777,10 @@ fn hostile_values_pass_through_unchanged() {
         assert_eq!(&n.alert.monitor.notes, value);
         assert_eq!(&n.alert.monitor.custom_fields["Team"], value);
 
+        // (Identifiers are not values: an ARN with a control character is refused, see
+        // `identifiers_with_control_characters_are_refused`.)
         let cloudwatch = json!({"AlarmName": value, "AlarmDescription": value, "NewStateValue": "ALARM", "NewStateReason": value,
-            "AlarmArn": format!("arn:aws:cloudwatch:eu-west-1:1:alarm:{value}")});
+            "AlarmArn": "arn:aws:cloudwatch:eu-west-1:1:alarm:hostile"});
         let n = ok(&cloudwatch.to_string(), None);
         assert_eq!(&n.alert.monitor.name, value);
         assert_eq!(&n.alert.monitor.notes, value);
@@ -1107,4 +1109,175 @@ fn composite_alarms_keep_their_rule() {
 fn a_byte_order_mark_does_not_hide_json() {
     let n = ok("\u{feff}{\"AlarmName\":\"a\",\"NewStateValue\":\"OK\"}", None);
     assert_eq!(n.format, InboundFormat::CloudwatchAlarm);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identifiers that become keys (issue 10, item 4).
+
+/// The `Invalid` error of `result`: its path and reason.
+fn refused(result: Result<Normalized, InboundError>) -> (InboundFormat, String, String) {
+    match result {
+        Err(InboundError::Invalid { format, path, reason }) => (format, path, reason),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn over_long_identifiers_are_refused_naming_the_field_and_its_length() {
+    let long = "g".repeat(3000);
+    // (message, path, variable)
+    let cases = [
+        (
+            json!({"version": 1, "alert": {"alertGuid": long}}),
+            "$.alert.alertGuid",
+            "alert.alertGuid",
+        ),
+        (
+            json!({"version": 1, "alert": {}, "alertDefinition": {"guid": long}}),
+            "$.alertDefinition.guid",
+            "alertDefinition.guid",
+        ),
+        (
+            json!({"version": 1, "alert": {}, "deliverTo": {"integration": long, "reason": "delivery-failure"}}),
+            "$.deliverTo.integration",
+            "deliverTo.integration",
+        ),
+        (
+            json!({"version": 1, "alert": {}, "monitor": {"monitorGuid": long}}),
+            "$.monitor.monitorGuid",
+            "monitor.monitorGuid",
+        ),
+    ];
+    for (envelope, path, variable) in cases {
+        let (format, found_path, reason) = refused(run(&envelope.to_string(), None));
+        assert_eq!(format, InboundFormat::Native);
+        assert_eq!(found_path, path);
+        assert!(
+            reason.starts_with(&format!("`{variable}` is 3000 bytes long, more than the ")),
+            "{reason}"
+        );
+    }
+    // The sender's id of an EventBridge event is bounded the same way.
+    let mut event: Value = serde_json::from_str(
+        &fs::read_to_string(manifest_dir().join("fixtures/inbound/eventbridge-alarm.json")).unwrap(),
+    )
+    .unwrap();
+    event["id"] = json!(long);
+    let (format, path, reason) = refused(run(&event.to_string(), None));
+    assert_eq!(format, InboundFormat::EventbridgeAlarm);
+    assert_eq!(path, "$.alert.alertGuid");
+    assert!(
+        reason.contains("3000 bytes long, more than the 255 bytes"),
+        "{reason}"
+    );
+    // At the limit, ids are kept; an alarm ARN (the monitor guid) may be longer than 255 bytes.
+    let at_limit = "g".repeat(MAX_ID_BYTES);
+    let n = ok(&json!({"version": 1, "alert": {"alertGuid": at_limit}, "alertDefinition": {"guid": at_limit},
+        "deliverTo": {"integration": at_limit}, "monitor": {"monitorGuid": "m".repeat(MAX_MONITOR_GUID_BYTES)}, "incident": {"key": at_limit}}).to_string(), None);
+    assert_eq!(n.alert.alert.alert_guid, at_limit);
+    assert_eq!(n.alert.incident.key, at_limit);
+    assert!(!n.alert.monitor.custom_fields.contains_key(ORIGINAL_INCIDENT_KEY));
+    let arn = format!(
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{}",
+        "a".repeat(255)
+    );
+    let n = ok(
+        &json!({"AlarmName": "a".repeat(255), "NewStateValue": "ALARM", "AlarmArn": arn}).to_string(),
+        None,
+    );
+    assert_eq!(n.alert.monitor.monitor_guid, arn);
+}
+
+#[test]
+fn identifiers_with_control_characters_are_refused() {
+    for control in ["\u{0}", "\r", "\n", "\t", "\u{7f}"] {
+        let id = format!("id{control}x");
+        let cases = [
+            (
+                json!({"version": 1, "alert": {"alertGuid": id}}),
+                "$.alert.alertGuid",
+            ),
+            (
+                json!({"version": 1, "alert": {}, "incident": {"key": id}}),
+                "$.incident.key",
+            ),
+            (
+                json!({"version": 1, "alert": {}, "alertDefinition": {"guid": id}}),
+                "$.alertDefinition.guid",
+            ),
+            (
+                json!({"version": 1, "alert": {}, "deliverTo": {"integration": id}}),
+                "$.deliverTo.integration",
+            ),
+            (
+                json!({"version": 1, "alert": {}, "monitor": {"monitorGuid": id}}),
+                "$.monitor.monitorGuid",
+            ),
+            // Derived: the monitor guid and incident key of an alarm are its ARN.
+            (
+                json!({"AlarmName": "x", "NewStateValue": "ALARM", "AlarmArn": format!("arn:aws:cloudwatch:eu-west-1:1:alarm:{id}")}),
+                "$.monitor.monitorGuid",
+            ),
+        ];
+        for (message, path) in cases {
+            let (_, found, reason) = refused(run(&message.to_string(), None));
+            assert_eq!(found, path, "{message}");
+            assert!(
+                reason.contains(&format!(
+                    "contains the control character U+{:04X}",
+                    u32::from(control.chars().next().unwrap())
+                )),
+                "{reason}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_over_long_incident_key_is_shortened_to_a_stable_hash_and_kept_whole() {
+    let long_key = format!("sender-key:{}", "ü".repeat(1500));
+    let firing =
+        json!({"version": 1, "alert": {"alertGuid": "a-1", "type": "Alert"}, "incident": {"key": long_key}});
+    let resolved =
+        json!({"version": 1, "alert": {"alertGuid": "a-2", "type": "Ok"}, "incident": {"key": long_key}});
+    let firing = ok(&firing.to_string(), None).alert;
+    let resolved = ok(&resolved.to_string(), None).alert;
+    let key = &firing.incident.key;
+    assert!(key.len() <= MAX_ID_BYTES, "{} bytes", key.len());
+    assert!(key.starts_with("sender-key:üü"), "{key}");
+    let (_, hash) = key.split_once("#sha256:").expect("a hash");
+    assert_eq!(hash.len(), 64);
+    assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(&resolved.incident.key, key, "Alert and Ok still share the key");
+    assert_eq!(firing.monitor.custom_fields[ORIGINAL_INCIDENT_KEY], long_key);
+    // Another key gives another hash, even with the same first bytes.
+    let other = ok(
+        &json!({"version": 1, "alert": {}, "incident": {"key": format!("{long_key}!")}}).to_string(),
+        None,
+    )
+    .alert;
+    assert_ne!(&other.incident.key, key);
+
+    // Derived keys too: an EventBridge alarm with a long name has a key beyond 255 bytes.
+    let mut event: Value = serde_json::from_str(
+        &fs::read_to_string(manifest_dir().join("fixtures/inbound/eventbridge-alarm.json")).unwrap(),
+    )
+    .unwrap();
+    let arn = format!(
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}",
+        "n".repeat(255)
+    );
+    event["resources"] = json!([arn]);
+    event["detail"]["alarmName"] = json!("n".repeat(255));
+    let n = ok(&event.to_string(), None).alert;
+    assert!(n.incident.key.len() <= MAX_ID_BYTES);
+    assert!(
+        n.incident
+            .key
+            .starts_with("cloudwatch:arn:aws:cloudwatch:us-east-1:123456789012:alarm:nnn"),
+        "{}",
+        n.incident.key
+    );
+    assert!(n.monitor.custom_fields[ORIGINAL_INCIDENT_KEY].starts_with(&format!("cloudwatch:{arn}@")));
+    assert_eq!(n.monitor.monitor_guid, arn);
 }

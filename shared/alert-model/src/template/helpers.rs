@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use minijinja::{Error, ErrorKind, State, Value, value::Object};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::datetime;
 pub(super) use super::datetime::looks_like_offset;
+use super::{MAX_BUILT_BYTES, bounds, datetime};
 
 /// How many arguments a helper takes.
 #[derive(Debug, Clone, Copy)]
@@ -107,21 +107,35 @@ pub(super) struct Internal {
     pub custom_fields: BTreeMap<String, String>,
     /// Texts the encoders produced in this render, so that the formatter writes them unescaped
     /// only where their encoding fits (a `JsonEncode` output is still HTML-escaped in HTML).
-    pub encoded: Mutex<HashMap<String, Encoding>>,
+    pub encoded: Mutex<Encoded>,
     /// Bytes the formatter wrote in this render, into the output and into captures.
     pub formatted: AtomicUsize,
     /// Set by the output writer once the output is larger than the limit.
     pub output_full: Arc<AtomicBool>,
 }
 
+/// The encoder outputs of one render, and the bytes they hold (at most [`MAX_BUILT_BYTES`]: a
+/// loop of encoder calls would otherwise keep a copy of every result until the render ends).
+#[derive(Debug, Default)]
+pub(super) struct Encoded {
+    texts: HashMap<String, Encoding>,
+    bytes: usize,
+}
+
 impl Internal {
     /// A marked-safe encoder output, remembered with its encoding.
-    fn encoded(&self, text: String, encoding: Encoding) -> Value {
+    fn encoded(&self, text: String, encoding: Encoding) -> Result<Value, Error> {
         let mut encoded = self.encoded.lock().unwrap_or_else(PoisonError::into_inner);
-        if encoded.len() < MAX_REMEMBERED {
-            encoded.insert(text.clone(), encoding);
+        if encoded.texts.len() < MAX_REMEMBERED && !encoded.texts.contains_key(&text) {
+            encoded.bytes = encoded.bytes.saturating_add(text.len());
+            if encoded.bytes > MAX_BUILT_BYTES {
+                return Err(failure(format!(
+                    "the template's encoder results (JsonEncode, XmlEncode, …) hold more than {MAX_BUILT_BYTES} bytes; bound its loops"
+                )));
+            }
+            encoded.texts.insert(text.clone(), encoding);
         }
-        Value::from_safe_string(text)
+        Ok(Value::from_safe_string(text))
     }
 
     /// The encoding of `text` when an encoder produced it in this render.
@@ -129,6 +143,7 @@ impl Internal {
         self.encoded
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .texts
             .get(text)
             .copied()
     }
@@ -150,14 +165,27 @@ impl Object for Internal {
         if method == "UrlBase" {
             // The value that starts a URL template: an absolute http(s) URL stays as it is.
             return Ok(match args.first().and_then(Value::as_str) {
-                Some(text) if is_url_base(text) => self.encoded(text.to_owned(), Encoding::Url),
+                Some(text) if is_url_base(text) => self.encoded(text.to_owned(), Encoding::Url)?,
                 _ => args.first().cloned().unwrap_or(Value::UNDEFINED),
             });
         }
+        match (method, args) {
+            ("tilde", [a, b]) => return bounds::tilde(a, b),
+            ("plus", [a, b]) => return bounds::plus(a, b),
+            ("times", [a, b]) => return bounds::times(a, b),
+            ("needle", [value]) => return bounds::needle(value),
+            _ => {}
+        }
         if method == "concat" {
+            // The pieces of a product-syntax argument (`{{@Base64Encode({{User}}:{{Password}})}}`).
             let mut text = String::new();
             for arg in args {
                 text.push_str(&text_of(arg)?);
+                if text.len() > MAX_BUILT_BYTES {
+                    return Err(failure(format!(
+                        "a helper's argument would be larger than {MAX_BUILT_BYTES} bytes; bound its pieces"
+                    )));
+                }
             }
             return Ok(Value::from(text));
         }
@@ -206,7 +234,9 @@ pub(super) fn is_plain(err: &Error) -> bool {
     std::error::Error::source(err).is_some_and(|source| source.is::<Plain>())
 }
 
-/// A helper argument as text; undefined is an error (strict), none is empty.
+/// A helper argument as text; undefined is an error (strict), none is empty, and a value whose
+/// text would be larger than [`MAX_BUILT_BYTES`] is refused (an encoder's output is up to six
+/// times its input, and the next helper refuses that).
 fn text_of(value: &Value) -> Result<String, Error> {
     if value.is_undefined() {
         return Err(Error::from(ErrorKind::UndefinedError));
@@ -214,10 +244,13 @@ fn text_of(value: &Value) -> Result<String, Error> {
     if value.is_none() {
         return Ok(String::new());
     }
-    Ok(match value.as_str() {
-        Some(text) => text.to_owned(),
-        None => value.to_string(),
-    })
+    bounds::text_within(value, MAX_BUILT_BYTES)
+        .map(std::borrow::Cow::into_owned)
+        .ok_or_else(|| {
+            failure(format!(
+                "a helper's argument is larger than {MAX_BUILT_BYTES} bytes; bound its input"
+            ))
+        })
 }
 
 fn call(internal: &Internal, name: &str, args: &[Value]) -> Result<Value, Error> {
@@ -240,20 +273,20 @@ fn call(internal: &Internal, name: &str, args: &[Value]) -> Result<Value, Error>
     }
     let arg = |i: usize| -> Result<String, Error> { args.get(i).map_or(Ok(String::new()), text_of) };
     let value = match canonical {
-        "JsonEncode" => internal.encoded(json_escape(&arg(0)?), Encoding::Json),
+        "JsonEncode" => internal.encoded(json_escape(&arg(0)?), Encoding::Json)?,
         "JsonDecode" => Value::from(json_decode(&arg(0)?)?),
-        "XmlEncode" => internal.encoded(xml_encode(&arg(0)?), Encoding::Xml),
+        "XmlEncode" => internal.encoded(xml_encode(&arg(0)?), Encoding::Xml)?,
         "XmlDecode" => Value::from(xml_decode(&arg(0)?)),
         "UrlEncode" => internal.encoded(
             utf8_percent_encode(&arg(0)?, URL_UNRESERVED).to_string(),
             Encoding::Url,
-        ),
+        )?,
         "Base64Encode" => internal.encoded(
             base64::engine::general_purpose::STANDARD.encode(arg(0)?),
             Encoding::Base64,
-        ),
+        )?,
         "Base64Decode" => Value::from(base64_decode(&arg(0)?)?),
-        "HexToBase64" => internal.encoded(hex_to_base64(&arg(0)?)?, Encoding::Base64),
+        "HexToBase64" => internal.encoded(hex_to_base64(&arg(0)?)?, Encoding::Base64)?,
         "DateTime" => {
             let offset = if args.len() > 1 { Some(arg(1)?) } else { None };
             Value::from(datetime::render(internal.now, &arg(0)?, offset.as_deref()).map_err(failure)?)

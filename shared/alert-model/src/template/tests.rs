@@ -1122,9 +1122,13 @@ fn every_bound_ends_in_a_clear_error_naming_integration_field_and_line() {
             2,
             "recursion limit exceeded",
         ),
-        // Numbers and strings: minijinja refuses overflowing powers and huge repetitions, the
-        // engine any value larger than the output.
-        ("x\n{{ 'x' * 10**9 }}", 2, "repeated string is too large"),
+        // Numbers and strings: minijinja refuses overflowing powers, the engine huge repetitions
+        // and any value larger than the output.
+        (
+            "x\n{{ 'x' * 10**9 }}",
+            2,
+            "the `*` operator would build a string of more than 4194304 bytes",
+        ),
         ("x\n{{ 10**100 }}", 2, "unable to calculate 10 ** 100"),
         (
             "x\n{{ 'x' * 2000000 }}",
@@ -1181,7 +1185,7 @@ fn every_bound_ends_in_a_clear_error_naming_integration_field_and_line() {
         (
             "x\n{{ ([1] * 10**8)|list|length }}",
             2,
-            "`list` would build more than 4194304 bytes",
+            "the `*` operator would build a sequence of more than 524288 items",
         ),
         (
             "x\n{{ ([monitor.notes] * 100)|tojson|length }}",
@@ -1277,5 +1281,280 @@ fn wrapped_filters_keep_their_meaning() {
     ];
     for (template, expected) in cases {
         assert_eq!(ok(template, Escape::Text), *expected, "{template}");
+    }
+}
+
+/// The adversarial template of issue 10 (item 2), 1.2 KB: `"x"*100000000 ~ "y"` built 100 MB
+/// strings while minijinja compiled it (constant folding: 6 s and 1.8 GB for a validation) and
+/// again while it rendered.
+fn hostile_constant() -> String {
+    format!(
+        "{{\"alert\": \"{{{{@monitor.name}}}}\", \"padding\": \"{}\",\n\"x\": \"{{{{ \"x\"*100000000 ~ \"y\" }}}}\"}}",
+        "_".repeat(1150)
+    )
+}
+
+#[test]
+fn validation_refuses_operators_over_constants_that_build_too_much() {
+    let hostile = hostile_constant();
+    assert!((1150..1300).contains(&hostile.len()), "{hostile}");
+    // (template, line, bound named)
+    let cases: &[(&str, usize, &str)] = &[
+        (
+            &hostile,
+            2,
+            "the `*` operator would build a string of more than 4194304 bytes",
+        ),
+        (
+            "x\n{{ [1] * 100000000 }}",
+            2,
+            "the `*` operator would build a sequence of more than 524288 items",
+        ),
+        (
+            "x\n{% set s = 'ab' + 'cd' * 3000000 %}",
+            2,
+            "the `*` operator would build a string of more than 4194304 bytes",
+        ),
+        (
+            "x\n{% macro m(s='x' * 3000000 ~ 'y' * 3000000) %}{{ s }}{% endmacro %}",
+            2,
+            "the `~` operator would build a string of more than 4194304 bytes",
+        ),
+        (
+            "x\n{{ ('x' * 3000000) + ('y' * 3000000) }}",
+            2,
+            "the `+` operator would build a string of more than 4194304 bytes",
+        ),
+        (
+            "x\n{% if monitor.name in ('x' * 10**9) %}{% endif %}",
+            2,
+            "the `*` operator would build a string of more than 4194304 bytes",
+        ),
+    ];
+    let engine = Engine::new();
+    for (template, line, reason) in cases {
+        let err = engine
+            .check(SOURCE, template)
+            .expect_err("the validation refuses it");
+        assert_eq!(err.integration, "webhook-1", "{template:?}");
+        assert_eq!(err.field, "messages[0].steps[0].body", "{template:?}");
+        assert_eq!(err.line, Some(*line), "{template:?}: {err}");
+        assert!(err.reason.contains(reason), "{template:?}: {err}");
+        // A render refuses it the same way, before building anything.
+        let err =
+            check_on_a_worker_stack(template, &sample(AlertType::Alert)).expect_err("the render refuses it");
+        assert_eq!(err.line, Some(*line), "{template:?}: {err}");
+        assert!(err.reason.contains(reason), "{template:?}: {err}");
+    }
+    // Operators over small constants, and over values known only when rendering, pass.
+    for template in [
+        "{{ ' ' * (22 - monitor.name|length) }}{{ 'x' * 1000 ~ 'y' }}{{ [1, 2] * 3 }}",
+        "{% set ns = namespace(s='x') %}{% for i in range(31) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+        "{{ 10**2 + 1 }}{{ 'a' + 'b' }}{{ 'ab' * 3 }}",
+    ] {
+        assert_eq!(engine.check(SOURCE, template), Ok(()), "{template}");
+    }
+}
+
+#[test]
+fn strings_and_sequences_built_by_operators_are_bounded_when_rendering() {
+    let mut alert = sample(AlertType::Alert);
+    // SNS carries at most 256 KiB: the largest value an alert can bring.
+    alert.monitor.notes = "n".repeat(256 * 1024);
+    let tilde = "the `~` operator would build a string of more than 4194304 bytes";
+    let plus_text = "the `+` operator would build a string of more than 4194304 bytes";
+    let plus_items = "the `+` operator would build a sequence of more than 524288 items";
+    let times_text = "the `*` operator would build a string of more than 4194304 bytes";
+    // (template, line, bound named)
+    let cases: &[(&str, usize, &str)] = &[
+        // A string doubled in a loop of assignments (2 GiB after 31 rounds). A namespace carries
+        // the value from one round to the next (a plain `set` in a loop is local to its round).
+        (
+            "x\n{% set ns = namespace(s='x') %}{% for i in range(31) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+            2,
+            tilde,
+        ),
+        (
+            "x\n{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+            2,
+            plus_text,
+        ),
+        // A sequence doubled (minijinja keeps `+` lazy, then flattens a deep chain into memory).
+        (
+            "x\n{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|length }}",
+            2,
+            plus_items,
+        ),
+        // Alert values doubled.
+        (
+            "x\n{% set ns = namespace(s=monitor.notes) %}{% for i in range(10) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            2,
+            tilde,
+        ),
+        // A macro whose argument doubles at each call.
+        (
+            "x\n{% macro d(s, n) %}{% if n %}{{ d(s ~ s, n - 1) }}{% else %}{{ s|length }}{% endif %}{% endmacro %}{{ d('x', 40) }}",
+            2,
+            tilde,
+        ),
+        // Repetition counts known only when rendering.
+        (
+            "x\n{% set n = 100000000 %}{{ ('x' * n ~ 'y')|length }}",
+            2,
+            times_text,
+        ),
+        (
+            "x\n{% set n = 10**8 %}{{ ([1] * n)|length }}",
+            2,
+            "the `*` operator would build a sequence of more than 524288 items",
+        ),
+        (
+            "x\n{% set n = 50000000 %}{{ ('ab' + 'cd' * n)|length }}",
+            2,
+            times_text,
+        ),
+        (
+            "x\n{% set big = monitor.notes * 16 %}{{ ('ab' + big)|length }}",
+            2,
+            plus_text,
+        ),
+        (
+            "x\n{% set big = monitor.notes * 10 %}{{ (big + big)|length }}",
+            2,
+            plus_text,
+        ),
+        // Nested assignments in a set block.
+        (
+            "x\n{% set a = monitor.notes * 9 %}{% set b %}{% set c = a ~ a %}{{ c|length }}{% endset %}",
+            2,
+            tilde,
+        ),
+        // A sequence of shared large strings is cheap to hold but never written out whole.
+        (
+            "x\n{{ [monitor.notes * 15] * 100000 }}",
+            2,
+            "a value written out as text is larger than the output limit of 1048576 bytes",
+        ),
+        ("x\n{{ ([monitor.notes * 15] * 100000) ~ '' }}", 2, tilde),
+        (
+            "x\n{{ ([monitor.notes * 15] * 100000) in 'x' }}",
+            2,
+            "the `in` operator would write more than 4194304 bytes of its left operand as text",
+        ),
+        (
+            "x\n{{ ([monitor.notes * 15] * 100000) is in 'x' }}",
+            2,
+            "`in` would build more than 4194304 bytes",
+        ),
+        (
+            "x\n{{ ([monitor.notes * 15] * 100000)|upper }}",
+            2,
+            "`upper` would build more than 4194304 bytes",
+        ),
+        (
+            "x\n{{ JsonEncode([monitor.notes * 15] * 100000) }}",
+            2,
+            "a helper's argument is larger than 4194304 bytes",
+        ),
+        // Lists nested in themselves: exponential text, linear memory.
+        (
+            "x\n{% set ns = namespace(l=['x']) %}{% for i in range(40) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}{{ ns.l }}",
+            2,
+            "a value written out as text is larger than the output limit of 1048576 bytes",
+        ),
+        // The pieces of a product-syntax argument.
+        (
+            "x\n{% set s = monitor.notes * 15 %}{{@Base64Encode({{s}}{{s}})}}",
+            2,
+            "a helper's argument would be larger than 4194304 bytes",
+        ),
+        // Encoder results are remembered for the render: their bytes are bounded too.
+        (
+            "x\n{% for i in range(2000) %}{% set _ = JsonEncode(monitor.notes ~ i) %}{% endfor %}",
+            2,
+            "the template's encoder results (JsonEncode, XmlEncode, …) hold more than 4194304 bytes",
+        ),
+    ];
+    for (template, line, reason) in cases {
+        let err = check_on_a_worker_stack(template, &alert)
+            .err()
+            .unwrap_or_else(|| panic!("{template:?} rendered"));
+        assert_eq!(err.integration, "webhook-1", "{template:?}");
+        assert_eq!(err.field, "messages[0].steps[0].body", "{template:?}");
+        assert_eq!(err.line, Some(*line), "{template:?}: {err}");
+        assert!(err.reason.contains(reason), "{template:?}: {err}");
+    }
+}
+
+#[test]
+fn operators_keep_their_meaning() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "{{ 1 + 2 }} {{ 2 * 3.5 }} {{ 7 // 2 * 2 }} {{ 10**2 + 1 }}",
+            "3 7.0 6 101",
+        ),
+        ("{{ 'a' ~ 1 ~ none ~ true }}", "a1NoneTrue"),
+        // Jinja scoping: a `set` in a loop is local to its round, so this never doubles.
+        (
+            "{% set s = 'x' %}{% for i in range(31) %}{% set s = s ~ s %}{% endfor %}{{ s|length }}",
+            "1",
+        ),
+        ("{{ 'a' + 'b' }} {{ 'ab' * 3 }} {{ 2 * 'cd' }}", "ab ababab cdcd"),
+        (
+            "{{ [1] + [2] }} {{ ([1, 2] * 2)|list }} {{ 2 * [3] }}",
+            "[1, 2] [1, 2, 1, 2] [3, 3]",
+        ),
+        ("{{ (range(2) + [5])|list }}", "[0, 1, 5]"),
+        (
+            "{{ 1 in [1] }} {{ 'b' in 'abc' }} {{ 1 not in [2] }} {{ 1 < 2 in [true] }} {{ 1 < 2 in [2] }}",
+            "True True True False True",
+        ),
+        ("{{ (1 ~ 2) in '123' }} {{ [1] in [[1]] }}", "True True"),
+        ("{{ monitor.name ~ '!' }}", "GalacticResorts.com - DNS!"),
+        ("{{ ({'a': 1}|items|list) + [[2]] }}", "[[\"a\", 1], [2]]"),
+        (
+            "{{ 170141183460469231731687303715884105726 + 1 }}",
+            "170141183460469231731687303715884105727",
+        ),
+        ("{{ -'x' * 0 if false else 'ok' }}", "ok"),
+        (
+            "{% macro f(a, b=1 + 1) %}{{ a * b }}{% endmacro %}{{ f('x') }}{{ f(2, b=2 * 2) }}",
+            "xx8",
+        ),
+        (
+            "{% set ns = namespace(s='') %}{% for i in range(3) %}{% set ns.s = ns.s ~ i %}{% endfor %}{{ ns.s }}",
+            "012",
+        ),
+        // minijinja counts the items of a loop with a condition with its own `+`.
+        (
+            "{% for x in [1, 2, 3] if x * 2 > 2 %}{{ (x + loop.index) ~ ',' }}{{ loop.length }}{% endfor %}",
+            "3,25,2",
+        ),
+    ];
+    for (template, expected) in cases {
+        assert_eq!(ok(template, Escape::Text), *expected, "{template}");
+    }
+    // minijinja's own errors, on the template's line.
+    let alert = sample(AlertType::Alert);
+    let cases: &[(&str, &str)] = &[
+        (
+            "x\n{{ 'a' + 1 }}",
+            "tried to use + operator on unsupported types string and number",
+        ),
+        (
+            "x\n{{ 'a' * 'b' }}",
+            "strings can only be multiplied with integers",
+        ),
+        (
+            "x\n{{ 170141183460469231731687303715884105727 + 1 }}",
+            "unable to calculate 170141183460469231731687303715884105727 + 1",
+        ),
+        ("x\n{{ Nope ~ 'x' }}", "undefined variable `Nope`"),
+        ("x\n{{ 'x' ~ Nope }}", "undefined variable `Nope`"),
+    ];
+    for (template, reason) in cases {
+        let err = fails(template, Escape::Text, &alert);
+        assert_eq!(err.line, Some(2), "{template:?}: {err}");
+        assert!(err.reason.contains(reason), "{template:?}: {err}");
     }
 }

@@ -450,3 +450,41 @@ alertDefinitions:
         ],
     );
 }
+
+/// Issue 10, item 2: a 1.2 KB definition whose body builds 100 MB strings (`"x"*100000000 ~ "y"`)
+/// passed validation, which took seconds and gigabytes while minijinja folded the constants, and
+/// aborted the function when rendered. The engine now sizes such operators without building them.
+#[test]
+fn a_template_building_a_huge_string_from_constants_is_refused() {
+    let yaml = format!(
+        r#"
+integrations:
+  - id: hook
+    kind: webhook
+    messages:
+      - types: [Alert]
+        steps:
+          - url: "https://example.com/hook"
+            body: |
+              {{"monitor": "{{{{@monitor.name}}}}", "padding": "{padding}",
+               "x": "{{{{ "x"*100000000 ~ "y" }}}}"}}
+"#,
+        padding = "_".repeat(1000)
+    );
+    assert!((1100..1400).contains(&yaml.len()), "{}", yaml.len());
+    let found: Vec<String> = validate(&defs(&yaml))
+        .iter()
+        .map(ValidationIssue::to_string)
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("integrations[0].messages[0].steps[0].body: "),
+        "{found:?}"
+    );
+    assert!(
+        found[0].ends_with(
+            "invalid template: the `*` operator would build a string of more than 4194304 bytes; bound its operands (line 2)"
+        ),
+        "{found:?}"
+    );
+}
