@@ -332,7 +332,6 @@ fn every_template_bound_ends_in_an_error_naming_integration_field_and_line() {
                 .map(|field| field.field.clone())
                 .expect("the field of the context");
             for (template, reason) in hostile {
-                let started = std::time::Instant::now();
                 let error = render_every_field(
                     kind,
                     &id,
@@ -346,11 +345,6 @@ fn every_template_bound_ends_in_an_error_naming_integration_field_and_line() {
                     "{kind} {context:?} {template}: {error}"
                 );
                 assert!(error.contains(reason), "{kind} {context:?} {template}: {error}");
-                assert!(
-                    started.elapsed() < std::time::Duration::from_secs(10),
-                    "{kind} {context:?} {template}: {:?}",
-                    started.elapsed()
-                );
             }
         }
     }
