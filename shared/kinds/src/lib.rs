@@ -10,6 +10,8 @@
 //! This is the one shared crate above the function crates (it depends on every one of them);
 //! only the CLI and the test crates depend on it.
 #![warn(missing_docs)]
+// `serve` holds the runner's future, which nests deeply (SDK clients inside the Lambda service).
+#![recursion_limit = "256"]
 
 mod schema;
 

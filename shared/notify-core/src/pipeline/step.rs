@@ -295,22 +295,21 @@ where
     }
 
     /// A claim must outlive the attempt about to start, or another invocation could take it over
-    /// and send too: renewed when it would expire within an attempt's time and the margin.
+    /// and send too: renewed when it would expire within an attempt's time and the margin; after a
+    /// renewal it must at least outlive the attempt (the configuration refuses lifetimes shorter
+    /// than an attempt and the margin, so this only fails when the log's clock jumps).
     async fn keep_claim(&self, claim: &mut Claim, variables: &Variables) -> Result<(), StepOutcome> {
-        let needed = self.settings.attempt_time + self.settings.claim_margin;
         let holds_until =
             |claim: &Claim| Duration::from_millis(claim.expires_ms.saturating_sub(self.deliveries.now_ms()));
-        if holds_until(claim) >= needed {
+        if holds_until(claim) >= self.settings.attempt_time + self.settings.claim_margin {
             return Ok(());
         }
         match self.deliveries.renew(claim).await {
-            Ok(()) if holds_until(claim) >= needed => Ok(()),
+            Ok(()) if holds_until(claim) > self.settings.attempt_time => Ok(()),
             Ok(()) => {
-                warn!(
-                    "the claim lifetime is shorter than one attempt; not sent (raise TOCSIN_CLAIM_SECONDS)"
-                );
+                warn!("the claim lifetime is shorter than one attempt; not sent (raise TOCSIN_CLAIM_SECONDS)");
                 Err(StepOutcome::retryable(
-                    "the claim lifetime is shorter than one attempt and its margin (TOCSIN_CLAIM_SECONDS)",
+                    "the claim lifetime is shorter than one attempt (TOCSIN_CLAIM_SECONDS)",
                 ))
             }
             Err(log_error) => {
