@@ -12,7 +12,9 @@
 mod catalog;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+mod escape;
 pub mod model;
+mod nesting;
 mod schema;
 pub mod selector;
 mod store;
@@ -22,6 +24,7 @@ mod yaml;
 pub use catalog::{Catalog, CatalogStats, Route};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoDbStore;
+pub use escape::escape_controls;
 pub use model::*;
 pub use schema::json_schema;
 pub use store::{DefinitionSource, MemoryStore, StoreError};
@@ -29,4 +32,4 @@ pub use validate::{ValidationIssue, validate};
 
 #[cfg(test)]
 mod tests;
-pub use yaml::{LoadError, from_yaml, load_file};
+pub use yaml::{LoadError, MAX_DEFINITIONS_BYTES, MAX_DEPTH, from_yaml, load_file};
