@@ -23,7 +23,7 @@ mod yaml;
 
 pub use catalog::{Catalog, CatalogStats, Route};
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::DynamoDbStore;
+pub use dynamodb::{Changes, DynamoDbStore, ItemKey};
 pub use escape::escape_controls;
 pub use model::*;
 pub use schema::json_schema;

@@ -388,22 +388,41 @@ fn deep_brackets_behind_keys_of_every_form_and_after_a_document_are_refused() {
     }
 }
 
+/// The limit is exact: nesting at the limit goes to the parser, one level more is refused.
 #[test]
-fn nesting_up_to_the_limit_goes_to_the_parser() {
-    let depth = MAX_DEPTH;
-    not_too_deep(&format!("{}{}", "[".repeat(depth), "]".repeat(depth)));
-    not_too_deep(&format!("{}1{}", "{a: ".repeat(depth), "}".repeat(depth)));
-    let mut yaml = String::new();
-    for level in 0..depth {
-        yaml.push_str(&format!("{}a:\n", " ".repeat(level)));
+fn nesting_is_refused_one_level_past_the_limit_not_at_it() {
+    let block = |depth: usize| -> String {
+        (0..depth)
+            .map(|level| format!("{}a:\n", " ".repeat(level)))
+            .collect()
+    };
+    let forms: [(&str, fn(usize) -> String); 3] = [
+        ("brackets", |depth| {
+            format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+        }),
+        ("flow maps", |depth| {
+            format!("{}1{}", "{a: ".repeat(depth), "}".repeat(depth))
+        }),
+        ("sequence entries", |depth| "- ".repeat(depth)),
+    ];
+    for (name, form) in forms {
+        not_too_deep(&form(MAX_DEPTH));
+        assert_eq!(too_deep(&form(MAX_DEPTH + 1)).0, 1, "{name}");
     }
-    not_too_deep(&yaml);
-    not_too_deep(&"- ".repeat(depth));
-    // The settings of an integration may nest (they are checked by validation, not by the parser).
-    let settings = format!("{}1{}", "{a: ".repeat(depth - 5), "}".repeat(depth - 5));
-    let yaml = format!("integrations:\n  - id: a\n    kind: email\n    settings:\n      x: {settings}\n");
-    let definitions = from_yaml(&yaml).unwrap();
+    not_too_deep(&block(MAX_DEPTH));
+    assert_eq!(too_deep(&block(MAX_DEPTH + 1)), (MAX_DEPTH + 1, MAX_DEPTH + 1));
+    // The settings of an integration may nest (they are checked by validation, not by the parser):
+    // 4 levels of the file, 28 of the setting.
+    let settings = |depth: usize| format!("{}1{}", "{a: ".repeat(depth), "}".repeat(depth));
+    let yaml = |depth| {
+        format!(
+            "integrations:\n  - id: a\n    kind: email\n    settings:\n      x: {}\n",
+            settings(depth)
+        )
+    };
+    let definitions = from_yaml(&yaml(MAX_DEPTH - 4)).unwrap();
     assert!(definitions.integrations[0].settings.contains_key("x"));
+    assert_eq!(too_deep(&yaml(MAX_DEPTH - 3)), (5, 10 + 4 * (MAX_DEPTH - 4)));
 }
 
 /// Brackets, braces, dashes and colons that are not structure do not count: in quoted scalars (over
@@ -468,6 +487,17 @@ operators:
     );
     let definitions = from_yaml(&json).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(definitions.integrations[0].name, format!("{deep}\\"));
+    // None of it counted: real nesting after it is refused exactly where it passes the limit (the
+    // document's mapping is one level, so the 32nd bracket is the one too many).
+    let lines = yaml.lines().count();
+    let tail = format!("monitorGroups:\n  {}\n", "[".repeat(40));
+    assert_eq!(too_deep(&format!("{yaml}{tail}")), (lines + 2, 2 + MAX_DEPTH));
+    let tail = format!(", \"monitorGroups\": {}", "[".repeat(40));
+    let json = json.strip_suffix('}').unwrap();
+    assert_eq!(
+        too_deep(&format!("{json}{tail}")),
+        (1, json.chars().count() + 19 + 32)
+    );
 }
 
 #[test]
