@@ -396,7 +396,8 @@ fn nesting_is_refused_one_level_past_the_limit_not_at_it() {
             .map(|level| format!("{}a:\n", " ".repeat(level)))
             .collect()
     };
-    let forms: [(&str, fn(usize) -> String); 3] = [
+    type Form = fn(usize) -> String;
+    let forms: [(&str, Form); 3] = [
         ("brackets", |depth| {
             format!("{}{}", "[".repeat(depth), "]".repeat(depth))
         }),
@@ -510,7 +511,7 @@ fn a_text_larger_than_the_limit_is_refused_unread() {
     );
     assert_eq!(
         error.to_string(),
-        "$: larger than the limit of 4194304 bytes for definitions (4 MiB)"
+        "$: larger than the limit of 1048576 bytes for definitions (1 MiB)"
     );
     // A file: named, and refused at the limit without reading it whole.
     let dir = std::env::temp_dir().join(test_support::moto::unique("tocsin-large"));
