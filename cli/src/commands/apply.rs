@@ -101,14 +101,11 @@ fn print_changes(table: &str, changes: &Changes) {
 /// input is not a terminal (a script, CI: it must say `--yes`).
 fn confirm(removing: usize, table: &str) -> Result<(), CliError> {
     let table = escape_controls(table);
-    let refusal = || {
-        CliError::Refused(format!(
-            "apply would remove {removing} items from table {table} (more than {MAX_UNCONFIRMED_REMOVALS} need a confirmation): pass --yes to remove them; nothing was changed"
-        ))
-    };
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(refusal());
+        return Err(CliError::Refused(format!(
+            "apply would remove {removing} items from table {table} (more than {MAX_UNCONFIRMED_REMOVALS} need a confirmation): pass --yes to remove them; nothing was changed"
+        )));
     }
     eprint!("remove these {removing} items from table {table}? [y/N] ");
     let _ = std::io::stderr().flush();
@@ -120,6 +117,8 @@ fn confirm(removing: usize, table: &str) -> Result<(), CliError> {
     if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
         Ok(())
     } else {
-        Err(refusal())
+        Err(CliError::Refused(format!(
+            "not confirmed: nothing was changed in table {table}"
+        )))
     }
 }
