@@ -3,17 +3,19 @@
 //!
 //! libyaml, under serde_norway, takes time quadratic in the depth of flow collections (its scanner
 //! walks the stack of possible simple keys, one entry per open bracket, at every token), and the
-//! loader reads every event of the document before serde's own recursion limit applies: 200 KB of
-//! `[` took about a minute to refuse. Neither offers a depth limit, so this scan counts the nesting
-//! itself: block collections by their indentation (a mapping key or a `- ` entry more indented than
-//! its parent opens a level), flow collections by their brackets.
+//! loader reads every event of the document before serde's own recursion limit (128) applies: 500 KB
+//! of `{a: {a: …}}` took minutes to refuse. Neither offers a depth limit, so this scan counts the
+//! nesting itself: block collections by their indentation (a mapping key or a `- ` entry more
+//! indented than its parent opens a level), flow collections by their brackets.
 //!
 //! It tokenises just enough YAML not to count what is not structure: quoted scalars (single and
 //! double, over several lines), comments, block scalars (`|`, `>`) and multi-line plain scalars are
-//! skipped. Where YAML nests without a new indentation (a sequence at its parent key's indentation,
-//! a single-pair mapping inside a flow sequence) it counts one level less than the parser: a file it
-//! accepts may nest a little deeper than the limit, never far deeper, and one it refuses does nest
-//! deeper. Whatever it accepts still goes to the parser, which refuses what is not YAML.
+//! skipped, with every line break the parser knows. It never counts more levels than the parser
+//! sees, so a file it refuses does nest too deep. Where YAML nests without a new indentation or
+//! bracket (a sequence at its parent key's indentation, a single-pair mapping in a flow sequence) it
+//! counts one level for two: a file it accepts nests at most twice the limit, under serde_norway's
+//! own limit, and every bracket, which is what the parser's time depends on, is counted. Whatever it
+//! accepts still goes to the parser, which refuses what is not YAML.
 
 /// Where the nesting first goes deeper than the limit: 1-based line and column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
