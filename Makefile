@@ -3,7 +3,7 @@
 SHELL := /usr/bin/env bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: test demo lint build stack-up stack-down
+.PHONY: test demo lint build deploy-build check-deploy stack-up stack-down
 
 ## test: every check CI runs (fmt, clippy, cargo test against the local emulator, cfn-lint, sam validate)
 test:
@@ -25,6 +25,14 @@ lint:
 FUNCTIONS := $(patsubst functions/%/,%,$(sort $(wildcard functions/notify-*/)))
 build:
 	cargo lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
+
+## deploy-build: `sam build` in infra/, after adding the arm64 target once (see scripts/deploy-build.sh)
+deploy-build:
+	bash scripts/deploy-build.sh
+
+## check-deploy: the deploy build from a clean clone, on a rustup home without the arm64 target
+check-deploy:
+	bash scripts/check-deploy.sh
 
 ## stack-up / stack-down: start / stop the local AWS emulator (moto server; URL: scripts/local-stack.sh url)
 stack-up:

@@ -18,7 +18,12 @@ pub(crate) enum Command {
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
     },
-    /// Validate, then write the definitions to the DynamoDB Definitions table.
+    /// Validate, show what changes, then write the definitions to the DynamoDB Definitions table
+    /// (removing the items no longer in the file).
+    ///
+    /// Refuses a file without integrations and alert definitions unless --allow-empty. Removing more
+    /// than 3 items needs a confirmation: asked on a terminal, --yes otherwise. Exit code 2 when it
+    /// refuses (nothing is changed).
     Apply {
         /// The definitions file (YAML or JSON).
         #[arg(short = 'f', long = "file")]
@@ -26,9 +31,18 @@ pub(crate) enum Command {
         /// The table (default: $DEFINITIONS_TABLE, else `Definitions`).
         #[arg(long)]
         table: Option<String>,
-        /// Create the table first if it does not exist (local emulator).
+        /// Create the table first if it does not exist (local emulator; not with --dry-run).
         #[arg(long)]
         create_table: bool,
+        /// Apply a file that holds no integrations and no alert definitions (it empties the table).
+        #[arg(long)]
+        allow_empty: bool,
+        /// Print the items that would be added, changed and removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Remove more than 3 items without asking.
+        #[arg(short = 'y', long)]
+        yes: bool,
     },
     /// Print every request that would be sent for an alert, without sending anything.
     Render {

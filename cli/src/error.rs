@@ -21,6 +21,9 @@ pub enum CliError {
     /// The command's input is not usable.
     #[error("{0}")]
     Input(String),
+    /// The command refused to go on without an explicit flag or confirmation; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
     /// An AWS call or store operation failed.
     #[error("{0}")]
     Aws(String),
@@ -30,12 +33,14 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// 2 for invalid input or definitions, 1 for everything else.
+    /// 2 for invalid input or definitions and for a refusal, 1 for everything else.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            CliError::Load(_) | CliError::Invalid(_) | CliError::Input(_) | CliError::Read { .. } => {
-                ExitCode::from(2)
-            }
+            CliError::Load(_)
+            | CliError::Invalid(_)
+            | CliError::Input(_)
+            | CliError::Refused(_)
+            | CliError::Read { .. } => ExitCode::from(2),
             CliError::Aws(_) | CliError::Undelivered(_) => ExitCode::from(1),
         }
     }

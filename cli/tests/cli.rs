@@ -104,6 +104,52 @@ fn validate_names_the_path_of_a_parse_error() {
     );
 }
 
+/// 200 KB of brackets: refused by the depth limit, naming it and the line, before the YAML parser
+/// (which took seconds to minutes on such files) sees it.
+#[test]
+fn validate_refuses_deep_nesting_naming_the_limit_and_the_line() {
+    let file = write_temp(
+        "deep.yaml",
+        &format!("integrations:\n  {}\n", "[".repeat(200_000)),
+    );
+    let output = tocsin(&["validate", "-f", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: $: nesting deeper than the limit of 32 levels (line 2, column 34)\n"
+    );
+}
+
+/// Fallback cycles are refused with the chain; text from the file is printed with its control
+/// characters escaped, so that a crafted file cannot forge lines of the output.
+#[test]
+fn validate_prints_fallback_cycles_and_escapes_control_characters() {
+    let file = write_temp(
+        "cycle.yaml",
+        "integrations:\n  - {id: a, kind: email, fallback: b}\n  - {id: b, kind: email, fallback: a}\n  - {id: \"c\\nerror: forged\\r\", kind: email, fallback: \"d\\n::error::forged\"}\n",
+    );
+    let output = tocsin(&["validate", "-f", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let path = file.display();
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{path}: integrations[2].fallback: unknown integration \"d\\n::error::forged\"\n{path}: integrations[0].fallback: fallback cycle a → b → a\nerror: 2 problem(s) in the definitions\n"
+        )
+    );
+    // A parse error: an unknown kind holding a line break.
+    let file = write_temp(
+        "kind.yaml",
+        "integrations:\n  - id: a\n    kind: \"email\\nvalid\"\n",
+    );
+    let output = tocsin(&["validate", "-f", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: integrations[0].kind: unknown variant `email\\nvalid`, expected `email` or `webhook` (line 3, column 11)\n"
+    );
+}
+
 #[test]
 fn render_prints_every_message_of_the_sample_alert_without_secrets() {
     let output = tocsin(&[
@@ -263,6 +309,200 @@ fn apply_publish_and_log_work_against_the_emulator() {
         "{}",
         stdout(&output)
     );
+}
+
+/// A table filled with the sample definitions (11 items), and the environment to reach it.
+struct AppliedTable {
+    table: String,
+    endpoint: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl AppliedTable {
+    fn new() -> AppliedTable {
+        let applied = AppliedTable {
+            table: moto::unique("cli-apply"),
+            endpoint: moto::endpoint(),
+            runtime: tokio::runtime::Runtime::new().unwrap(),
+        };
+        let output = applied.apply(&["-f", "examples/definitions.yaml", "--create-table"]);
+        assert!(output.status.success(), "apply: {}", stderr(&output));
+        assert_eq!(applied.items(), 11);
+        applied
+    }
+
+    /// `tocsin apply --table T ARGS`, standard input not a terminal.
+    fn apply(&self, args: &[&str]) -> Output {
+        let mut all = vec!["apply", "--table", self.table.as_str()];
+        all.extend_from_slice(args);
+        tocsin_with(&all, &[("AWS_ENDPOINT_URL", self.endpoint.as_str())])
+    }
+
+    /// The number of items in the table.
+    fn items(&self) -> usize {
+        self.runtime.block_on(async {
+            let dynamo = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
+            dynamo
+                .scan()
+                .table_name(&self.table)
+                .send()
+                .await
+                .unwrap()
+                .items()
+                .len()
+        })
+    }
+}
+
+/// An empty file, `/dev/null` and a file of comments only hold no definitions: applying one used to
+/// report "applied 0" and delete every item of the table.
+#[test]
+fn apply_refuses_a_file_without_integrations_and_alert_definitions() {
+    let applied = AppliedTable::new();
+    let empty = write_temp("empty.yaml", "");
+    let comments = write_temp(
+        "comments.yaml",
+        "# everything moved to the new file\n\n# (todo)\n",
+    );
+    let operators_only = write_temp(
+        "operators.yaml",
+        "operators: [{id: zoe, email: zoe@example.com}]\n",
+    );
+    for file in [
+        empty.to_str().unwrap(),
+        "/dev/null",
+        comments.to_str().unwrap(),
+        operators_only.to_str().unwrap(),
+    ] {
+        let output = applied.apply(&["-f", file, "--yes"]);
+        assert_eq!(output.status.code(), Some(2), "{file}: {}", stdout(&output));
+        assert_eq!(
+            stderr(&output),
+            format!(
+                "error: `{file}` holds no integrations and no alert definitions: applying it would remove every integration and alert definition from the table; pass --allow-empty if that is what you mean\n"
+            )
+        );
+        assert_eq!(applied.items(), 11, "{file}: the table is untouched");
+    }
+}
+
+#[test]
+fn apply_allow_empty_empties_the_table_when_asked() {
+    let applied = AppliedTable::new();
+    // Removing 11 items still needs --yes.
+    let output = applied.apply(&["-f", "/dev/null", "--allow-empty"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert_eq!(applied.items(), 11);
+    let output = applied.apply(&["-f", "/dev/null", "--allow-empty", "--yes"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("(0 added, 0 changed, 11 removed)"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(applied.items(), 0);
+}
+
+#[test]
+fn apply_dry_run_prints_the_changes_and_changes_nothing() {
+    let applied = AppliedTable::new();
+    let smaller = write_temp(
+        "smaller.yaml",
+        "integrations: [{id: ops-email, kind: email, name: renamed}]\noperators: [{id: zoe, email: zoe@example.com}]\n",
+    );
+    let output = applied.apply(&["-f", smaller.to_str().unwrap(), "--dry-run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "table {}: 1 to add, 1 to change, 10 to remove, 0 unchanged
+  + operator zoe
+  ~ integration ops-email
+  - integration ops-webhook
+  - integration tocsin-relay
+  - alertDefinition dns-critical
+  - alertDefinition everything
+  - operator alice
+  - operator bob
+  - operator carol
+  - operator dave
+  - operatorGroup ops-team
+  - monitorGroup dns-monitors
+dry run: nothing was changed
+",
+            applied.table
+        )
+    );
+    assert_eq!(applied.items(), 11);
+    let output = applied.apply(&["-f", "examples/definitions.yaml", "--dry-run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with(&format!(
+            "table {}: 0 to add, 0 to change, 0 to remove, 11 unchanged\n",
+            applied.table
+        )),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// More than 3 removals need `--yes` when standard input is not a terminal (a script, CI); up to 3
+/// go ahead.
+#[test]
+fn apply_refuses_more_than_3_removals_without_yes_off_a_terminal() {
+    let applied = AppliedTable::new();
+    let smaller = write_temp(
+        "smaller.yaml",
+        "integrations: [{id: ops-email, kind: email, name: renamed}]\noperators: [{id: zoe, email: zoe@example.com}]\n",
+    );
+    let output = applied.apply(&["-f", smaller.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: apply would remove 10 items from table {} (more than 3 need a confirmation): pass --yes to remove them; nothing was changed\n",
+            applied.table
+        )
+    );
+    assert!(
+        stdout(&output).contains("  - operator alice\n"),
+        "the removals are shown"
+    );
+    assert_eq!(applied.items(), 11);
+
+    let output = applied.apply(&["-f", smaller.to_str().unwrap(), "--yes"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(applied.items(), 2);
+
+    // Up to 3 removals go ahead without it; a fourth needs it.
+    let definitions = |operators: &[&str], definition: bool| {
+        let mut yaml = String::from("integrations: [{id: mail, kind: email}]\noperators:\n");
+        for id in operators {
+            yaml.push_str(&format!("  - {{id: {id}, email: {id}@example.com}}\n"));
+        }
+        if definition {
+            yaml.push_str("alertDefinitions: [{id: d, monitors: ['*'], levels: [{id: 1, operators: [o1], integrations: [{integration: mail}]}]}]\n");
+        }
+        write_temp("defs.yaml", &yaml)
+    };
+    let five = definitions(&["o1", "o2", "o3", "o4"], true);
+    let output = applied.apply(&["-f", five.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(applied.items(), 6);
+    let output = applied.apply(&["-f", definitions(&["o1"], true).to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("(0 added, 0 changed, 3 removed)"));
+    assert_eq!(applied.items(), 3);
+    let output = applied.apply(&["-f", five.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = applied.apply(&["-f", definitions(&["o1"], false).to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("would remove 4 items"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(applied.items(), 6);
 }
 
 #[test]

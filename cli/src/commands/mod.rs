@@ -24,7 +24,20 @@ pub(crate) async fn run(args: Args) -> Result<(), CliError> {
             file,
             table,
             create_table,
-        } => apply::run(&file, table, create_table).await,
+            allow_empty,
+            dry_run,
+            yes,
+        } => {
+            apply::run(&apply::Apply {
+                file: &file,
+                table,
+                create_table,
+                allow_empty,
+                dry_run,
+                yes,
+            })
+            .await
+        }
         Command::Render {
             file,
             alert,

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use definition_store::{Definitions, ValidationIssue};
+use definition_store::{Definitions, ValidationIssue, escape_controls};
 
 use crate::CliError;
 
@@ -10,7 +10,7 @@ pub(crate) fn run(file: &Path) -> Result<(), CliError> {
     let definitions = load_valid(file)?;
     println!(
         "{}: valid ({} integrations, {} alert definitions, {} operators)",
-        file.display(),
+        escape_controls(&file.display().to_string()),
         definitions.integrations.len(),
         definitions.alert_definitions.len(),
         definitions.operators.len()
@@ -22,8 +22,10 @@ pub(crate) fn run(file: &Path) -> Result<(), CliError> {
 pub(crate) fn load_valid(file: &Path) -> Result<Definitions, CliError> {
     let definitions = definition_store::load_file(file)?;
     let issues = issues(&definitions);
+    // Issues escape the file's text themselves; the file name is escaped the same way.
+    let name = escape_controls(&file.display().to_string()).into_owned();
     for issue in &issues {
-        eprintln!("{}: {issue}", file.display());
+        eprintln!("{name}: {issue}");
     }
     if issues.is_empty() {
         Ok(definitions)

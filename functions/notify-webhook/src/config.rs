@@ -171,7 +171,7 @@ fn preset(
     for name in settings.headers.keys() {
         if let Some(problem) = rules::header_name_problem(name) {
             problems.push((
-                format!("settings.headers.{}", rules::printable(name)),
+                format!("settings.headers.{}", definition_store::escape_controls(name)),
                 problem.to_owned(),
             ));
         }

@@ -12,7 +12,9 @@
 mod catalog;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+mod escape;
 pub mod model;
+mod nesting;
 pub mod rules;
 mod schema;
 pub mod selector;
@@ -22,7 +24,8 @@ mod yaml;
 
 pub use catalog::{Catalog, CatalogStats, Route};
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::DynamoDbStore;
+pub use dynamodb::{Changes, DynamoDbStore, ItemKey};
+pub use escape::escape_controls;
 pub use model::*;
 pub use rules::{HTTP_METHODS, SecretLocation};
 pub use schema::json_schema;
@@ -34,4 +37,4 @@ pub use validate::{
 
 #[cfg(test)]
 mod tests;
-pub use yaml::{LoadError, from_yaml, load_file};
+pub use yaml::{LoadError, MAX_DEFINITIONS_BYTES, MAX_DEPTH, from_yaml, load_file};

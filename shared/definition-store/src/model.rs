@@ -6,6 +6,9 @@ use alert_model::{AlertType, IntegrationKind};
 use serde::{Deserialize, Serialize};
 
 /// Everything one `tocsin apply -f definitions.yaml` holds.
+///
+/// A definitions file is at most 1 MiB and nests collections at most 32 levels deep (the document's
+/// mapping is level 1); larger or deeper files are refused before they are parsed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Definitions {
@@ -52,7 +55,8 @@ pub struct Integration {
     pub settings: serde_json::Map<String, serde_json::Value>,
     /// The integration told when a delivery through this one fails permanently or keeps failing:
     /// a "delivery failed" alert goes to it (at most once per route and notice interval), with the
-    /// failed route's escalation level (its operators are the recipients).
+    /// failed route's escalation level (its operators are the recipients). Another integration, and
+    /// no chain of fallbacks may come back to this one (`a → b → a` is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
 }

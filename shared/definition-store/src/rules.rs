@@ -190,7 +190,10 @@ pub fn message_problems(messages: &[crate::MessageDefinition]) -> Vec<(String, S
             if !names.insert(name.clone()) {
                 problems.push((
                     format!("{step_path}.name"),
-                    format!("step name \"{}\" is used twice in {path}", printable(&name)),
+                    format!(
+                        "step name \"{}\" is used twice in {path}",
+                        crate::escape_controls(&name)
+                    ),
                 ));
             }
             if http_method(&step.method).is_none() {
@@ -202,7 +205,7 @@ pub fn message_problems(messages: &[crate::MessageDefinition]) -> Vec<(String, S
             for name in step.headers.keys() {
                 if let Some(problem) = header_name_problem(name) {
                     problems.push((
-                        format!("{step_path}.headers.{}", printable(name)),
+                        format!("{step_path}.headers.{}", crate::escape_controls(name)),
                         problem.to_owned(),
                     ));
                 }
@@ -216,26 +219,7 @@ pub fn message_problems(messages: &[crate::MessageDefinition]) -> Vec<(String, S
 pub fn unknown_method(method: &str) -> String {
     format!(
         "unknown method \"{}\" (expected {})",
-        printable(method),
+        crate::escape_controls(method),
         HTTP_METHODS.join(", ")
     )
-}
-
-/// `text` with control characters and line separators escaped (`\n`, `\r`, `\u{0}`, `\u{2028}`),
-/// everything else as it is: for user text inside messages, so that a value cannot forge a line of a
-/// log or of `tocsin validate`'s output.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let escape = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
-    if !text.chars().any(escape) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if escape(c) {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
 }

@@ -1,5 +1,7 @@
 //! Monitor selectors of alert definitions and monitor groups.
 
+use crate::escape::escape_controls;
+
 /// A parsed monitor selector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selector<'a> {
@@ -22,13 +24,16 @@ pub enum SelectorError {
     #[error("empty monitor selector")]
     Empty,
     /// A prefix with nothing after it.
-    #[error("selector \"{0}\" has nothing after the prefix")]
+    #[error("selector \"{}\" has nothing after the prefix", escape_controls(.0))]
     EmptyValue(String),
     /// `tag:` without `=` or without a field name.
-    #[error("tag selector \"{0}\" needs the form \"tag:<custom field>=<value>\"")]
+    #[error("tag selector \"{}\" needs the form \"tag:<custom field>=<value>\"", escape_controls(.0))]
     BadTag(String),
     /// `foo:bar`.
-    #[error("unknown selector prefix in \"{0}\" (expected \"*\", a guid, id:, name:, group: or tag:)")]
+    #[error(
+        "unknown selector prefix in \"{}\" (expected \"*\", a guid, id:, name:, group: or tag:)",
+        escape_controls(.0)
+    )]
     UnknownPrefix(String),
 }
 

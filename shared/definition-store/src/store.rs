@@ -2,13 +2,17 @@
 
 use std::future::Future;
 
-use crate::Definitions;
+use crate::{Definitions, escape::escape_controls};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The DynamoDB call failed.
-    #[error("dynamodb {operation} on table `{table}` failed: {source}")]
+    #[error(
+        "dynamodb {operation} on table `{}` failed: {}",
+        escape_controls(.table),
+        escape_controls(&.source.to_string())
+    )]
     Dynamo {
         /// The operation (`Scan`, `BatchWriteItem`, …).
         operation: &'static str,
@@ -19,7 +23,12 @@ pub enum StoreError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An item could not be mapped to the model.
-    #[error("item `{key}` in table `{table}`: {reason}")]
+    #[error(
+        "item `{}` in table `{}`: {}",
+        escape_controls(.key),
+        escape_controls(.table),
+        escape_controls(.reason)
+    )]
     Item {
         /// The item's key.
         key: String,

@@ -16,6 +16,7 @@ use alert_model::{
 
 use crate::{
     AlertDefinition, Attachment, Definitions, EscalationLevel, HttpAuth, Integration, Operator, VariableDef,
+    escape::escape_controls,
     rules,
     selector::{Selector, SelectorError},
 };
@@ -29,9 +30,16 @@ pub struct ValidationIssue {
     pub message: String,
 }
 
+/// The path and the message, with control characters escaped ([`escape_controls`]): both may hold
+/// text from the file (ids, keys, values), and a raw line break there could forge a line of output.
 impl fmt::Display for ValidationIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
+        write!(
+            f,
+            "{}: {}",
+            escape_controls(&self.path),
+            escape_controls(&self.message)
+        )
     }
 }
 
@@ -133,14 +141,14 @@ pub fn parse_settings<T: serde::de::DeserializeOwned>(integration: &Integration)
     let value = serde_json::Value::Object(integration.settings.clone());
     serde_path_to_error::deserialize(value).map_err(|error| {
         // Keys are the definitions' text: escaped, so that a key cannot forge lines in a log.
-        let inner = rules::printable(&error.path().to_string()).into_owned();
+        let inner = crate::escape_controls(&error.path().to_string()).into_owned();
         SettingsError {
             path: if inner.is_empty() || inner == "." {
                 "settings".to_owned()
             } else {
                 format!("settings.{inner}")
             },
-            reason: rules::printable(&error.into_inner().to_string()).into_owned(),
+            reason: crate::escape_controls(&error.into_inner().to_string()).into_owned(),
         }
     })
 }
@@ -274,6 +282,7 @@ impl Checker<'_> {
                 self.issue(path, format!("unknown integration \"{fallback}\""));
             }
         }
+        self.fallback_cycles(definitions, &integrations);
         let lookups = Lookups {
             definitions,
             integrations: &by_id,
@@ -284,6 +293,70 @@ impl Checker<'_> {
         for (index, definition) in definitions.alert_definitions.iter().enumerate() {
             self.definition(index, definition, &lookups);
         }
+    }
+
+    /// Reports every fallback chain that comes back to where it started (`a → b → a`), once per
+    /// cycle, at the cycle's integration that comes first in the file. A self-fallback and an unknown
+    /// fallback are reported by the caller; a chain that merely leads into a cycle is not a cycle.
+    fn fallback_cycles(&mut self, definitions: &Definitions, by_id: &HashMap<&str, usize>) {
+        let integrations = &definitions.integrations;
+        // Each integration has at most one fallback: every chain is a path that ends, or that runs into
+        // a cycle. One walk per unvisited integration, each integration visited once (linear time).
+        let next = |index: usize| {
+            let fallback = integrations[index].fallback.as_deref()?;
+            by_id.get(fallback).copied()
+        };
+        // The walk that first visited each integration.
+        let mut walk_of: Vec<Option<usize>> = vec![None; integrations.len()];
+        for start in 0..integrations.len() {
+            if walk_of[start].is_some() {
+                continue;
+            }
+            let mut path = vec![start];
+            walk_of[start] = Some(start);
+            let mut current = start;
+            while let Some(following) = next(current) {
+                match walk_of[following] {
+                    None => {
+                        walk_of[following] = Some(start);
+                        path.push(following);
+                        current = following;
+                    }
+                    // Back onto this walk's own path: the path from there on is a cycle (one member
+                    // long for a self-fallback, which the caller reports already).
+                    Some(walk) if walk == start => {
+                        let from = path.iter().position(|&i| i == following).unwrap_or(0);
+                        let mut cycle = path.split_off(from);
+                        if cycle.len() > 1 {
+                            self.report_cycle(integrations, &mut cycle);
+                        }
+                        break;
+                    }
+                    // Into an earlier walk's path, whose cycle (if any) is reported already.
+                    Some(_) => break,
+                }
+            }
+        }
+    }
+
+    /// `integrations[i].fallback: fallback cycle a → b → a`, where `i` is the cycle's member first in
+    /// the file and the chain starts there.
+    fn report_cycle(&mut self, integrations: &[Integration], cycle: &mut [usize]) {
+        let first = cycle
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, index)| **index)
+            .map_or(0, |(position, _)| position);
+        cycle.rotate_left(first);
+        let ids: Vec<&str> = cycle
+            .iter()
+            .chain(cycle.first())
+            .map(|&i| integrations[i].id.as_str())
+            .collect();
+        self.issue(
+            format!("integrations[{}].fallback", cycle[0]),
+            format!("fallback cycle {}", ids.join(" → ")),
+        );
     }
 
     /// Reports empty and duplicate ids; returns id → first index.

@@ -224,3 +224,16 @@ fn every_rule_is_one_definition_shared_by_validation_and_the_functions() {
         })
     );
 }
+
+#[test]
+fn a_settings_key_with_a_line_break_is_escaped_in_the_issue() {
+    let found = issues(
+        "integrations:\n  - {id: w, kind: webhook, settings: {preset: all-variables, url: \"https://x.example\", \"h\\nX\": 1}}\n",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("integrations[0].settings.h\\nX: unknown field"),
+        "{found:?}"
+    );
+    assert!(!found[0].contains('\n'), "{found:?}");
+}

@@ -2,7 +2,10 @@
 
 pub mod item;
 
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use aws_sdk_dynamodb::{
     client::Waiters,
@@ -13,7 +16,7 @@ use aws_sdk_dynamodb::{
     },
 };
 
-use crate::{DefinitionSource, Definitions, StoreError};
+use crate::{DefinitionSource, Definitions, StoreError, escape::escape_controls};
 use item::{Item, ItemType, PK, ParsedItem, SK};
 
 /// Items per BatchWriteItem call (the service's limit).
@@ -109,14 +112,22 @@ impl DynamoDbStore {
         }
     }
 
-    /// Replaces the table's content with `definitions` (upserts every item, deletes the others).
+    /// Replaces the table's content with `definitions`: [`DynamoDbStore::changes`], then
+    /// [`DynamoDbStore::apply_changes`].
     ///
-    /// It does not validate (the CLI does, before calling it). Items are written with BatchWriteItem
-    /// in chunks of 25, UnprocessedItems retried with backoff a bounded number of times; then every
-    /// item whose key is no longer present is deleted the same way. Two objects of one type with the
-    /// same id are refused before anything is written. Not atomic: a failure part-way leaves a mix;
-    /// applying again repairs it.
+    /// It does not validate (the CLI does, before calling it). Not atomic: a failure part-way leaves a
+    /// mix; applying again repairs it.
     pub async fn apply(&self, definitions: &Definitions) -> Result<(), StoreError> {
+        let changes = self.changes(definitions).await?;
+        self.apply_changes(&changes).await
+    }
+
+    /// What applying `definitions` would change: reads every item of the table (consistently) and
+    /// compares it with the item of the same type and id in `definitions`. Changes nothing.
+    ///
+    /// Two objects of one type with the same id are refused. Items that are not definitions (an
+    /// unknown `pk`) are removals, as [`DynamoDbStore::apply`] removes them.
+    pub async fn changes(&self, definitions: &Definitions) -> Result<Changes, StoreError> {
         let items = item::items(definitions).map_err(|error| self.item_error(error))?;
         let mut keys: HashSet<(ItemType, String)> = HashSet::new();
         for (item_type, id, _) in &items {
@@ -129,40 +140,79 @@ impl DynamoDbStore {
             }
         }
 
-        let puts = items
+        let mut current: HashMap<(String, String), Item> = self
+            .scan_items()
+            .await?
             .into_iter()
-            .map(|(_, _, item)| {
+            .map(|item| (item_key(&item), item))
+            .collect();
+        let mut changes = Changes::default();
+        for (item_type, id, item) in items {
+            let key = ItemKey {
+                item_type: item_type.as_str().to_owned(),
+                id,
+            };
+            match current.remove(&(key.item_type.clone(), key.id.clone())) {
+                Some(old) if same_item(&old, &item) => changes.unchanged += 1,
+                Some(_) => {
+                    changes.changed.push(key);
+                    changes.puts.push(item);
+                }
+                None => {
+                    changes.added.push(key);
+                    changes.puts.push(item);
+                }
+            }
+        }
+        let mut stale: Vec<(String, String)> = current.into_keys().collect();
+        // Removals by type (in the model's order, then anything else), then id.
+        stale.sort_by_cached_key(|(pk, sk)| {
+            let rank = ItemType::parse(pk).map_or(ItemType::ALL.len(), |item_type| {
+                ItemType::ALL.iter().position(|t| *t == item_type).unwrap_or(0)
+            });
+            (rank, pk.clone(), sk.clone())
+        });
+        for (pk, sk) in stale {
+            changes.deletes.push(HashMap::from([
+                (PK.to_owned(), AttributeValue::S(pk.clone())),
+                (SK.to_owned(), AttributeValue::S(sk.clone())),
+            ]));
+            changes.removed.push(ItemKey {
+                item_type: pk,
+                id: sk,
+            });
+        }
+        Ok(changes)
+    }
+
+    /// Writes what [`DynamoDbStore::changes`] found: the added and changed items first, then the
+    /// removals, each with BatchWriteItem in chunks of 25 (UnprocessedItems retried with backoff a
+    /// bounded number of times). Only the removals listed are made: an item another writer added since
+    /// stays.
+    pub async fn apply_changes(&self, changes: &Changes) -> Result<(), StoreError> {
+        let puts = changes
+            .puts
+            .iter()
+            .map(|item| {
                 PutRequest::builder()
-                    .set_item(Some(item))
+                    .set_item(Some(item.clone()))
                     .build()
                     .map(|put| WriteRequest::builder().put_request(put).build())
                     .map_err(|error| dynamo_error("BatchWriteItem", &self.table, error))
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.batch_write(puts).await?;
-
-        let mut deletes = Vec::new();
-        for key in self.scan_keys().await? {
-            let pk = match key.get(PK) {
-                Some(AttributeValue::S(pk)) => pk.as_str(),
-                _ => "",
-            };
-            let sk = match key.get(SK) {
-                Some(AttributeValue::S(sk)) => sk.as_str(),
-                _ => "",
-            };
-            let stale = match ItemType::parse(pk) {
-                Some(item_type) => !keys.contains(&(item_type, sk.to_owned())),
-                None => true, // not a definition item: the table holds definitions only
-            };
-            if stale {
-                let delete = DeleteRequest::builder()
-                    .set_key(Some(key))
+        let deletes = changes
+            .deletes
+            .iter()
+            .map(|key| {
+                DeleteRequest::builder()
+                    .set_key(Some(key.clone()))
                     .build()
-                    .map_err(|error| dynamo_error("BatchWriteItem", &self.table, error))?;
-                deletes.push(WriteRequest::builder().delete_request(delete).build());
-            }
-        }
+                    .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                    .map_err(|error| dynamo_error("BatchWriteItem", &self.table, error))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         self.batch_write(deletes).await
     }
 
@@ -206,9 +256,9 @@ impl DynamoDbStore {
         Ok(())
     }
 
-    /// The keys of every item in the table.
-    async fn scan_keys(&self) -> Result<Vec<Item>, StoreError> {
-        let mut keys = Vec::new();
+    /// Every item in the table, read consistently.
+    async fn scan_items(&self) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let output = self
@@ -216,19 +266,96 @@ impl DynamoDbStore {
                 .scan()
                 .table_name(&self.table)
                 .consistent_read(true)
-                .projection_expression("#pk, #sk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|error| dynamo_error("Scan", &self.table, error))?;
-            keys.extend(output.items.unwrap_or_default());
+            items.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key.filter(|key| !key.is_empty());
             if start.is_none() {
-                return Ok(keys);
+                return Ok(items);
             }
         }
+    }
+}
+
+/// The key of a definitions item: its type (`pk`) and its id (`sk`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ItemKey {
+    /// `integration`, `alertDefinition`, `operator`, `operatorGroup`, `monitorGroup`, or the `pk` of
+    /// an item that is not a definition.
+    pub item_type: String,
+    /// The object's id.
+    pub id: String,
+}
+
+/// `integration ops-email`, control characters escaped.
+impl std::fmt::Display for ItemKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}",
+            escape_controls(&self.item_type),
+            escape_controls(&self.id)
+        )
+    }
+}
+
+/// What applying a set of definitions changes in the table ([`DynamoDbStore::changes`]), and the
+/// writes that make it so ([`DynamoDbStore::apply_changes`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// Objects not in the table yet, in file order by type.
+    pub added: Vec<ItemKey>,
+    /// Objects whose item differs from the table's (any field, or the position in its list).
+    pub changed: Vec<ItemKey>,
+    /// Items in the table that the definitions no longer hold, by type and id.
+    pub removed: Vec<ItemKey>,
+    /// Objects already in the table as they are.
+    pub unchanged: usize,
+    puts: Vec<Item>,
+    deletes: Vec<Item>,
+}
+
+impl Changes {
+    /// Nothing to add, change or remove.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+fn item_key(item: &Item) -> (String, String) {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(text)) => text.clone(),
+        _ => String::new(),
+    };
+    (text(PK), text(SK))
+}
+
+/// Whether two items hold the same attributes; numbers compare by value (DynamoDB may give back
+/// `1.50` as `1.5`).
+fn same_item(a: &Item, b: &Item) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|(name, value)| b.get(name).is_some_and(|other| same_value(value, other)))
+}
+
+fn same_value(a: &AttributeValue, b: &AttributeValue) -> bool {
+    match (a, b) {
+        (AttributeValue::N(x), AttributeValue::N(y)) => x == y || same_number(x, y),
+        (AttributeValue::L(x), AttributeValue::L(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_value(x, y))
+        }
+        (AttributeValue::M(x), AttributeValue::M(y)) => same_item(x, y),
+        _ => a == b,
+    }
+}
+
+fn same_number(x: &str, y: &str) -> bool {
+    let (x, y) = (x.trim(), y.trim());
+    match (x.parse::<i128>(), y.parse::<i128>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => matches!((x.parse::<f64>(), y.parse::<f64>()), (Ok(x), Ok(y)) if x == y),
     }
 }
 

@@ -143,3 +143,97 @@ async fn creating_an_existing_table_is_fine() {
         "the existing table is left as it is"
     );
 }
+
+fn keys(keys: &[crate::ItemKey]) -> Vec<String> {
+    keys.iter().map(ToString::to_string).collect()
+}
+
+#[tokio::test]
+async fn changes_list_what_is_added_changed_and_removed_and_change_nothing() {
+    let (client, store) = fresh_store().await;
+    // An empty table: everything is added.
+    let changes = store.changes(&example()).await.unwrap();
+    assert_eq!(changes.added.len(), 11);
+    assert!(changes.changed.is_empty() && changes.removed.is_empty());
+    assert_eq!(
+        count_items(&client, store.table()).await,
+        0,
+        "changes wrote nothing"
+    );
+
+    store.apply(&example()).await.unwrap();
+    assert!(store.changes(&example()).await.unwrap().is_empty());
+    assert_eq!(store.changes(&example()).await.unwrap().unchanged, 11);
+
+    // One renamed integration, one new operator, the rest gone.
+    let smaller = from_yaml(
+        "integrations: [{id: ops-email, kind: email, name: changed}]\noperators: [{id: zoe, email: zoe@example.com}]\n",
+    )
+    .unwrap();
+    let changes = store.changes(&smaller).await.unwrap();
+    assert_eq!(keys(&changes.added), ["operator zoe"]);
+    assert_eq!(keys(&changes.changed), ["integration ops-email"]);
+    assert_eq!(
+        keys(&changes.removed),
+        [
+            "integration ops-webhook",
+            "integration tocsin-relay",
+            "alertDefinition dns-critical",
+            "alertDefinition everything",
+            "operator alice",
+            "operator bob",
+            "operator carol",
+            "operator dave",
+            "operatorGroup ops-team",
+            "monitorGroup dns-monitors",
+        ]
+    );
+    assert_eq!(changes.unchanged, 0);
+    assert_eq!(
+        count_items(&client, store.table()).await,
+        11,
+        "changes wrote nothing"
+    );
+
+    // An empty file removes everything; a foreign item is a removal too.
+    client
+        .put_item()
+        .table_name(store.table())
+        .item("pk", AttributeValue::S("note".to_owned()))
+        .item("sk", AttributeValue::S("x\ny".to_owned()))
+        .send()
+        .await
+        .unwrap();
+    let changes = store.changes(&Definitions::default()).await.unwrap();
+    assert_eq!(changes.removed.len(), 12);
+    assert_eq!(keys(&changes.removed).last().unwrap(), "note x\\ny");
+}
+
+#[tokio::test]
+async fn apply_changes_makes_exactly_the_listed_changes() {
+    let (client, store) = fresh_store().await;
+    store.apply(&example()).await.unwrap();
+    let smaller =
+        from_yaml("integrations: [{id: ops-email, kind: email, name: changed}]\noperators: [{id: zoe, email: zoe@example.com}]\n")
+            .unwrap();
+    let changes = store.changes(&smaller).await.unwrap();
+    // Another writer adds an item after the changes were listed: it is not among the removals the
+    // user saw, so it stays.
+    client
+        .put_item()
+        .table_name(store.table())
+        .item("pk", AttributeValue::S("operator".to_owned()))
+        .item("sk", AttributeValue::S("late".to_owned()))
+        .item("email", AttributeValue::S("late@example.com".to_owned()))
+        .send()
+        .await
+        .unwrap();
+    store.apply_changes(&changes).await.unwrap();
+    let loaded = store.load().await.unwrap();
+    assert_eq!(loaded.integrations, smaller.integrations);
+    let operators: Vec<&str> = loaded.operators.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(operators, ["zoe", "late"]);
+    // Applying again removes it, as it is not in the file.
+    store.apply(&smaller).await.unwrap();
+    assert_eq!(store.load().await.unwrap(), smaller);
+}

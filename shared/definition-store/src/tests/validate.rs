@@ -331,6 +331,121 @@ integrations:
 }
 
 #[test]
+fn fallback_cycles_are_refused_with_the_chain() {
+    assert_issues(
+        r#"
+integrations:
+  - {id: a, kind: email, fallback: b}
+  - {id: b, kind: webhook, settings: {preset: all-variables, url: "https://x.example"}, fallback: a}
+"#,
+        &["integrations[0].fallback: fallback cycle a → b → a"],
+    );
+    // Three long, listed in the file in another order than the chain; reported once, at the cycle's
+    // first integration in the file, with the chain from there.
+    assert_issues(
+        r#"
+integrations:
+  - {id: x, kind: email}
+  - {id: c, kind: email, fallback: a}
+  - {id: a, kind: email, fallback: b}
+  - {id: b, kind: email, fallback: c}
+"#,
+        &["integrations[1].fallback: fallback cycle c → a → b → c"],
+    );
+}
+
+#[test]
+fn a_chain_into_a_cycle_is_reported_once_and_a_chain_that_ends_is_fine() {
+    assert_issues(
+        r#"
+integrations:
+  - {id: lead, kind: email, fallback: a}
+  - {id: a, kind: email, fallback: b}
+  - {id: b, kind: email, fallback: a}
+  - {id: p, kind: email, fallback: q}
+  - {id: q, kind: email, fallback: r}
+  - {id: r, kind: email}
+  - {id: s, kind: email, fallback: s}
+  - {id: t, kind: email, fallback: s}
+"#,
+        &[
+            "integrations[6].fallback: an integration cannot be its own fallback",
+            "integrations[1].fallback: fallback cycle a → b → a",
+        ],
+    );
+}
+
+#[test]
+fn a_long_fallback_chain_is_checked_in_linear_steps() {
+    // 2,000 integrations in one chain that closes: one issue, naming every member once.
+    let mut yaml = String::from("integrations:\n");
+    for n in 0..2000 {
+        yaml.push_str(&format!(
+            "  - {{id: i{n}, kind: email, fallback: i{}}}\n",
+            (n + 1) % 2000
+        ));
+    }
+    let issues = issues(&yaml);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(issues[0].starts_with("integrations[0].fallback: fallback cycle i0 → i1 → i2 → "));
+    assert!(
+        issues[0].ends_with(" → i1999 → i0"),
+        "{}",
+        &issues[0][issues[0].len() - 40..]
+    );
+}
+
+/// A crafted file must not forge lines in the output of `tocsin validate` (CI logs): text from the
+/// file is printed with its control characters escaped, in messages and in paths.
+#[test]
+fn control_characters_from_the_file_are_escaped_in_issues() {
+    let issues = issues(
+        "integrations:\n  - {id: \"a\\nvalid: yes\", kind: email}\n  - {id: \"a\\nvalid: yes\", kind: email}\noperators:\n  - {id: \"o\\u0000\\u001b[31m\", email: \"x\\u2028y\"}\nalertDefinitions:\n  - {id: d, monitors: [\"nope:\\nx\"], levels: [{id: 1, integrations: [{integration: \"m\\ri\"}]}]}\n",
+    );
+    assert_eq!(
+        issues,
+        [
+            "integrations[1].id: duplicate integration id \"a\\nvalid: yes\" (first at integrations[0])",
+            "operators[0].email: \"x\\u{2028}y\": not an e-mail address (no `@`)",
+            "alertDefinitions[0].monitors[0]: unknown selector prefix in \"nope:\\nx\" (expected \"*\", a guid, id:, name:, group: or tag:)",
+            "alertDefinitions[0].levels[0].integrations[0].integration: unknown integration \"m\\ri\"",
+        ]
+    );
+    for issue in &issues {
+        assert!(
+            !issue.contains(['\n', '\r', '\0', '\u{1b}', '\u{2028}']),
+            "{issue:?}"
+        );
+    }
+    // A variable name in a path; the id with NUL and ESC in an operator message.
+    let all: Vec<String> = validate(&defs(
+        "integrations:\n  - {id: w, kind: webhook, settings: {preset: all-variables, url: \"https://x.example\", \"h\\nX\": 1}}\noperators:\n  - {id: \"o\\u0000\\u001b[31m\"}\n",
+    ))
+    .iter()
+    .map(ValidationIssue::to_string)
+    .collect();
+    assert_eq!(
+        all,
+        ["operators[0]: operator \"o\\u{0}\\u{1b}[31m\" has neither email nor phone",]
+    );
+}
+
+#[test]
+fn escaping_is_idempotent_and_leaves_other_text_alone() {
+    use crate::escape_controls;
+    let raw = "a\nb\rc\td\0e\u{1b}f\u{85}g\u{2028}h\u{202e}i\\n\"q\" é 🚨";
+    let once = escape_controls(raw);
+    assert_eq!(
+        once,
+        "a\\nb\\rc\\td\\u{0}e\\u{1b}f\\u{85}g\\u{2028}h\\u{202e}i\\n\"q\" é 🚨"
+    );
+    assert_eq!(escape_controls(&once), once);
+    assert!(matches!(
+        escape_controls("plain \"text\" é"),
+        std::borrow::Cow::Borrowed(_)
+    ));
+}
+
 fn extra_emails_must_be_addresses_on_email_integrations() {
     let yaml = BASE.replace(
         "- integration: mail",

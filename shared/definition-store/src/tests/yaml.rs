@@ -1,4 +1,6 @@
-use crate::{LoadError, VariableDef, from_yaml, load_file, model::SecretRef};
+use crate::{
+    LoadError, MAX_DEFINITIONS_BYTES, MAX_DEPTH, VariableDef, from_yaml, load_file, model::SecretRef,
+};
 
 fn parse_error(yaml: &str) -> (String, String) {
     match from_yaml(yaml) {
@@ -276,4 +278,285 @@ fn attachment_variables_take_scalars_as_text() {
         reason.starts_with("invalid type: sequence, expected a string"),
         "{reason}"
     );
+}
+
+// Limits: depth and size, checked before the YAML parser runs (libyaml takes time quadratic in the
+// depth of brackets). The refusals are structural: the error is the limit's own, with its position.
+
+fn too_deep(yaml: &str) -> (usize, usize) {
+    match from_yaml(yaml) {
+        Err(LoadError::TooDeep { line, column, limit }) => {
+            assert_eq!(limit, MAX_DEPTH);
+            (line, column)
+        }
+        Err(other) => panic!("expected the depth limit, got {other}"),
+        Ok(definitions) => panic!("expected the depth limit, got {definitions:?}"),
+    }
+}
+
+/// Parses, or fails with any error but the depth limit.
+fn not_too_deep(yaml: &str) {
+    if let Err(error @ LoadError::TooDeep { .. }) = from_yaml(yaml) {
+        panic!("refused as too deep: {error}\n{yaml}");
+    }
+}
+
+#[test]
+fn nested_brackets_are_refused_at_the_depth_limit_naming_it_and_the_line() {
+    // 200 KB of `[`: the parser took about a minute to refuse it.
+    let yaml = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(too_deep(&yaml), (1, MAX_DEPTH + 1));
+    let error = from_yaml(&yaml).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "$: nesting deeper than the limit of 32 levels (line 1, column 33)"
+    );
+    // Under a key, on the third line: the document's mapping is the first level.
+    let yaml = format!(
+        "# deep\nintegrations:\n  {}{}\n",
+        "[".repeat(5_000),
+        "]".repeat(5_000)
+    );
+    assert_eq!(too_deep(&yaml), (3, 2 + MAX_DEPTH));
+}
+
+#[test]
+fn nested_flow_maps_and_json_objects_are_refused_at_the_depth_limit() {
+    // 500 KB of `{a: {a: …}}`: the parser took over 100 s.
+    let levels = 100_000;
+    let yaml = format!("{}1{}", "{a: ".repeat(levels), "}".repeat(levels));
+    assert_eq!(too_deep(&yaml), (1, 4 * MAX_DEPTH + 1));
+    let json = format!("{}1{}", "{\"a\":".repeat(levels), "}".repeat(levels));
+    assert_eq!(too_deep(&json), (1, 5 * MAX_DEPTH + 1));
+    // Over several lines, with the brackets in a sequence of maps.
+    let yaml = format!("{}\n", "[\n{a:\n".repeat(levels));
+    assert_eq!(too_deep(&yaml), (MAX_DEPTH + 1, 1));
+}
+
+#[test]
+fn nested_block_collections_are_refused_at_the_depth_limit() {
+    let mut yaml = String::new();
+    for depth in 0..1_000 {
+        yaml.push_str(&" ".repeat(depth));
+        yaml.push_str("a:\n");
+    }
+    assert_eq!(too_deep(&yaml), (MAX_DEPTH + 1, MAX_DEPTH + 1));
+    // Sequences of sequences, written compactly (`- - - a`) and one per line.
+    assert_eq!(too_deep(&"- ".repeat(1_000)), (1, 2 * MAX_DEPTH + 1));
+    let mut yaml = String::new();
+    for depth in 0..100 {
+        yaml.push_str(&format!("{}-\n", " ".repeat(depth * 2)));
+    }
+    assert_eq!(too_deep(&yaml), (MAX_DEPTH + 1, 2 * MAX_DEPTH + 1));
+}
+
+/// Every line break the parser knows separates lines for the depth limit too: a file written with
+/// CR, NEL, LS or PS line breaks cannot hide deep brackets after a first line.
+#[test]
+fn deep_brackets_after_other_line_breaks_are_refused_too() {
+    let brackets = "[".repeat(1_000);
+    for line_break in ["\n", "\r\n", "\r", "\u{85}", "\u{2028}", "\u{2029}"] {
+        let yaml = format!("a: b{line_break}c:{line_break}  {brackets}");
+        assert_eq!(too_deep(&yaml), (3, 2 + MAX_DEPTH), "{line_break:?}");
+    }
+    // And such files are read as the parser reads them.
+    let definitions = from_yaml("integrations:\r  - id: a\r    kind: email\roperators: []\r").unwrap();
+    assert_eq!(definitions.integrations[0].id, "a");
+}
+
+/// Deep brackets in the value of a key of any form, or in a document after a scalar one, are
+/// counted: what the parser would read as structure is never skipped as text.
+#[test]
+fn deep_brackets_behind_keys_of_every_form_and_after_a_document_are_refused() {
+    let brackets = "[".repeat(1_000);
+    // The expected position: the first bracket whose level, counting the levels of the prefix (the
+    // document's mapping, the `- ` entries), is beyond the limit.
+    for (prefix, position) in [
+        ("\"quoted key\": ", (1, 14 + 32)),
+        ("'quoted key': ", (1, 14 + 32)),
+        ("[flow, key]: ", (1, 13 + 32)),
+        ("{flow: key}: ", (1, 13 + 32)),
+        ("&anchor key: ", (1, 13 + 32)),
+        ("a: &x 1\n*x : ", (2, 5 + 32)),
+        ("? explicit\n: ", (2, 2 + 32)),
+        ("- - - ", (1, 6 + 30)),
+        ("just a scalar\n---\n", (3, 33)),
+        ("--- |\n  a block scalar\n---\n", (4, 33)),
+        ("--- plain\n  continued\n---\n", (4, 33)),
+    ] {
+        assert_eq!(too_deep(&format!("{prefix}{brackets}")), position, "{prefix:?}");
+    }
+}
+
+/// The limit is exact: nesting at the limit goes to the parser, one level more is refused.
+#[test]
+fn nesting_is_refused_one_level_past_the_limit_not_at_it() {
+    let block = |depth: usize| -> String {
+        (0..depth)
+            .map(|level| format!("{}a:\n", " ".repeat(level)))
+            .collect()
+    };
+    type Form = fn(usize) -> String;
+    let forms: [(&str, Form); 3] = [
+        ("brackets", |depth| {
+            format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+        }),
+        ("flow maps", |depth| {
+            format!("{}1{}", "{a: ".repeat(depth), "}".repeat(depth))
+        }),
+        ("sequence entries", |depth| "- ".repeat(depth)),
+    ];
+    for (name, form) in forms {
+        not_too_deep(&form(MAX_DEPTH));
+        assert_eq!(too_deep(&form(MAX_DEPTH + 1)).0, 1, "{name}");
+    }
+    not_too_deep(&block(MAX_DEPTH));
+    assert_eq!(too_deep(&block(MAX_DEPTH + 1)), (MAX_DEPTH + 1, MAX_DEPTH + 1));
+    // The settings of an integration may nest (they are checked by validation, not by the parser):
+    // 4 levels of the file, 28 of the setting.
+    let settings = |depth: usize| format!("{}1{}", "{a: ".repeat(depth), "}".repeat(depth));
+    let yaml = |depth| {
+        format!(
+            "integrations:\n  - id: a\n    kind: email\n    settings:\n      x: {}\n",
+            settings(depth)
+        )
+    };
+    let definitions = from_yaml(&yaml(MAX_DEPTH - 4)).unwrap();
+    assert!(definitions.integrations[0].settings.contains_key("x"));
+    assert_eq!(too_deep(&yaml(MAX_DEPTH - 3)), (5, 10 + 4 * (MAX_DEPTH - 4)));
+}
+
+/// Brackets, braces, dashes and colons that are not structure do not count: in quoted scalars (over
+/// several lines too), comments, block scalars, plain scalars and their continuation lines.
+#[test]
+fn text_that_only_looks_nested_is_not_counted() {
+    let deep = "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{";
+    let yaml = format!(
+        r#"# {deep}
+integrations:
+  - id: hook # {deep}
+    name: a[{deep} and {deep}
+    kind: webhook
+    variables:
+      Single: '{deep} don''t {deep}'
+      Double: "{deep} \" {deep}"
+      Multi: "{deep}
+        - {deep}
+        a: {deep}"
+    messages:
+      - types: [Alert]
+        steps:
+          - url: "https://x.example/{{{{@monitor.name}}}}"
+            body: |
+              {deep}
+                  - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+              a: [{deep}
+
+              # {deep}
+            headers: {{X-A: "{deep}", X-B: '{deep}'}}
+  - id: mail
+    name: plain {deep}
+      continued {deep}
+      - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - -
+    kind: email
+    settings:
+      subject: >-
+        {deep}
+        {deep}
+      text: "{{% for x in [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]] %}}{{{{ x }}}}{{% endfor %}}"
+operators:
+  - {{id: op, name: "{deep}", email: op@example.com}}
+"#
+    );
+    let definitions = from_yaml(&yaml).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(definitions.integrations.len(), 2);
+    assert!(
+        definitions.integrations[0].messages[0].steps[0]
+            .body
+            .as_deref()
+            .unwrap()
+            .contains(deep)
+    );
+    assert_eq!(
+        definitions.integrations[1].name,
+        format!("plain {deep} continued {deep} {}", "- ".repeat(39).trim_end())
+    );
+    assert_eq!(definitions.operators[0].name, deep);
+    // The same in JSON: brackets inside strings, escaped quotes.
+    let json = format!(
+        r#"{{"integrations": [{{"id": "a\"{deep}", "kind": "email", "name": "{deep}\\"}}], "operators": [{{"id":"o","email":"o@example.com","name":'{deep}'}}]}}"#
+    );
+    let definitions = from_yaml(&json).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(definitions.integrations[0].name, format!("{deep}\\"));
+    // None of it counted: real nesting after it is refused exactly where it passes the limit (the
+    // document's mapping is one level, so the 32nd bracket is the one too many).
+    let lines = yaml.lines().count();
+    let tail = format!("monitorGroups:\n  {}\n", "[".repeat(40));
+    assert_eq!(too_deep(&format!("{yaml}{tail}")), (lines + 2, 2 + MAX_DEPTH));
+    let tail = format!(", \"monitorGroups\": {}", "[".repeat(40));
+    let json = json.strip_suffix('}').unwrap();
+    assert_eq!(
+        too_deep(&format!("{json}{tail}")),
+        (1, json.chars().count() + 19 + 32)
+    );
+}
+
+#[test]
+fn a_text_larger_than_the_limit_is_refused_unread() {
+    let text = format!("# {}\n", "x".repeat(MAX_DEFINITIONS_BYTES));
+    let error = from_yaml(&text).unwrap_err();
+    assert!(
+        matches!(error, LoadError::TooLarge { ref path, limit } if path == "$" && limit == MAX_DEFINITIONS_BYTES),
+        "{error}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "$: larger than the limit of 1048576 bytes for definitions (1 MiB)"
+    );
+    // A file: named, and refused at the limit without reading it whole.
+    let dir = std::env::temp_dir().join(test_support::moto::unique("tocsin-large"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("defs.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let error = load_file(&path).unwrap_err();
+    assert!(matches!(error, LoadError::TooLarge { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}: larger than the limit", path.display()))
+    );
+    // Exactly at the limit is fine.
+    let text = format!("#{}", " ".repeat(MAX_DEFINITIONS_BYTES - 1));
+    std::fs::write(&path, &text).unwrap();
+    assert_eq!(load_file(&path).unwrap(), crate::Definitions::default());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Text from the file in a load error (a value, a key, an unknown kind) has its control characters
+/// escaped: a crafted file cannot forge a line of `tocsin validate`'s output.
+#[test]
+fn control_characters_from_the_file_are_escaped_in_load_errors() {
+    let cases = [
+        // An unknown kind holding a line break and an ANSI escape.
+        (
+            "integrations:\n  - id: a\n    kind: \"pager\\nerror: forged\\e[0m\"\n",
+            "integrations[0].kind: unknown variant `pager\\nerror: forged\\u{1b}[0m`, expected `email` or `webhook` (line 3, column 11)",
+        ),
+        // An unknown key holding CR LF: in the path and in the message.
+        (
+            "integrations:\n  - id: a\n    kind: email\n    \"x\\r\\ny\": 1\n",
+            "integrations[0].x\\r\\ny: unknown field `x\\r\\ny`, expected one of `id`, `name`, `kind`, `active`, `variables`, `messages`, `settings`, `fallback` (line 4, column 5)",
+        ),
+        // An unknown key of a variable (the model's own message), with NUL.
+        (
+            "integrations:\n  - id: a\n    kind: email\n    variables:\n      V: {\"se\\0cret\": x}\n",
+            "integrations[0].variables.V: unknown key `se\\u{0}cret` in variable (expected a string (fixed value), {secret: \"ssm:/…\" | \"secretsmanager:…\"} or {perLevel: true, default?: \"…\"}) (line 5, column 10)",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let error = from_yaml(yaml).unwrap_err();
+        let text = error.to_string();
+        assert_eq!(text, expected);
+        assert!(!text.contains(['\n', '\r', '\0', '\u{1b}']), "{text:?}");
+    }
 }

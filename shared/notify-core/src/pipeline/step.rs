@@ -307,7 +307,9 @@ where
         match self.deliveries.renew(claim).await {
             Ok(()) if holds_until(claim) > self.settings.attempt_time => Ok(()),
             Ok(()) => {
-                warn!("the claim lifetime is shorter than one attempt; not sent (raise TOCSIN_CLAIM_SECONDS)");
+                warn!(
+                    "the claim lifetime is shorter than one attempt; not sent (raise TOCSIN_CLAIM_SECONDS)"
+                );
                 Err(StepOutcome::retryable(
                     "the claim lifetime is shorter than one attempt (TOCSIN_CLAIM_SECONDS)",
                 ))
