@@ -446,6 +446,7 @@ fn escaping_is_idempotent_and_leaves_other_text_alone() {
     ));
 }
 
+#[test]
 fn extra_emails_must_be_addresses_on_email_integrations() {
     let yaml = BASE.replace(
         "- integration: mail",
