@@ -76,8 +76,8 @@ pub(crate) enum Command {
         /// Send as this alert type instead of the message's own.
         #[arg(long = "type", value_enum)]
         alert_type: Option<AlertTypeArg>,
-        /// E-mail integrations: send to this address too (repeatable).
-        #[arg(long = "to", value_name = "EMAIL")]
+        /// Kinds that address people: send to this e-mail address or phone number too (repeatable).
+        #[arg(long = "to", value_name = "EMAIL or PHONE")]
         to: Vec<String>,
     },
     /// Publish an alert file to the alerts topic.

@@ -995,7 +995,7 @@ fn test_exits_2_on_an_unknown_integration_a_bad_file_or_a_bad_recipient() {
     let to_webhook = stack.test(&["--integration", "ops-webhook", "--to", "a@example.com"], &[]);
     assert_eq!(to_webhook.status.code(), Some(2));
     assert!(
-        stderr(&to_webhook).contains("has no e-mail recipients"),
+        stderr(&to_webhook).contains("which addresses no person"),
         "{}",
         stderr(&to_webhook)
     );

@@ -144,6 +144,7 @@ pub fn sample_attachment(integration: &str) -> Attachment {
         send_reminder: true,
         variables: Default::default(),
         extra_emails: vec!["ops@example.com".to_owned()],
+        extra_phones: Vec::new(),
         service_links: Vec::new(),
     }
 }

@@ -158,18 +158,23 @@ fn find_integration<'a>(
         })
 }
 
-/// `--to` is for kinds that address people by e-mail, and each address must be one SES takes.
+/// `--to` is for kinds that address people: an e-mail address each for kinds that send e-mail, a
+/// phone number (E.164) each for kinds that call or text.
 fn check_recipients(integration: &Integration, to: &[String]) -> Result<(), CliError> {
-    let takes_email = kinds::recipients(integration.kind) == Recipients::Email;
-    if !takes_email && !to.is_empty() {
-        return Err(CliError::Input(format!(
-            "--to: integration `{}` is a {} integration, which has no e-mail recipients",
-            integration.id, integration.kind
-        )));
-    }
-    for address in to {
-        if let Some(problem) = definition_store::rules::email_problem(address) {
-            return Err(CliError::Input(format!("--to `{address}`: {problem}")));
+    let problem: fn(&str) -> Option<&'static str> = match kinds::recipients(integration.kind) {
+        Recipients::Email => definition_store::rules::email_problem,
+        Recipients::Phone => definition_store::rules::phone_problem,
+        Recipients::Nobody if to.is_empty() => return Ok(()),
+        Recipients::Nobody => {
+            return Err(CliError::Input(format!(
+                "--to: integration `{}` is a {} integration, which addresses no person",
+                integration.id, integration.kind
+            )));
+        }
+    };
+    for recipient in to {
+        if let Some(problem) = problem(recipient) {
+            return Err(CliError::Input(format!("--to `{recipient}`: {problem}")));
         }
     }
     Ok(())
@@ -262,7 +267,10 @@ fn test_definition(
         send_reminder: true,
         ..attachment
     };
-    attachment.extra_emails.extend(to.iter().cloned());
+    match kinds::recipients(integration.kind) {
+        Recipients::Phone => attachment.extra_phones.extend(to.iter().cloned()),
+        Recipients::Email | Recipients::Nobody => attachment.extra_emails.extend(to.iter().cloned()),
+    }
     let monitor = alert.monitor.monitor_guid.trim();
     let definition = AlertDefinition {
         id: format!("tocsin-test-{number}"),

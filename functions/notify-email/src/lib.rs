@@ -53,6 +53,8 @@ impl Notifier for EmailNotifier {
     const KIND: IntegrationKind = IntegrationKind::Email;
     type Target = EmailTarget;
     type Message = EmailMessage;
+    // Each batch of recipients is its own e-mail: one refused does not keep the others from theirs.
+    const INDEPENDENT_STEPS: bool = true;
 
     fn target(&self, integration: &Integration) -> Result<EmailTarget, NotifyError> {
         EmailTarget::parse(integration, self.default_from.as_deref())

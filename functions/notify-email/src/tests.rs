@@ -58,6 +58,7 @@ fn attachment(extra_emails: &[&str]) -> Attachment {
         send_reminder: true,
         variables: BTreeMap::new(),
         extra_emails: extra_emails.iter().map(|email| (*email).to_owned()).collect(),
+        extra_phones: Vec::new(),
         service_links: Vec::new(),
     }
 }

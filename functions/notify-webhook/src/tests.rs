@@ -107,6 +107,7 @@ fn attachment() -> Attachment {
         send_reminder: true,
         variables: BTreeMap::from([("ServiceId".to_owned(), "svc-42".to_owned())]),
         extra_emails: Vec::new(),
+        extra_phones: Vec::new(),
         service_links: Vec::new(),
     }
 }

@@ -52,6 +52,7 @@ impl Direct {
                 send_reminder: true,
                 variables: Default::default(),
                 extra_emails: Vec::new(),
+                extra_phones: Vec::new(),
                 service_links: Vec::new(),
             })
             .collect();

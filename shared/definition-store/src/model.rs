@@ -205,9 +205,13 @@ pub struct Attachment {
     #[serde(default, deserialize_with = "scalar_map")]
     #[schemars(with = "BTreeMap<String, ScalarText>")]
     pub variables: BTreeMap<String, String>,
-    /// E-mail only: addresses that receive the message besides the level's operators.
+    /// Kinds that send e-mail: addresses that receive the message besides the level's operators.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_emails: Vec<String>,
+    /// Kinds that call or text phones: numbers (E.164) that receive the message besides the level's
+    /// operators.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_phones: Vec<String>,
     /// Status-page kinds only: monitor → service links.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub service_links: Vec<ServiceLink>,

@@ -50,7 +50,7 @@ pub enum Recipients {
     Nobody,
     /// The level's operators by e-mail address, and the attachment's `extraEmails`.
     Email,
-    /// The level's operators by phone number.
+    /// The level's operators by phone number, and the attachment's `extraPhones`.
     Phone,
 }
 
@@ -580,6 +580,14 @@ impl Checker<'_> {
                 );
             }
         }
+        for (n, phone) in attachment.extra_phones.iter().enumerate() {
+            if let Some(problem) = rules::phone_problem(phone) {
+                self.issue(
+                    format!("{path}.extraPhones[{n}]"),
+                    format!("\"{phone}\": {problem}"),
+                );
+            }
+        }
         for (k, link) in attachment.service_links.iter().enumerate() {
             if link.monitor.trim().is_empty() {
                 self.issue(format!("{path}.serviceLinks[{k}].monitor"), "empty monitor");
@@ -603,6 +611,16 @@ impl Checker<'_> {
                 format!("{path}.extraEmails"),
                 format!(
                     "extraEmails are for kinds that send e-mail; \"{}\" is of kind {}",
+                    integration.id, integration.kind
+                ),
+            );
+        }
+        if !attachment.extra_phones.is_empty() && self.rules.recipients(integration.kind) != Recipients::Phone
+        {
+            self.issue(
+                format!("{path}.extraPhones"),
+                format!(
+                    "extraPhones are for kinds that call or text phones; \"{}\" is of kind {}",
                     integration.id, integration.kind
                 ),
             );

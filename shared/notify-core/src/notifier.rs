@@ -20,6 +20,11 @@ pub trait Notifier: Send + Sync + 'static {
     /// One ready-to-send message.
     type Message: Send + Sync;
 
+    /// Whether the messages of a route stand alone (one per recipient, per batch of recipients):
+    /// then a message that fails does not keep the route's other messages from being sent. Steps of
+    /// a custom integration depend on each other (the product's step semantics): false.
+    const INDEPENDENT_STEPS: bool = false;
+
     /// Parses and validates the integration's settings. Errors are permanent.
     fn target(&self, integration: &Integration) -> Result<Self::Target, NotifyError>;
 

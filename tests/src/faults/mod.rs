@@ -416,6 +416,7 @@ pub fn suite_definitions(integrations: usize, receivers_url: &str, signing_param
                         send_reminder: true,
                         variables: BTreeMap::new(),
                         extra_emails: Vec::new(),
+                        extra_phones: Vec::new(),
                         service_links: Vec::new(),
                     })
                     .collect(),

@@ -1,14 +1,17 @@
 //! The emulator as the functions see it: an HTTP proxy in front of moto that is briefly unreachable
-//! now and then, and fails a share of SES `SendEmail` calls as a throttled or failing SES does.
+//! now and then, and fails a share of the sends through AWS (SES `SendEmail`, SNS `Publish` to a
+//! phone number) as a throttled or failing service does.
 //!
 //! - Outage windows: every request arriving in one is dropped before it reaches moto (the
 //!   connection is reset), whatever the service: DynamoDB claims and records, SSM, SES, SNS.
-//! - SES faults (`POST /v2/email/outbound-emails`): `500 InternalFailure`, `429
-//!   TooManyRequestsException`, an answer after the client's timeout, a reset. None reaches moto,
-//!   so none sends an e-mail.
-//! - Every `SendEmail` moto accepts is an e-mail sent: counted by `(alert, integration)`, read from
-//!   its subject (`<alert id> via <integration id>`), with how long moto took (an acceptance slower
-//!   than the client's timeout is a send the client could not know succeeded).
+//! - Send faults: SES (`POST /v2/email/outbound-emails`) `500 InternalFailure`, `429
+//!   TooManyRequestsException`; SNS (`Action=Publish` with a `PhoneNumber`) `500 InternalError`,
+//!   `400 Throttling`; for both an answer after the client's timeout, and a reset. None reaches
+//!   moto, so none sends anything.
+//! - Every send moto accepts is a message sent: counted by `(alert, integration)`, read from the
+//!   e-mail's subject or the text message (`<alert id> via <integration id>`), with how long moto
+//!   took (an acceptance slower than the client's timeout is a send the client could not know
+//!   succeeded).
 
 use std::{
     collections::BTreeMap,
@@ -159,7 +162,8 @@ impl Proxy {
             .store(per_mille(rate), Ordering::SeqCst);
     }
 
-    /// The next `SendEmail` is neither forwarded nor answered; the channel gets its subject.
+    /// The next send (SES `SendEmail`, SNS SMS `Publish`) is neither forwarded nor answered; the
+    /// channel gets the text naming its route.
     pub fn hold_next_send(&self) -> oneshot::Receiver<String> {
         let (sender, receiver) = oneshot::channel();
         *lock(&self.shared.hold) = Some(sender);
@@ -171,7 +175,8 @@ impl Proxy {
         *lock(&self.shared.counts)
     }
 
-    /// E-mails moto accepted, by `(alert, integration)`, with how long each took.
+    /// Messages moto accepted (e-mails, text messages), by `(alert, integration)`, with how long
+    /// each took.
     pub fn sent(&self) -> BTreeMap<(String, String), Vec<Duration>> {
         lock(&self.shared.sent).clone()
     }
@@ -192,22 +197,22 @@ async fn handle(shared: &Shared, request: Received) -> Answer {
         lock(&shared.counts).dropped_in_outage += 1;
         return Answer::Reset;
     }
-    let is_send = request.method == "POST" && request.path() == SEND_EMAIL_PATH;
-    if is_send {
+    let send = send_of(&request);
+    if let Some(send) = &send {
         let held = lock(&shared.hold).take();
         if let Some(held) = held {
-            let _ = held.send(subject(&request.body).unwrap_or_default());
+            let _ = held.send(send.text.clone());
             std::future::pending::<()>().await;
         }
-        if let Some(answer) = ses_fault(shared).await {
+        if let Some(answer) = send_fault(shared, send.service).await {
             return answer;
         }
     }
     let started = Instant::now();
     let answer = forward(shared, &request).await;
-    if is_send
+    if let Some(send) = &send
         && let Answer::Respond(200, _, _) = &answer
-        && let Some(route) = subject(&request.body).as_deref().and_then(route_of)
+        && let Some(route) = route_of(&send.text)
     {
         let took = started.elapsed();
         if took > shared.slow_after {
@@ -218,20 +223,87 @@ async fn handle(shared: &Shared, request: Received) -> Answer {
     answer
 }
 
-async fn ses_fault(shared: &Shared) -> Option<Answer> {
+/// The AWS service of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    /// SES v2, REST-JSON.
+    Ses,
+    /// SNS, awsQuery (form-encoded requests, XML answers).
+    Sns,
+}
+
+/// A request that sends a message: its service and the text that names its route.
+struct Send {
+    service: Service,
+    text: String,
+}
+
+/// The send a request is, if it is one: SES `SendEmail` (its subject) or SNS `Publish` to a phone
+/// number (its message).
+fn send_of(request: &Received) -> Option<Send> {
+    if request.method != "POST" {
+        return None;
+    }
+    if request.path() == SEND_EMAIL_PATH {
+        return Some(Send {
+            service: Service::Ses,
+            text: subject(&request.body).unwrap_or_default(),
+        });
+    }
+    let form: BTreeMap<String, String> = form_fields(&request.body);
+    let is_sms =
+        form.get("Action").map(String::as_str) == Some("Publish") && form.contains_key("PhoneNumber");
+    is_sms.then(|| Send {
+        service: Service::Sns,
+        text: form.get("Message").cloned().unwrap_or_default(),
+    })
+}
+
+/// The fields of a form-encoded body.
+fn form_fields(body: &Bytes) -> BTreeMap<String, String> {
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(name, value)| (form_decode(name), form_decode(value)))
+        .collect()
+}
+
+fn form_decode(text: &str) -> String {
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+async fn send_fault(shared: &Shared, service: Service) -> Option<Answer> {
     let fault = {
         let mut rng = lock(&shared.rng);
         (rng.u64(0..1000) < shared.ses_fault_per_mille.load(Ordering::SeqCst)).then(|| rng.u8(0..4))
     }?;
-    let error = |status: u16, kind: &str, message: &str| {
-        Answer::Respond(
+    let error = |status: u16, kind: &str, message: &str| match service {
+        Service::Ses => Answer::Respond(
             status,
             vec![
                 ("content-type".to_owned(), "application/json".to_owned()),
                 ("x-amzn-errortype".to_owned(), kind.to_owned()),
             ],
             Bytes::from(serde_json::json!({"message": message}).to_string()),
-        )
+        ),
+        Service::Sns => {
+            let (status, code) = match kind {
+                "InternalFailure" => (500, "InternalError"),
+                "TooManyRequestsException" => (400, "Throttling"),
+                _ => (status, kind),
+            };
+            let body = format!(
+                "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
+            );
+            Answer::Respond(
+                status,
+                vec![("content-type".to_owned(), "text/xml".to_owned())],
+                Bytes::from(body),
+            )
+        }
     };
     {
         let mut counts = lock(&shared.counts);
@@ -309,8 +381,11 @@ fn subject(body: &Bytes) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// `(alert, integration)` of a subject `<alert id> via <integration id>`.
-pub fn route_of(subject: &str) -> Option<(String, String)> {
-    let (alert, integration) = subject.split_once(" via ")?;
-    Some((alert.trim().to_owned(), integration.trim().to_owned()))
+/// `(alert, integration)` of a text `<alert id> via <integration id>` (an e-mail subject, a text
+/// message; around it, other words may come).
+pub fn route_of(text: &str) -> Option<(String, String)> {
+    let (before, after) = text.split_once(" via ")?;
+    let alert = before.split_whitespace().last()?;
+    let integration = after.split_whitespace().next()?;
+    Some((alert.to_owned(), integration.to_owned()))
 }

@@ -405,6 +405,7 @@ fn generated(count: usize) -> Definitions {
                             send_reminder: rng.below(3) != 0,
                             variables: BTreeMap::new(),
                             extra_emails: Vec::new(),
+                            extra_phones: Vec::new(),
                             service_links: Vec::new(),
                         })
                         .collect(),

@@ -51,6 +51,17 @@ impl StepOutcome {
     }
 }
 
+/// The worse of two failed outcomes of a route: a retryable one (Lambda retries, delivered messages
+/// are skipped), else the first.
+fn worse(kept: Option<RouteOutcome>, new: RouteOutcome) -> RouteOutcome {
+    match (kept, new) {
+        (Some(kept @ RouteOutcome::Retryable { .. }), _) => kept,
+        (_, new @ RouteOutcome::Retryable { .. }) => new,
+        (Some(kept), _) => kept,
+        (None, new) => new,
+    }
+}
+
 /// A failed attempt, for [`Pipeline::after_failure`].
 struct Failed<'a> {
     claim: &'a Claim,
@@ -115,6 +126,9 @@ where
             }
         };
         let mut sent_any = false;
+        // With independent messages (one per recipient), a failed one is remembered and the others
+        // are still sent; the route ends as its worst message: retryable, else failed.
+        let mut failed: Option<RouteOutcome> = None;
         for (outgoing, shown) in prepared.messages.iter().zip(&prepared.shown) {
             // An alert that reaches one integration through two alert definitions is two
             // deliveries, as in the product we replace: the key's step is scoped by the definition.
@@ -129,23 +143,28 @@ where
                 .instrument(span)
                 .await;
             let step = Some(key.step.clone());
-            match outcome {
-                StepOutcome::Delivered => sent_any = true,
-                StepOutcome::AlreadyDelivered => {}
-                StepOutcome::AlreadyFailed => return RouteOutcome::Failed(None),
+            let ended = match outcome {
+                StepOutcome::Delivered => {
+                    sent_any = true;
+                    continue;
+                }
+                StepOutcome::AlreadyDelivered => continue,
+                StepOutcome::AlreadyFailed => RouteOutcome::Failed(None),
                 StepOutcome::Failed { reason, attempts } => {
-                    let failed = failure(step, reason, attempts, FailureOutcome::Permanent);
-                    return RouteOutcome::Failed(Some(failed));
+                    RouteOutcome::Failed(Some(failure(step, reason, attempts, FailureOutcome::Permanent)))
                 }
-                StepOutcome::Retryable { reason, attempts } => {
-                    let reported = attempts.is_some();
-                    let failed = failure(step, reason, attempts.unwrap_or(0), FailureOutcome::Retryable);
-                    return RouteOutcome::Retryable {
-                        failure: failed,
-                        reported,
-                    };
-                }
+                StepOutcome::Retryable { reason, attempts } => RouteOutcome::Retryable {
+                    failure: failure(step, reason, attempts.unwrap_or(0), FailureOutcome::Retryable),
+                    reported: attempts.is_some(),
+                },
+            };
+            if !N::INDEPENDENT_STEPS {
+                return ended;
             }
+            failed = Some(worse(failed, ended));
+        }
+        if let Some(failed) = failed {
+            return failed;
         }
         if prepared.messages.is_empty() {
             info!("the route has nothing to send");

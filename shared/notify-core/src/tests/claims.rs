@@ -301,3 +301,85 @@ async fn an_alert_that_reaches_no_route_is_counted_and_said_at_warn() {
         "{text}"
     );
 }
+
+/// The test notifier with independent messages (one per recipient, as SMS and e-mail batches).
+struct Independent(TestNotifier);
+
+impl crate::Notifier for Independent {
+    const KIND: alert_model::IntegrationKind = TestNotifier::KIND;
+    const INDEPENDENT_STEPS: bool = true;
+    type Target = <TestNotifier as crate::Notifier>::Target;
+    type Message = <TestNotifier as crate::Notifier>::Message;
+
+    fn target(
+        &self,
+        integration: &definition_store::Integration,
+    ) -> Result<Self::Target, crate::NotifyError> {
+        self.0.target(integration)
+    }
+
+    fn build(
+        &self,
+        route: &crate::RouteContext<'_>,
+        target: &Self::Target,
+    ) -> Result<Vec<crate::Outgoing<Self::Message>>, crate::NotifyError> {
+        self.0.build(route, target)
+    }
+
+    async fn send(&self, message: &Self::Message) -> Result<crate::Sent, crate::NotifyError> {
+        self.0.send(message).await
+    }
+
+    fn describe(&self, message: &Self::Message) -> serde_json::Value {
+        self.0.describe(message)
+    }
+}
+
+#[tokio::test]
+async fn independent_messages_are_each_sent_whatever_happens_to_the_others() {
+    // GIVEN three messages per route (three recipients): the first refused, the second failing
+    // for now, the third accepted
+    let receiver = Receiver::start(
+        Script::new()
+            .route("/r1", [Reply::status(400).body("unknown number")])
+            .route("/r2", [Reply::status(503).body("busy")])
+            .route("/r3", [Reply::ok()]),
+    )
+    .await;
+    let mut hook = integration("hook", &receiver.url("/r{step}"));
+    hook.settings.insert("steps".to_owned(), serde_json::json!(3));
+    let notifier = || Independent(TestNotifier { http: local_client() });
+    let pipeline = Pipeline::new(
+        notifier(),
+        MemoryStore::new(definitions(vec![hook])),
+        MemorySecrets::new(),
+        MemoryDeliveryLog::default(),
+        settings(1),
+    );
+    let event = sns_event(&[("m-1", &native(&unique("alert")))]);
+
+    // WHEN the alert is delivered
+    let handled = pipeline.handle_event(&event, later(30)).await;
+
+    // THEN every recipient was tried, and the route is left for a retry (the 503) rather than
+    // given up (the 400); the retry sends only what is still due
+    assert_eq!(receiver.requests_to("/r1").len(), 1);
+    assert_eq!(receiver.requests_to("/r2").len(), 1);
+    assert_eq!(receiver.requests_to("/r3").len(), 1);
+    assert!(
+        matches!(handled, Err(HandlerError::Retryable { .. })),
+        "{handled:?}"
+    );
+    let _ = pipeline.handle_event(&event, later(30)).await;
+    assert_eq!(
+        receiver.requests_to("/r1").len(),
+        1,
+        "the refused one is not sent again"
+    );
+    assert_eq!(receiver.requests_to("/r2").len(), 2);
+    assert_eq!(
+        receiver.requests_to("/r3").len(),
+        1,
+        "the delivered one is not sent again"
+    );
+}

@@ -158,6 +158,7 @@ pub(crate) fn attachment(integration: &str) -> Attachment {
         send_reminder: true,
         variables: BTreeMap::new(),
         extra_emails: Vec::new(),
+        extra_phones: Vec::new(),
         service_links: Vec::new(),
     }
 }
