@@ -169,6 +169,16 @@ fn assert_literal(kind: IntegrationKind, field: &RenderedField, value: &str, cou
             "{what}"
         ),
         Context::Text => assert_eq!(field.text, vec![value; count].join("\n"), "{what}"),
+        Context::CutText(max) => {
+            let whole = vec![value; count].join("\n");
+            assert!(field.text.len() <= max, "{what}: {} bytes", field.text.len());
+            assert!(whole.starts_with(&field.text), "{what}: {:?}", field.text);
+            assert!(
+                field.text.len() == whole.len() || field.text.len() + 4 > max,
+                "{what}: cut at {} bytes, before its limit of {max}",
+                field.text.len()
+            );
+        }
     }
     assert!(!field.text.contains(SECRET), "{what}: the secret was read");
 }

@@ -110,6 +110,9 @@ pub enum Context {
     Html,
     /// Plain text: values are kept as they are.
     Text,
+    /// Plain text cut to at most this many bytes at a character boundary (a text message): values
+    /// are kept as they are up to the cut.
+    CutText(usize),
 }
 
 /// One template per [`Context`] (a kind uses those its messages have).
@@ -164,7 +167,7 @@ impl Templates {
             Context::Header => &self.header,
             Context::Subject => &self.subject,
             Context::Html => &self.html,
-            Context::Text => &self.text,
+            Context::Text | Context::CutText(_) => &self.text,
         }
     }
 
@@ -175,7 +178,7 @@ impl Templates {
             Context::Header => &mut self.header,
             Context::Subject => &mut self.subject,
             Context::Html => &mut self.html,
-            Context::Text => &mut self.text,
+            Context::Text | Context::CutText(_) => &mut self.text,
         }
     }
 }
