@@ -22,7 +22,7 @@ async fn no_alert_is_lost_and_no_route_is_delivered_twice_under_faults() {
     assert!(problems.is_empty(), "{problems:#?}\n{}", report.markdown());
     assert_eq!(
         report.routes,
-        2 * report.alerts,
+        alert_model::IntegrationKind::ALL.len() * report.alerts,
         "one route of every kind per alert"
     );
     assert_eq!(report.delivered_once, report.routes);
