@@ -39,6 +39,8 @@ integration_kinds! {
     Email => "email",
     /// Custom integrations: any HTTP API, requests written with templates.
     Webhook => "webhook",
+    /// Text messages through Amazon SNS to the level's operators' phones and extra numbers.
+    Sms => "sms",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.
