@@ -90,6 +90,7 @@ demo() {
   grep -q "Demo finished: every route delivered once" "$out" || { echo "no closing line"; ok=false; }
   grep -q "E-mails recorded by SES in the emulator: [1-9]" "$out" || { echo "no e-mail shown"; ok=false; }
   grep -q "Webhook requests received at .*: [1-9]" "$out" || { echo "no webhook request shown"; ok=false; }
+  grep -q "Text messages recorded by SNS in the emulator: [1-9]" "$out" || { echo "no text message shown"; ok=false; }
   if [ -f .tocsin/demo/moto.pid ] && kill -0 "$(cat .tocsin/demo/moto.pid)" 2>/dev/null; then
     echo "the demo left its emulator running"; ok=false
   fi
