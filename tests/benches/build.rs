@@ -36,6 +36,7 @@ fn per_kind<N: Notifier>(c: &mut Criterion, kind: IntegrationKind, notifier: &N)
         variables: &variables,
         now,
         engine: &engine,
+        incident: None,
     };
     let built = notifier
         .build(&context, &target)

@@ -406,6 +406,7 @@ pub fn warm_route_work<N: Notifier>(
             variables: &variables,
             now,
             engine,
+            incident: None,
         };
         built += notifier
             .build(&context, &target)

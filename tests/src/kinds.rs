@@ -184,6 +184,7 @@ fn build<N: Notifier>(
         variables,
         now,
         engine,
+        incident: None,
     };
     let messages = notifier
         .build(&route, &target)

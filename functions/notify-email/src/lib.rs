@@ -106,6 +106,7 @@ impl Notifier for EmailNotifier {
             status: None,
             external_id: output.message_id().map(str::to_owned),
             response: String::new(),
+            incident: None,
         })
     }
 

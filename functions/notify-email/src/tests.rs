@@ -111,6 +111,7 @@ fn build(
         variables: &variables,
         now: now(),
         engine: &engine,
+        incident: None,
     };
     notifier.build(&route, &target)
 }

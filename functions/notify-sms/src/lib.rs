@@ -105,6 +105,7 @@ impl Notifier for SmsNotifier {
             status: None,
             external_id: output.message_id().map(str::to_owned),
             response: String::new(),
+            incident: None,
         })
     }
 

@@ -102,6 +102,7 @@ fn build(
         variables: &variables,
         now: "2026-11-28T16:00:05Z".parse().expect("fixed time"),
         engine: &engine,
+        incident: None,
     };
     notifier.build(&route, &target)
 }

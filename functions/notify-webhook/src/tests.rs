@@ -166,6 +166,7 @@ fn build_with(
         variables,
         now: now(),
         engine: &engine,
+        incident: None,
     };
     notifier.build(&route, &target)
 }
@@ -473,6 +474,7 @@ fn method_is_validated_when_building() {
         variables: &variables,
         now: now(),
         engine: &engine,
+        incident: None,
     };
     assert_eq!(
         permanent(notifier.build(&route, &target)),

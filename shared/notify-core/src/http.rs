@@ -102,6 +102,14 @@ impl HttpClient {
     /// connection errors are retryable (honouring `Retry-After`); everything else is permanent,
     /// including 3xx (redirects are not followed) and URLs the SSRF guard refuses.
     pub async fn send(&self, request: &HttpRequest) -> Result<Sent, NotifyError> {
+        self.exchange(request).await?.classified()
+    }
+
+    /// Sends `request` once and returns the answer whatever its status (transport failures and
+    /// refused URLs are errors, classified as [`HttpClient::send`] does), its body read up to
+    /// [`MAX_RESPONSE_BYTES`]: for kinds whose targets answer 200 with an error inside (Slack's
+    /// `"ok": false`), or whose answer carries what later messages need (a message's `ts`).
+    pub async fn exchange(&self, request: &HttpRequest) -> Result<HttpAnswer, NotifyError> {
         let url = Url::parse(&request.url)
             .map_err(|error| NotifyError::permanent(format!("invalid url: {error}")))?;
         let target = origin(&url);
@@ -151,8 +159,13 @@ impl HttpClient {
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(parse_retry_after);
-        let body = read_preview(response).await;
-        classify(&label, status, retry_after, body)
+        let body = read_body(response, MAX_RESPONSE_BYTES).await;
+        Ok(HttpAnswer {
+            label,
+            status: status.as_u16(),
+            retry_after,
+            body,
+        })
     }
 
     /// Refuses disallowed schemes and IP-literal hosts before anything is sent; names are checked
@@ -247,15 +260,46 @@ fn describe_cause(error: &reqwest::Error) -> String {
     innermost.map(|text| format!(": {text}")).unwrap_or_default()
 }
 
-async fn read_preview(mut response: reqwest::Response) -> String {
+/// At most `max` bytes of the body (a target cannot make the function hold more).
+async fn read_body(mut response: reqwest::Response, max: usize) -> String {
     let mut bytes: Vec<u8> = Vec::new();
-    while bytes.len() < RESPONSE_PREVIEW_BYTES {
+    while bytes.len() < max {
         match response.chunk().await {
             Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
             Ok(None) | Err(_) => break,
         }
     }
-    truncate_utf8(&String::from_utf8_lossy(&bytes), RESPONSE_PREVIEW_BYTES)
+    truncate_utf8(&String::from_utf8_lossy(&bytes), max)
+}
+
+/// The most of a response body [`HttpClient::exchange`] reads.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// A target's answer, unclassified ([`HttpClient::exchange`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    /// `METHOD scheme://host[:port]`, for messages (never the path or query: they may hold tokens).
+    pub label: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// `Retry-After`, when given.
+    pub retry_after: Option<Duration>,
+    /// The body, at most [`MAX_RESPONSE_BYTES`].
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// The standard classification: 2xx is success (the first [`RESPONSE_PREVIEW_BYTES`] of the
+    /// body kept); 408, 429 and 5xx retryable, honouring `Retry-After`; 3xx and other 4xx permanent.
+    pub fn classified(&self) -> Result<Sent, NotifyError> {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        classify(
+            &self.label,
+            status,
+            self.retry_after,
+            truncate_utf8(&self.body, RESPONSE_PREVIEW_BYTES),
+        )
+    }
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.
@@ -282,6 +326,7 @@ fn classify(
             status: Some(code),
             external_id: None,
             response: body,
+            incident: None,
         });
     }
     let snippet = {

@@ -39,10 +39,10 @@ mod tests;
 pub use config::{AllowList, Cidr, Config, ConfigError};
 pub use deliveries::{
     AnyDeliveryLog, Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord,
-    DeliveryState, DeliveryStatus, DynamoDeliveryLog, Finish, LogTimes, MemoryDeliveryLog, NoticeClaim,
-    NoticeKey,
+    DeliveryState, DeliveryStatus, DynamoDeliveryLog, Finish, IncidentKey, LogTimes, MemoryDeliveryLog,
+    NoticeClaim, NoticeKey,
 };
-pub use http::HttpClient;
+pub use http::{HttpAnswer, HttpClient};
 pub use kind::{Context, EventHandler, Field, Kind, SampleEnv, Templates, Transport, settings_of};
 pub use notifier::*;
 pub use pipeline::{

@@ -25,6 +25,11 @@ pub trait Notifier: Send + Sync + 'static {
     /// a custom integration depend on each other (the product's step semantics): false.
     const INDEPENDENT_STEPS: bool = false;
 
+    /// Whether the kind keeps state per incident at its target (a Slack message's `ts`, a
+    /// ServiceNow `sys_id`, a StatusHub incident id): the runner then reads it before building
+    /// ([`RouteContext::incident`]) and saves what a send reports ([`Sent::incident`]).
+    const INCIDENT_STATE: bool = false;
+
     /// Parses and validates the integration's settings. Errors are permanent.
     fn target(&self, integration: &Integration) -> Result<Self::Target, NotifyError>;
 
@@ -62,6 +67,10 @@ pub struct RouteContext<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
     /// The template engine, created once per process by the runner.
     pub engine: &'a alert_model::template::Engine,
+    /// What earlier messages of this incident left at the target (kinds with
+    /// [`Notifier::INCIDENT_STATE`]): `None` before the first, and when the state is not read
+    /// (`tocsin render`).
+    pub incident: Option<&'a serde_json::Value>,
 }
 
 /// The values of an integration's user variables, with the secret ones marked.
@@ -271,6 +280,9 @@ pub struct Sent {
     pub external_id: Option<String>,
     /// The first bytes of the response body.
     pub response: String,
+    /// State to keep for the incident (kinds with [`Notifier::INCIDENT_STATE`]): its keys replace
+    /// the same keys of what was kept, the others stay.
+    pub incident: Option<serde_json::Value>,
 }
 
 /// A failed attempt, classified.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{
     Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState,
-    DynamoDeliveryLog, Finish, MemoryDeliveryLog, NoticeClaim, NoticeKey,
+    DynamoDeliveryLog, Finish, IncidentKey, MemoryDeliveryLog, NoticeClaim, NoticeKey,
 };
 
 /// Either delivery log, chosen at start-up.
@@ -63,6 +63,24 @@ impl DeliveryLog for AnyDeliveryLog {
         match self {
             AnyDeliveryLog::Dynamo(log) => log.history(alert_id).await,
             AnyDeliveryLog::Memory(log) => log.history(alert_id).await,
+        }
+    }
+
+    async fn incident_state(&self, key: &IncidentKey) -> Result<Option<serde_json::Value>, DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.incident_state(key).await,
+            AnyDeliveryLog::Memory(log) => log.incident_state(key).await,
+        }
+    }
+
+    async fn save_incident_state(
+        &self,
+        key: &IncidentKey,
+        state: &serde_json::Value,
+    ) -> Result<(), DeliveryLogError> {
+        match self {
+            AnyDeliveryLog::Dynamo(log) => log.save_incident_state(key, state).await,
+            AnyDeliveryLog::Memory(log) => log.save_incident_state(key, state).await,
         }
     }
 

@@ -13,10 +13,10 @@ use chrono::Utc;
 
 use super::{
     Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState, Finish,
-    LogTimes, MAX_ERROR_BYTES, NoticeClaim, NoticeKey, State, describe_key,
+    IncidentKey, LogTimes, MAX_ERROR_BYTES, NoticeClaim, NoticeKey, State, describe_key,
     item::{
-        attempt_sk, item_status, n, notice_pk, notice_sk, number, pk, record_from_item, s, state_from_item,
-        state_sk,
+        attempt_sk, incident_pk, incident_sk, item_status, n, notice_pk, notice_sk, number, pk,
+        record_from_item, s, state_from_item, state_sk,
     },
     new_token,
 };
@@ -313,6 +313,59 @@ impl DeliveryLog for DynamoDeliveryLog {
         interval: Duration,
     ) -> Result<Option<NoticeClaim>, DeliveryLogError> {
         self.claim_notice_item(key, interval).await
+    }
+
+    async fn incident_state(&self, key: &IncidentKey) -> Result<Option<serde_json::Value>, DeliveryLogError> {
+        let item = self
+            .limited(
+                self.client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", incident_pk(key))
+                    .key("sk", incident_sk(key))
+                    .consistent_read(true)
+                    .send(),
+            )
+            .await
+            .map_err(|error| self.dynamo_error("GetItem", &error))?
+            .item;
+        let Some(text) = item
+            .as_ref()
+            .and_then(|item| item.get("state"))
+            .and_then(|value| value.as_s().ok())
+        else {
+            return Ok(None);
+        };
+        serde_json::from_str(text)
+            .map(Some)
+            .map_err(|error| DeliveryLogError::Item {
+                key: format!("incident {}", key.incident_key),
+                reason: format!("the kept state is not JSON: {error}"),
+            })
+    }
+
+    async fn save_incident_state(
+        &self,
+        key: &IncidentKey,
+        state: &serde_json::Value,
+    ) -> Result<(), DeliveryLogError> {
+        self.limited(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", incident_pk(key))
+                .item("sk", incident_sk(key))
+                .item("kind", s("incident"))
+                .item("integrationId", s(&key.integration_id))
+                .item("incidentKey", s(&key.incident_key))
+                .item("state", s(state.to_string()))
+                .item("updatedAt", s(Utc::now().to_rfc3339()))
+                .item("expiresAt", self.expires_at())
+                .send(),
+        )
+        .await
+        .map_err(|error| self.dynamo_error("PutItem", &error))?;
+        Ok(())
     }
 
     async fn release_notice(&self, claim: &NoticeClaim) -> Result<(), DeliveryLogError> {

@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AttemptOutcome, DeliveryKey, DeliveryLogError, DeliveryRecord, DeliveryState, DeliveryStatus, NoticeKey,
+    AttemptOutcome, DeliveryKey, DeliveryLogError, DeliveryRecord, DeliveryState, DeliveryStatus,
+    IncidentKey, NoticeKey,
 };
 
 /// A key part with `%` and `#` percent-encoded.
@@ -48,6 +49,14 @@ pub(crate) fn notice_pk(key: &NoticeKey) -> AttributeValue {
 
 pub(crate) fn notice_sk(key: &NoticeKey) -> AttributeValue {
     AttributeValue::S(format!("definition#{}", key_part(&key.definition_id)))
+}
+
+pub(crate) fn incident_pk(key: &IncidentKey) -> AttributeValue {
+    AttributeValue::S(format!("incident#{}", key_part(&key.integration_id)))
+}
+
+pub(crate) fn incident_sk(key: &IncidentKey) -> AttributeValue {
+    AttributeValue::S(format!("key#{}", key_part(&key.incident_key)))
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {

@@ -4,7 +4,7 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use super::{
     Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState, Finish,
-    LogTimes, MAX_ERROR_BYTES, NoticeClaim, NoticeKey, State, describe_key, new_token,
+    IncidentKey, LogTimes, MAX_ERROR_BYTES, NoticeClaim, NoticeKey, State, describe_key, new_token,
 };
 use crate::{
     clock::{SharedClock, system_clock},
@@ -30,6 +30,8 @@ pub struct MemoryDeliveryLog {
     records: Mutex<Vec<DeliveryRecord>>,
     /// Notice key → (sent at, epoch ms; token).
     notices: Mutex<HashMap<NoticeKey, (u64, String)>>,
+    /// Incident → state kept by its kind.
+    incidents: Mutex<HashMap<IncidentKey, serde_json::Value>>,
 }
 
 impl MemoryDeliveryLog {
@@ -46,6 +48,7 @@ impl MemoryDeliveryLog {
             states: Mutex::default(),
             records: Mutex::default(),
             notices: Mutex::default(),
+            incidents: Mutex::default(),
         }
     }
 
@@ -221,6 +224,27 @@ impl DeliveryLog for MemoryDeliveryLog {
         {
             notices.remove(&claim.key);
         }
+        Ok(())
+    }
+
+    async fn incident_state(&self, key: &IncidentKey) -> Result<Option<serde_json::Value>, DeliveryLogError> {
+        Ok(self
+            .incidents
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(key)
+            .cloned())
+    }
+
+    async fn save_incident_state(
+        &self,
+        key: &IncidentKey,
+        state: &serde_json::Value,
+    ) -> Result<(), DeliveryLogError> {
+        self.incidents
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(key.clone(), state.clone());
         Ok(())
     }
 

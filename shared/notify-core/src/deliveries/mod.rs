@@ -79,6 +79,16 @@ pub struct NoticeKey {
     pub definition_id: String,
 }
 
+/// Names the state a kind keeps for one incident at one integration's target (a Slack message's
+/// `ts`, a ServiceNow `sys_id`): what the Alert's delivery left, for the Reminder and the Ok.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IncidentKey {
+    /// The integration.
+    pub integration_id: String,
+    /// `incident.key` of the alert.
+    pub incident_key: String,
+}
+
 /// A notice slot held by this invocation; [`DeliveryLog::release_notice`] gives it back when the
 /// notice could not be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +281,20 @@ pub trait DeliveryLog: Send + Sync {
         alert_id: &str,
     ) -> impl Future<Output = Result<Vec<DeliveryState>, DeliveryLogError>> + Send;
 
+    /// The state kept for an incident at an integration's target, if any.
+    fn incident_state(
+        &self,
+        key: &IncidentKey,
+    ) -> impl Future<Output = Result<Option<serde_json::Value>, DeliveryLogError>> + Send;
+
+    /// Keeps `state` for the incident (replacing what was kept; [`merge_state`] first to keep other
+    /// keys). It expires with the delivery log.
+    fn save_incident_state(
+        &self,
+        key: &IncidentKey,
+        state: &serde_json::Value,
+    ) -> impl Future<Output = Result<(), DeliveryLogError>> + Send;
+
     /// Takes the notice slot of `key` when no notice was sent for it within `interval`: `None`
     /// when one was (the caller sends nothing).
     fn claim_notice(
@@ -312,6 +336,18 @@ impl LogTimes {
             claim_ttl: config.claim_ttl,
             retention: config.delivery_retention,
         }
+    }
+}
+
+/// `update`'s keys over `kept`'s (both JSON objects; an update that is not an object replaces).
+pub fn merge_state(kept: Option<&serde_json::Value>, update: serde_json::Value) -> serde_json::Value {
+    match (kept, update) {
+        (Some(serde_json::Value::Object(kept)), serde_json::Value::Object(update)) => {
+            let mut merged = kept.clone();
+            merged.extend(update);
+            serde_json::Value::Object(merged)
+        }
+        (_, update) => update,
     }
 }
 

@@ -59,6 +59,8 @@ pub async fn plan<N: Notifier, S: Secrets>(
             secrets,
             engine,
             now,
+            // What a first message of the incident would be: no state is read.
+            incident: None,
         };
         match prepare(notifier, &route, &input).await {
             Ok(Prepared { messages, shown, .. }) => {

@@ -27,6 +27,8 @@ pub(crate) struct Preparation<'a, S> {
     pub(crate) secrets: &'a S,
     pub(crate) engine: &'a Engine,
     pub(crate) now: DateTime<Utc>,
+    /// The state kept for the incident at the target, when the kind keeps one.
+    pub(crate) incident: Option<&'a serde_json::Value>,
 }
 
 /// The alert as the route sees it, its variables, its built messages and how they are shown.
@@ -75,6 +77,7 @@ fn build<N: Notifier, S>(
         variables,
         now: input.now,
         engine: input.engine,
+        incident: input.incident,
     };
     notifier.build(&context, &target)
 }
@@ -134,6 +137,7 @@ async fn placeholder_messages<N: Notifier, S>(
         secrets: &PlaceholderSecrets,
         engine: input.engine,
         now: input.now,
+        incident: input.incident,
     };
     build(notifier, route, alert, &variables, &placeholder_input).ok()
 }

@@ -14,7 +14,9 @@ use super::{
 };
 use crate::{
     Notifier, NotifyError, Outgoing, Sent, Variables,
-    deliveries::{AttemptOutcome, Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryRecord, Finish},
+    deliveries::{
+        AttemptOutcome, Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryRecord, Finish, IncidentKey,
+    },
     http::truncate_utf8,
     metrics::FailureOutcome,
     secret::Secrets,
@@ -26,7 +28,8 @@ the claim stopped mid-delivery); its claim expired and was taken over";
 
 /// How one step ended.
 pub(crate) enum StepOutcome {
-    Delivered,
+    /// Sent now; what the target reported to keep for the incident.
+    Delivered(Option<serde_json::Value>),
     AlreadyDelivered,
     /// Failed permanently in an earlier invocation.
     AlreadyFailed,
@@ -102,11 +105,26 @@ where
             attempts,
             outcome,
         };
+        let incident_key = IncidentKey {
+            integration_id: route.integration.id.clone(),
+            incident_key: alert.incident.key.clone(),
+        };
+        let mut incident = match self.incident_state(&incident_key).await {
+            Ok(state) => state,
+            Err(reason) => {
+                let failed = failure(None, reason, 0, FailureOutcome::Retryable);
+                return RouteOutcome::Retryable {
+                    failure: failed,
+                    reported: true,
+                };
+            }
+        };
         let input = Preparation {
             alert,
             secrets: &self.secrets,
             engine: &self.engine,
             now: Utc::now(),
+            incident: incident.as_ref(),
         };
         let prepared = match prepare(&self.notifier, route, &input).await {
             Ok(prepared) => prepared,
@@ -144,8 +162,14 @@ where
                 .await;
             let step = Some(key.step.clone());
             let ended = match outcome {
-                StepOutcome::Delivered => {
+                StepOutcome::Delivered(update) => {
                     sent_any = true;
+                    if let Some(update) = update {
+                        incident = Some(
+                            self.keep_incident_state(&incident_key, incident.as_ref(), update)
+                                .await,
+                        );
+                    }
                     continue;
                 }
                 StepOutcome::AlreadyDelivered => continue,
@@ -174,6 +198,33 @@ where
         } else {
             RouteOutcome::Skipped
         }
+    }
+
+    /// The state kept for the incident, when the kind keeps one; the error (redacted by nature: ids
+    /// only) leaves the route for a retry, since building without it could open a second incident.
+    async fn incident_state(&self, key: &IncidentKey) -> Result<Option<serde_json::Value>, String> {
+        if !N::INCIDENT_STATE {
+            return Ok(None);
+        }
+        self.deliveries.incident_state(key).await.map_err(|error| {
+            warn!(%error, "cannot read the incident's state");
+            format!("cannot read the incident's state: {error}")
+        })
+    }
+
+    /// Keeps what a send reported for the incident, merged over what was kept; a failure to keep it
+    /// is logged (the message was delivered; a later message of the incident may then not find it).
+    async fn keep_incident_state(
+        &self,
+        key: &IncidentKey,
+        kept: Option<&serde_json::Value>,
+        update: serde_json::Value,
+    ) -> serde_json::Value {
+        let merged = crate::deliveries::merge_state(kept, update);
+        if let Err(error) = self.deliveries.save_incident_state(key, &merged).await {
+            error!(%error, "cannot keep the incident's state");
+        }
+        merged
     }
 
     /// Claims one message, then sends it until it is delivered, fails permanently, or is left for a
@@ -212,7 +263,7 @@ where
                         external_id: sent.external_id.map(|id| variables.redact(&id)),
                     };
                     self.finish_logged(&claim, &finish, variables, deadline).await;
-                    return StepOutcome::Delivered;
+                    return StepOutcome::Delivered(sent.incident);
                 }
                 Err(failure) => failure,
             };

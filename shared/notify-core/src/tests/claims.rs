@@ -383,3 +383,100 @@ async fn independent_messages_are_each_sent_whatever_happens_to_the_others() {
         "the delivered one is not sent again"
     );
 }
+
+/// The test notifier keeping state per incident: its messages carry what the incident's earlier
+/// messages left (`x-kept`), and each send leaves the alert type it sent.
+struct Stateful(TestNotifier);
+
+impl crate::Notifier for Stateful {
+    const KIND: alert_model::IntegrationKind = TestNotifier::KIND;
+    const INCIDENT_STATE: bool = true;
+    type Target = <TestNotifier as crate::Notifier>::Target;
+    type Message = <TestNotifier as crate::Notifier>::Message;
+
+    fn target(
+        &self,
+        integration: &definition_store::Integration,
+    ) -> Result<Self::Target, crate::NotifyError> {
+        self.0.target(integration)
+    }
+
+    fn build(
+        &self,
+        route: &crate::RouteContext<'_>,
+        target: &Self::Target,
+    ) -> Result<Vec<crate::Outgoing<Self::Message>>, crate::NotifyError> {
+        let mut messages = self.0.build(route, target)?;
+        for outgoing in &mut messages {
+            let kept = route.incident.map(ToString::to_string).unwrap_or_default();
+            outgoing.message.headers.insert("x-kept".to_owned(), kept);
+            outgoing
+                .message
+                .headers
+                .insert("x-type".to_owned(), route.alert.alert.alert_type.to_string());
+        }
+        Ok(messages)
+    }
+
+    async fn send(&self, message: &Self::Message) -> Result<crate::Sent, crate::NotifyError> {
+        let mut sent = self.0.send(message).await?;
+        let sent_type = message.headers.get("x-type").cloned().unwrap_or_default();
+        sent.incident = Some(serde_json::json!({ "last": sent_type }));
+        Ok(sent)
+    }
+
+    fn describe(&self, message: &Self::Message) -> serde_json::Value {
+        self.0.describe(message)
+    }
+}
+
+async fn incident_state_is_kept_for_the_next_message<L: DeliveryLog>(log: L) {
+    // GIVEN a kind that keeps state per incident
+    let receiver = Receiver::start(Script::new().route("/hook", [Reply::ok()])).await;
+    let pipeline = Pipeline::new(
+        Stateful(TestNotifier { http: local_client() }),
+        MemoryStore::new(definitions(vec![integration("hook", &receiver.url("/hook"))])),
+        MemorySecrets::new(),
+        log,
+        settings(1),
+    );
+
+    // WHEN an incident's Alert, then its Ok, are delivered
+    for alert_type in ["Alert", "Ok"] {
+        let message = test_support::sns::native(&unique("alert"), alert_type);
+        pipeline
+            .handle_event(&sns_event(&[(&unique("m"), &message)]), later(30))
+            .await
+            .unwrap();
+    }
+
+    // THEN the Alert was built without state, and the Ok with what the Alert's send left
+    let kept: Vec<String> = receiver
+        .requests_to("/hook")
+        .iter()
+        .map(|request| request.header("x-kept").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(kept, ["", r#"{"last":"Alert"}"#]);
+    let key = crate::IncidentKey {
+        integration_id: "hook".to_owned(),
+        incident_key: test_support::sns::SAMPLE_INCIDENT_KEY.to_owned(),
+    };
+    assert_eq!(
+        pipeline.deliveries().incident_state(&key).await.unwrap(),
+        Some(serde_json::json!({"last": "Ok"}))
+    );
+}
+
+#[tokio::test]
+async fn memory_incident_state_is_kept_for_the_next_message() {
+    incident_state_is_kept_for_the_next_message(MemoryDeliveryLog::default()).await;
+}
+
+#[tokio::test]
+async fn dynamo_incident_state_is_kept_for_the_next_message() {
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let table = unique("Deliveries");
+    create_table(&client, &table).await.unwrap();
+    incident_state_is_kept_for_the_next_message(DynamoDeliveryLog::new(client, table, LogTimes::default()))
+        .await;
+}

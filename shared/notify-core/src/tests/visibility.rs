@@ -536,6 +536,21 @@ impl DeliveryLog for FlakyFinish {
         self.inner.claim_notice(key, interval).await
     }
 
+    async fn incident_state(
+        &self,
+        key: &crate::IncidentKey,
+    ) -> Result<Option<Value>, crate::DeliveryLogError> {
+        self.inner.incident_state(key).await
+    }
+
+    async fn save_incident_state(
+        &self,
+        key: &crate::IncidentKey,
+        state: &Value,
+    ) -> Result<(), crate::DeliveryLogError> {
+        self.inner.save_incident_state(key, state).await
+    }
+
     async fn release_notice(&self, claim: &crate::NoticeClaim) -> Result<(), crate::DeliveryLogError> {
         self.inner.release_notice(claim).await
     }
