@@ -60,10 +60,20 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
     let (_, receiver_task) = serve(receiver_addr, move |request| {
         let received = Arc::clone(&log_received);
         async move {
+            // Each kind's target answers as it does (a Slack `ts`, a ServiceNow `sys_id`, …).
+            let path = request.path.split('?').next().unwrap_or_default().to_owned();
+            let answer = kinds::sample_answer(&notify_core::SampleRequest {
+                method: &request.method,
+                path: &path,
+                body: &request.body,
+            });
             if let Ok(mut list) = received.lock() {
                 list.push(request);
             }
-            (200, "{\"ok\":true}".to_owned())
+            match answer {
+                Some(answer) => (answer.status, answer.body),
+                None => (200, "{\"ok\":true}".to_owned()),
+            }
         }
     })
     .await?;

@@ -20,7 +20,8 @@ use definition_store::{
     Definitions, Integration, IntegrationCheck, KindRules, Recipients, ValidationIssue, validate_with,
 };
 use notify_core::{
-    ConfigError, EventHandler, Init, Kind, SampleEnv, Transport, build_pipeline, metrics::MetricsSink,
+    ConfigError, EventHandler, Init, Kind, SampleAnswer, SampleEnv, SampleRequest, Transport, build_pipeline,
+    metrics::MetricsSink,
 };
 use serde_json::Value;
 
@@ -155,6 +156,24 @@ pub fn summary(kind: IntegrationKind, description: &Value) -> String {
     }
 
     visit(kind, Summary(description))
+}
+
+/// How the target of the kind whose paths `request` is at answers it successfully
+/// ([`Kind::sample_answer`]); `None` when a plain `200` does.
+pub fn sample_answer(request: &SampleRequest<'_>) -> Option<SampleAnswer> {
+    struct Answer<'a>(&'a SampleRequest<'a>);
+
+    impl Visitor for Answer<'_> {
+        type Output = Option<SampleAnswer>;
+
+        fn visit<K: Kind>(self) -> Self::Output {
+            K::sample_answer(self.0)
+        }
+    }
+
+    IntegrationKind::ALL
+        .iter()
+        .find_map(|kind| visit(*kind, Answer(request)))
 }
 
 /// The Lambda function of `kind` as `notify_core::run` builds it from `init` (the kind's own

@@ -57,6 +57,34 @@ pub trait Kind: Notifier + Sized {
     /// Every templated field of a message built from [`Kind::set_templates`], with the context its
     /// values were escaped for.
     fn fields(step: &str, message: &Self::Message) -> Vec<Field>;
+
+    /// How the kind's target answers a successful request to the kind's [`Kind::sample`] paths,
+    /// when the kind needs more than a `200` (a Slack message's `ts`, a ServiceNow `sys_id`): the
+    /// local targets of the demo, the fault suite and the kit answer with it. `None` for requests
+    /// that are not the kind's.
+    fn sample_answer(_request: &SampleRequest<'_>) -> Option<SampleAnswer> {
+        None
+    }
+}
+
+/// A request at a local target, for [`Kind::sample_answer`].
+#[derive(Debug, Clone, Copy)]
+pub struct SampleRequest<'a> {
+    /// `POST`, `GET`, …
+    pub method: &'a str,
+    /// The path, without the query.
+    pub path: &'a str,
+    /// The body.
+    pub body: &'a str,
+}
+
+/// A successful answer of a kind's target: status and JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body (JSON).
+    pub body: String,
 }
 
 /// How a kind reaches its target.

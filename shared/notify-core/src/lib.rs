@@ -43,7 +43,10 @@ pub use deliveries::{
     NoticeClaim, NoticeKey,
 };
 pub use http::{HttpAnswer, HttpClient};
-pub use kind::{Context, EventHandler, Field, Kind, SampleEnv, Templates, Transport, settings_of};
+pub use kind::{
+    Context, EventHandler, Field, Kind, SampleAnswer, SampleEnv, SampleRequest, Templates, Transport,
+    settings_of,
+};
 pub use notifier::*;
 pub use pipeline::{
     EventReport, HandlerError, Pipeline, PlanError, PlannedMessage, RouteFailure, Settings, plan,
