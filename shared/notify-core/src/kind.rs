@@ -141,6 +141,9 @@ pub enum Context {
     /// Plain text cut to at most this many bytes at a character boundary (a text message): values
     /// are kept as they are up to the cut.
     CutText(usize),
+    /// Slack mrkdwn cut to at most this many characters: values have Slack's control characters
+    /// escaped (`&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;`), and the cut never splits one.
+    Mrkdwn(usize),
 }
 
 /// One template per [`Context`] (a kind uses those its messages have).
@@ -195,7 +198,7 @@ impl Templates {
             Context::Header => &self.header,
             Context::Subject => &self.subject,
             Context::Html => &self.html,
-            Context::Text | Context::CutText(_) => &self.text,
+            Context::Text | Context::CutText(_) | Context::Mrkdwn(_) => &self.text,
         }
     }
 
@@ -206,7 +209,7 @@ impl Templates {
             Context::Header => &mut self.header,
             Context::Subject => &mut self.subject,
             Context::Html => &mut self.html,
-            Context::Text | Context::CutText(_) => &mut self.text,
+            Context::Text | Context::CutText(_) | Context::Mrkdwn(_) => &mut self.text,
         }
     }
 }
