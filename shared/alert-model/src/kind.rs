@@ -41,6 +41,8 @@ integration_kinds! {
     Webhook => "webhook",
     /// Text messages through Amazon SNS to the level's operators' phones and extra numbers.
     Sms => "sms",
+    /// Slack messages through an incoming webhook, or a bot that threads each incident.
+    Slack => "slack",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.
