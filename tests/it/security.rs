@@ -2,8 +2,9 @@
 //!
 //! - Alert values are data in every field of every kind, as a user meets them (the messages the
 //!   kind's real notifier builds): template code is never evaluated, a secret variable is never
-//!   read through a value, JSON bodies parse with the value intact, HTML is escaped, URLs are
-//!   percent-encoded, headers refuse line breaks, e-mail subjects stay one line.
+//!   read through a value, JSON bodies parse with the value intact, HTML is escaped, Slack mrkdwn
+//!   has its control characters escaped, URLs are percent-encoded, headers refuse line breaks,
+//!   e-mail subjects stay one line.
 //! - Every bound of the template engine ends in an error naming the integration, the field and
 //!   the line, in every field of every kind.
 //! - `infra/template.yaml` grants each function only what it needs: its own logs and traces, the
@@ -115,6 +116,13 @@ fn html_escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// Slack's mrkdwn escaping: its control characters `&`, `<`, `>` as entities.
+fn mrkdwn_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The e-mail subject a value becomes: lines joined by spaces, other breaks spaces too.
 fn one_line(text: &str) -> String {
     text.lines()
@@ -169,6 +177,17 @@ fn assert_literal(kind: IntegrationKind, field: &RenderedField, value: &str, cou
             "{what}"
         ),
         Context::Text => assert_eq!(field.text, vec![value; count].join("\n"), "{what}"),
+        Context::Mrkdwn(max) => {
+            let whole = vec![mrkdwn_escape(value); count].join("\n");
+            let chars = field.text.chars().count();
+            assert!(chars <= max, "{what}: {chars} characters");
+            assert!(whole.starts_with(&field.text), "{what}: {:?}", field.text);
+            // Cut only at its limit, and never inside an escaped character (`&amp;` is 5).
+            assert!(
+                field.text == whole || chars + 5 > max,
+                "{what}: cut at {chars} characters, before its limit of {max}"
+            );
+        }
         Context::CutText(max) => {
             let whole = vec![value; count].join("\n");
             assert!(field.text.len() <= max, "{what}: {} bytes", field.text.len());

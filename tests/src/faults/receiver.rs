@@ -12,6 +12,13 @@
 //!
 //! [`Receivers::hold_next`] makes the next request processed and never answered (the function is
 //! killed meanwhile).
+//!
+//! Targets without an idempotency key (Slack) send no `webhook-id`: their requests name their route
+//! in their text (`<alert> via <integration>`, as the kinds' samples write it), every one the
+//! receiver acts on is a delivery of its own (an edit of a message, `…/chat.update`, is none), and
+//! they get only the faults where the target does not act, as the emulator proxy does for SES: a
+//! slow answer and a held request are not processed. Success answers are the kind's own
+//! (`kinds::sample_answer`: a Slack `ts`).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -184,19 +191,34 @@ enum Fault {
 }
 
 async fn answer(shared: &Shared, request: Received) -> Answer {
-    shared.requests.fetch_add(1, Ordering::SeqCst);
-    let Some(integration) = request.path().strip_prefix("/hooks/").map(str::to_owned) else {
+    let serial = shared.requests.fetch_add(1, Ordering::SeqCst);
+    // `/hooks/<integration>`, or an API under it (`/hooks/<integration>/chat.postMessage`).
+    let Some(integration) = request
+        .path()
+        .strip_prefix("/hooks/")
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_owned)
+    else {
         return Answer::status(404, "unknown path");
     };
-    let (id, alert) = match check(shared, &integration, &request) {
-        Ok(found) => found,
-        Err(reason) => {
-            lock(&shared.state)
-                .violations
-                .push(format!("{integration}: {reason}"));
-            return Answer::status(400, reason);
-        }
+    let keyless = keyless(&integration, &request);
+    let (id, alert) = match &keyless {
+        // A synthetic id per request acted on: no key absorbs a second one.
+        Some(route) => (format!("keyless-{serial}"), route.clone().unwrap_or_default()),
+        None => match check(shared, &integration, &request) {
+            Ok(found) => found,
+            Err(reason) => {
+                lock(&shared.state)
+                    .violations
+                    .push(format!("{integration}: {reason}"));
+                return Answer::status(400, reason);
+            }
+        },
     };
+    // Whether the receiver acting on this request delivers a route: a keyless edit does not.
+    let delivers = !matches!(keyless, Some(None));
+    let keyed = keyless.is_none();
+    let success = success_answer(&request);
     let (fault, hold) = {
         let mut state = lock(&shared.state);
         let per_mille = shared.fault_per_mille.load(Ordering::SeqCst);
@@ -210,15 +232,19 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
         (fault, state.hold.take())
     };
     if let Some(hold) = hold {
-        process(shared, &id, &integration, &alert);
+        if keyed && delivers {
+            process(shared, &id, &integration, &alert);
+        }
         let _ = hold.send(id.clone());
         // Never answered: the function holding the connection is killed.
         std::future::pending::<()>().await;
     }
     match fault {
         None => {
-            process(shared, &id, &integration, &alert);
-            Answer::json(200, &serde_json::json!({"ok": true}))
+            if delivers {
+                process(shared, &id, &integration, &alert);
+            }
+            success
         }
         Some(fault) => {
             {
@@ -238,12 +264,19 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
                     bytes::Bytes::from_static(b"{\"error\":\"rate limited\"}"),
                 ),
                 Fault::Slow => {
-                    // Processed at once, answered after the client gave up, as a slow server does.
-                    process(shared, &id, &integration, &alert);
+                    // Processed at once, answered after the client gave up, as a slow server does
+                    // (a keyless target: not processed, as nothing would absorb the retry).
+                    if keyed && delivers {
+                        process(shared, &id, &integration, &alert);
+                    }
                     if shared.answering.load(Ordering::SeqCst) {
                         tokio::time::sleep(shared.slow_after).await;
                     }
-                    Answer::json(200, &serde_json::json!({"ok": true}))
+                    if keyed {
+                        success
+                    } else {
+                        Answer::status(503, "service unavailable")
+                    }
                 }
                 Fault::Reset => Answer::Reset,
             }
@@ -261,6 +294,50 @@ fn process(shared: &Shared, id: &str, integration: &str, alert: &str) {
             alert: alert.to_owned(),
             times: 1,
         });
+}
+
+/// The kind's own success answer (a Slack `ts`), else `{"ok": true}`.
+fn success_answer(request: &Received) -> Answer {
+    let body = String::from_utf8_lossy(&request.body);
+    let answer = kinds::sample_answer(&notify_core::SampleRequest {
+        method: &request.method,
+        path: request.path(),
+        body: &body,
+    });
+    match answer {
+        Some(answer) => Answer::Respond(
+            answer.status,
+            vec![("content-type".to_owned(), "application/json".to_owned())],
+            bytes::Bytes::from(answer.body),
+        ),
+        None => Answer::json(200, &serde_json::json!({"ok": true})),
+    }
+}
+
+/// For a request without `webhook-id` (a target without an idempotency key) whose JSON body names
+/// its route in a text (`<alert> via <integration>`): `Some(Some(alert))`, or `Some(None)` when it
+/// edits a message already delivered (`…/chat.update`). `None` for every other request.
+fn keyless(integration: &str, request: &Received) -> Option<Option<String>> {
+    if request.header("webhook-id").is_some() {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(&request.body).ok()?;
+    let alert = texts(&body)
+        .into_iter()
+        .filter_map(super::proxy::route_of)
+        .find(|(_, named)| named == integration)
+        .map(|(alert, _)| alert)?;
+    Some((!request.path().ends_with("/chat.update")).then_some(alert))
+}
+
+/// Every string in `value`.
+fn texts(value: &Value) -> Vec<&str> {
+    match value {
+        Value::String(text) => vec![text.as_str()],
+        Value::Array(items) => items.iter().flat_map(texts).collect(),
+        Value::Object(map) => map.values().flat_map(texts).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Checks the Standard Webhooks headers (and the signature of signing integrations); returns the

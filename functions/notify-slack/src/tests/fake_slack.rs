@@ -1,13 +1,13 @@
 //! A local Slack that checks requests as Slack documents them and answers as Slack does.
 //!
 //! - An incoming webhook at [`WEBHOOK_PATH`]: `200 ok`; other paths `404 no_service`; a body that is
-//!   not JSON `400 invalid_payload`; no `text`, `blocks` or `attachments` `400
+//!   not JSON, or holds a mistyped field, `400 invalid_payload`; no `text`, `blocks` or `attachments` `400
 //!   missing_text_or_fallback_or_attachments`; blocks breaking Block Kit's rules `400
 //!   invalid_blocks`.
 //! - The Web API at `/api/chat.postMessage` and `/api/chat.update`: always `200` with `{"ok": …}`
-//!   (`not_authed`, `invalid_auth`, `channel_not_found`, `not_in_channel`, `is_archived`,
-//!   `no_text`, `msg_too_long`, `invalid_blocks` with its `errors`, `invalid_thread_ts`,
-//!   `message_not_found`); a new message gets a fresh `ts`, and the channel's ID in the answer
+//!   (`not_authed`, `invalid_auth`, `invalid_arguments` for a mistyped argument,
+//!   `channel_not_found`, `not_in_channel`, `is_archived`, `no_text`, `msg_too_long`,
+//!   `invalid_blocks` with its `errors`, `invalid_thread_ts`, `message_not_found`); a new message gets a fresh `ts`, and the channel's ID in the answer
 //!   (`#ops` is [`OPS_CHANNEL`]); a `Content-Type` without charset gets the `missing_charset`
 //!   warning.
 //! - Block Kit, wherever blocks are (top level, in attachments): at most 50 blocks; a `header`'s
@@ -301,6 +301,9 @@ fn incoming_webhook(state: &mut State, path: &str, body: &str) -> Answer {
     let Ok(Value::Object(message)) = serde_json::from_str::<Value>(body) else {
         return Answer::text(400, "invalid_payload");
     };
+    if !types_are_right(&message) {
+        return Answer::text(400, "invalid_payload");
+    }
     let has = |key: &str| message.get(key).is_some_and(|value| !value.is_null());
     if !(has("text") || has("blocks") || has("attachments")) {
         return Answer::text(400, "missing_text_or_fallback_or_attachments");
@@ -332,6 +335,9 @@ fn web_api(
     let Ok(Value::Object(message)) = serde_json::from_str::<Value>(body) else {
         return json!({"ok": false, "error": "invalid_json"});
     };
+    if !types_are_right(&message) {
+        return json!({"ok": false, "error": "invalid_arguments"});
+    }
     let text = |key: &str| message.get(key).and_then(Value::as_str);
     let channel = match text("channel").map(channel_id) {
         Some(Some(channel)) => channel,
@@ -373,6 +379,16 @@ fn web_api(
     });
     let mut answer = if path.ends_with("/chat.postMessage") {
         let thread_ts = text("thread_ts").map(str::to_owned);
+        let is_ts = |ts: &str| {
+            ts.split_once('.').is_some_and(|(seconds, serial)| {
+                !seconds.is_empty()
+                    && !serial.is_empty()
+                    && (seconds.chars().chain(serial.chars())).all(|c| c.is_ascii_digit())
+            })
+        };
+        if thread_ts.as_deref().is_some_and(|ts| !is_ts(ts)) {
+            return json!({"ok": false, "error": "invalid_thread_ts"});
+        }
         if let Some(parent) = &thread_ts {
             let exists = state.messages.iter().any(|message| {
                 message.channel == channel && &message.ts == parent && message.thread_ts.is_none()
@@ -413,6 +429,16 @@ fn web_api(
         answer["response_metadata"] = json!({"warnings": ["missing_charset"]});
     }
     answer
+}
+
+/// The arguments' types: strings, arrays and booleans where Slack takes them.
+fn types_are_right(message: &serde_json::Map<String, Value>) -> bool {
+    message.iter().all(|(key, value)| match key.as_str() {
+        "text" | "channel" | "thread_ts" | "ts" => value.is_string(),
+        "blocks" | "attachments" => value.is_array(),
+        "unfurl_links" | "unfurl_media" | "mrkdwn" | "reply_broadcast" => value.is_boolean(),
+        _ => true,
+    })
 }
 
 /// The ID of a channel given by ID or name.

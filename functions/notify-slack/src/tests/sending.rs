@@ -174,6 +174,15 @@ async fn incoming_webhook_errors_are_explained_and_classified_without_the_url() 
         reason.contains("no_service") && !reason.contains("revoked"),
         "{reason}"
     );
+
+    // … and a mistyped field is `invalid_payload`, from Slack itself
+    let mut mistyped = message.clone();
+    let mut payload = body(&mistyped);
+    payload["unfurl_links"] = json!("no");
+    mistyped.request.body = Value::Object(payload).to_string();
+    let (reason, status) = permanent(send(&mistyped).await);
+    assert_eq!(status, Some(400));
+    assert!(reason.contains("invalid_payload: slack could not read the message"), "{reason}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,6 +265,13 @@ async fn web_api_errors_are_classified_by_their_error() {
         ),
         "Slack's reason is in the error: {reason}"
     );
+
+    let mut mistyped = bot_message(&slack, "#ops");
+    let mut payload = body(&mistyped);
+    payload["thread_ts"] = json!(1764345600.0001);
+    mistyped.request.body = Value::Object(payload).to_string();
+    let (reason, _) = permanent(send(&mistyped).await);
+    assert!(reason.ends_with("): invalid_arguments (http 200)"), "{reason}");
 
     // Scripted answers: rate limits and Slack's failures are retryable, Retry-After honoured.
     let message = bot_message(&slack, "#ops");
