@@ -114,44 +114,6 @@ pub fn sample_alert_message(alert_guid: &str) -> Result<String, String> {
     Ok(message.to_string())
 }
 
-/// An SNS event as Lambda receives it, one record per `(message id, message, subject)`.
-pub fn sns_event(records: &[(String, String, Option<String>)]) -> Value {
-    let records: Vec<Value> = records
-        .iter()
-        .map(|(id, message, subject)| {
-            json!({
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alerts:0b8c5e0a",
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": id,
-                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
-                    "Subject": subject,
-                    "Message": message,
-                    "Timestamp": "2026-11-28T10:00:00.000Z",
-                    "SignatureVersion": "1",
-                    "Signature": "EXAMPLE",
-                    "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
-                    "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-                    "MessageAttributes": {"severity": {"Type": "String", "Value": "critical"}}
-                }
-            })
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
-/// One SNS record (the first of [`sns_event`]).
-pub fn sns_record(message_id: &str, message: &str, subject: Option<&str>) -> Value {
-    let event = sns_event(&[(
-        message_id.to_owned(),
-        message.to_owned(),
-        subject.map(str::to_owned),
-    )]);
-    event.pointer("/Records/0").cloned().unwrap_or(Value::Null)
-}
-
 /// The sample integration of `kind` named `id` ([`Kind::sample`]), sending to `base_url`: the
 /// load command, the routing benchmark and the test matrices start from it.
 pub fn integration(kind: IntegrationKind, id: &str, base_url: &str) -> Integration {
