@@ -16,8 +16,11 @@ use test_support::{Receiver, Recorded, Reply, Script, logs::Logs, sns};
 
 use crate::target::{Case, case};
 
-/// The secret reference of the sample (and of the redaction check's `Token` variable).
+/// The secret reference the sample may use ([`SampleEnv::secret`]).
 pub(crate) const SECRET_REF: &str = "ssm:/kit/secret";
+
+/// The secret reference of the redaction check's `Token` variable.
+pub(crate) const TOKEN_REF: &str = "ssm:/kit/token";
 
 /// Attempts per message and invocation.
 pub(crate) const MAX_ATTEMPTS: u32 = 3;
@@ -34,6 +37,8 @@ const OPERATOR: &str = "kit-operator";
 
 /// A pipeline of kind `K` sending to its own receiver.
 pub(crate) struct Harness<K: Kind> {
+    /// The value of [`SECRET_REF`].
+    pub(crate) sample_secret: String,
     pub(crate) receiver: Receiver,
     pub(crate) pipeline: Pipeline<K, MemoryStore, MemorySecrets, MemoryDeliveryLog>,
     pub(crate) definitions: Definitions,
@@ -42,10 +47,10 @@ pub(crate) struct Harness<K: Kind> {
 impl<K: Kind> Harness<K> {
     /// The sample of `K`, changed by `adjust`, on a level with one on-duty operator, sending to a
     /// receiver that answers every path with `replies` (in order per path, the last one repeating).
-    /// The secret store holds `secret` at [`SECRET_REF`].
+    /// The secret store holds a fresh secret at [`SECRET_REF`], and `token` at [`TOKEN_REF`].
     pub(crate) async fn start(
         replies: Vec<Reply>,
-        secret: &str,
+        token: Option<&str>,
         adjust: impl FnOnce(&mut Integration),
     ) -> Result<Self, String> {
         let receiver = Receiver::start(Script::new().any(replies)).await;
@@ -61,10 +66,15 @@ impl<K: Kind> Harness<K> {
         integration.id = INTEGRATION.to_owned();
         adjust(&mut integration);
         let definitions = definitions(integration);
+        let sample_secret = crate::leaks::sample_secret();
+        let mut secrets = MemorySecrets::new().with(SECRET_REF, &sample_secret);
+        if let Some(token) = token {
+            secrets = secrets.with(TOKEN_REF, token);
+        }
         let pipeline = Pipeline::new(
             notifier,
             MemoryStore::new(definitions.clone()),
-            MemorySecrets::new().with(SECRET_REF, secret),
+            secrets,
             MemoryDeliveryLog::default(),
             Settings {
                 max_attempts: MAX_ATTEMPTS,
@@ -74,6 +84,7 @@ impl<K: Kind> Harness<K> {
             },
         );
         Ok(Harness {
+            sample_secret,
             receiver,
             pipeline,
             definitions,
@@ -97,7 +108,9 @@ impl<K: Kind> Harness<K> {
         let record = event.pointer("/Records/0").cloned().unwrap_or(Value::Null);
         let alert = notify_core::pipeline::alert_from_record(&record)?;
         let catalog = Catalog::new(self.definitions.clone());
-        let secrets = MemorySecrets::new().with(SECRET_REF, "planned");
+        let secrets = MemorySecrets::new()
+            .with(SECRET_REF, &self.sample_secret)
+            .with(TOKEN_REF, "planned");
         let planned = notify_core::plan(
             self.pipeline.notifier(),
             &catalog,

@@ -10,6 +10,15 @@ pub(crate) fn secret() -> String {
     format!("Q7x{}\"quo\\te +sp ace/&<b>='é", &unique[..13])
 }
 
+/// A secret any sample can use ([`SampleEnv::secret`](notify_core::SampleEnv::secret)): a signing
+/// secret in the Standard Webhooks form (`whsec_` and the base64 of 32 random bytes), which is also
+/// a fine token.
+pub(crate) fn sample_secret() -> String {
+    let mut key = uuid::Uuid::new_v4().into_bytes().to_vec();
+    key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key))
+}
+
 /// What a target that echoes its request answers: the secret raw, JSON-escaped and in base64.
 pub(crate) fn echo(secret: &str) -> String {
     format!(

@@ -11,7 +11,8 @@
 //! Each check builds the kind's real notifier with [`Kind::new`] (the SDK pointed at a scripted
 //! [`Receiver`](test_support::Receiver), dummy credentials, HTTP allowed to 127.0.0.1, a 1.5 s
 //! request timeout) inside the real [`Pipeline`](notify_core::Pipeline): the definitions hold
-//! [`Kind::sample`] (with the secret reference `ssm:/kit/secret`) on one level with one on-duty
+//! [`Kind::sample`] (with the secret reference `ssm:/kit/secret`, holding a Standard Webhooks
+//! signing secret, which is also a fine token) on one level with one on-duty
 //! operator who has an e-mail address and an E.164 phone number, the secrets and the delivery log
 //! are in memory, three attempts per message with a short backoff. Every path of the receiver
 //! answers as the kind's client expects ([`target`]: plain HTTP, SES v2 JSON or SNS XML, by
@@ -38,11 +39,13 @@
 //! - **bad settings**: the sample passes validation; with an unknown key `settings.noSuchSetting`
 //!   validation names it, and the route fails permanently with a reason naming it, nothing sent.
 //! - **redaction**: the sample's templated fields hold the secret variable `Token`
-//!   ([`Kind::set_templates`]); the target answers 500, 400 and 200 echoing the secret raw,
-//!   JSON-escaped and in base64. The secret reached the target, and no output
+//!   ([`Kind::set_templates`]; a secret with every character an escaper changes); the target
+//!   answers 500, 400 and 200 echoing it raw, JSON-escaped and in base64. The secret reached the
+//!   target, and no output
 //!   ([`Captured::outputs`](notify_core::testing::Captured::outputs): the invocation's result, its
 //!   log lines through the functions' own subscriber at trace level, every delivery record) holds it
-//!   raw, by its first 12 characters (so in any escaping, or cut off) or in base64.
+//!   raw, by its first 12 characters (so in any escaping, or cut off) or in base64; nor the sample's
+//!   own secret.
 //!
 //! Every check runs whatever the others found; [`conformance`] fails once at the end with every
 //! problem, each naming its check and what happened. [`problems`] runs one check (the kit's own
@@ -69,7 +72,7 @@ use serde_json::Value;
 use test_support::{Recorded, Reply};
 
 use crate::{
-    harness::{HTTP_TIMEOUT, Harness, MAX_ATTEMPTS, SECRET_REF, capture_logs, event, step_of},
+    harness::{HTTP_TIMEOUT, Harness, MAX_ATTEMPTS, TOKEN_REF, capture_logs, event, step_of},
     target::Answer,
 };
 
@@ -180,7 +183,7 @@ async fn harness<K: Kind>(answers: &[(Answer, &str)]) -> Result<Harness<K>, Stri
         .iter()
         .map(|(answer, text)| case.reply(*answer, text))
         .collect();
-    Harness::start(replies, &leaks::secret(), |_| {}).await
+    Harness::start(replies, None, |_| {}).await
 }
 
 /// The steps the kind plans for `event`; a problem when it plans none.
@@ -414,7 +417,7 @@ async fn dropped_connection<K: Kind>() -> Found {
 
 /// A target that never answers with `reply`: every attempt is retryable and recorded.
 async fn unanswered<K: Kind>(reply: Reply) -> Found {
-    let harness = Harness::<K>::start(vec![reply], &leaks::secret(), |_| {}).await?;
+    let harness = Harness::<K>::start(vec![reply], None, |_| {}).await?;
     let (_, event) = event();
     let result = harness.handle(&event).await;
     let mut problems = Vec::new();
@@ -439,7 +442,7 @@ async fn bad_settings<K: Kind>() -> Found {
         ));
     }
 
-    let harness = Harness::<K>::start(vec![], &leaks::secret(), |integration| {
+    let harness = Harness::<K>::start(vec![], None, |integration| {
         integration
             .settings
             .insert("noSuchSetting".to_owned(), Value::Bool(true));
@@ -498,11 +501,11 @@ async fn redaction<K: Kind>() -> Found {
     ] {
         let secret = leaks::secret();
         let reply = target::case(K::TRANSPORT).reply(answer, &leaks::echo(&secret));
-        let harness = Harness::<K>::start(vec![reply], &secret, |integration| {
+        let harness = Harness::<K>::start(vec![reply], Some(&secret), |integration| {
             integration.variables.insert(
                 "Token".to_owned(),
                 definition_store::VariableDef::Secret {
-                    secret: definition_store::SecretRef(SECRET_REF.to_owned()),
+                    secret: definition_store::SecretRef(TOKEN_REF.to_owned()),
                 },
             );
             K::set_templates(integration, &secret_templates());
@@ -538,13 +541,15 @@ async fn redaction<K: Kind>() -> Found {
             problems.push(format!("{scene}: {}", not_captured()));
         }
         for output in captured.outputs() {
-            let forms = leaks::find(&secret, &output);
-            if !forms.is_empty() {
-                problems.push(format!(
-                    "{scene}: the secret ({}) is in an output: …{}…",
-                    forms.join(", "),
-                    leaks::excerpt(&secret, &output)
-                ));
+            for (name, secret) in [("the secret", &secret), ("the sample's secret", &harness.sample_secret)] {
+                let forms = leaks::find(secret, &output);
+                if !forms.is_empty() {
+                    problems.push(format!(
+                        "{scene}: {name} ({}) is in an output: …{}…",
+                        forms.join(", "),
+                        leaks::excerpt(secret, &output)
+                    ));
+                }
             }
         }
     }
