@@ -10,8 +10,8 @@ use notify_core::pipeline::alert_from_record;
 
 fn routing(c: &mut Criterion) {
     let message = sample_alert_message("bench-alert").unwrap_or_else(|error| panic!("{error}"));
-    let alert =
-        alert_from_record(&test_support::sns::Record::new("bench", &message).to_json()).unwrap_or_else(|error| panic!("{error}"));
+    let alert = alert_from_record(&test_support::sns::Record::new("bench", &message).to_json())
+        .unwrap_or_else(|error| panic!("{error}"));
     let mut group = c.benchmark_group("routing");
     for (total, covering) in [(10, 1), (1_000, 1), (100_000, 1), (100_000, 3)] {
         let catalog = Catalog::new(routing_definitions(total, covering));

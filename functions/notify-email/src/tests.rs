@@ -842,7 +842,10 @@ async fn handler_sends_one_email_to_the_operator_and_the_extra_addresses() {
 
     // WHEN the event is handled
     let report = pipeline
-        .handle_event(&event, std::time::Instant::now() + std::time::Duration::from_secs(30))
+        .handle_event(
+            &event,
+            std::time::Instant::now() + std::time::Duration::from_secs(30),
+        )
         .await
         .unwrap_or_else(|error| panic!("{error}"));
 

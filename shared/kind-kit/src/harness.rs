@@ -123,7 +123,11 @@ impl<K: Kind> Harness<K> {
         .await;
         planned
             .into_iter()
-            .map(|message| message.map(|message| message.step).map_err(|error| error.to_string()))
+            .map(|message| {
+                message
+                    .map(|message| message.step)
+                    .map_err(|error| error.to_string())
+            })
             .collect()
     }
 

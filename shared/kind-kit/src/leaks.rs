@@ -48,7 +48,10 @@ fn forms(secret: &str) -> Vec<(String, String)> {
     ];
     for (name, engine) in [
         ("base64", &base64::engine::general_purpose::STANDARD_NO_PAD),
-        ("url-safe base64", &base64::engine::general_purpose::URL_SAFE_NO_PAD),
+        (
+            "url-safe base64",
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ),
     ] {
         for offset in 0..3 {
             // `offset` bytes before the secret shift its encoding; the characters that depend on

@@ -405,9 +405,7 @@ async fn client_error<K: Kind>() -> Found {
 async fn timeout<K: Kind>() -> Found {
     let case = target::case(K::TRANSPORT);
     // Far past the request timeout; the receiver holds the answer, the client gives up.
-    let slow = case
-        .reply(Answer::Success, "too late")
-        .delay(HTTP_TIMEOUT * 8);
+    let slow = case.reply(Answer::Success, "too late").delay(HTTP_TIMEOUT * 8);
     unanswered::<K>(slow).await
 }
 
@@ -541,7 +539,10 @@ async fn redaction<K: Kind>() -> Found {
             problems.push(format!("{scene}: {}", not_captured()));
         }
         for output in captured.outputs() {
-            for (name, secret) in [("the secret", &secret), ("the sample's secret", &harness.sample_secret)] {
+            for (name, secret) in [
+                ("the secret", &secret),
+                ("the sample's secret", &harness.sample_secret),
+            ] {
                 let forms = leaks::find(secret, &output);
                 if !forms.is_empty() {
                     problems.push(format!(
@@ -590,7 +591,8 @@ impl Expected {
 fn expect_delivered(result: &Result<EventReport, HandlerError>, problems: &mut Vec<String>) {
     match result {
         Ok(report)
-            if report.routes == 1 && report.delivered == 1 && report.failed == 0 && report.retryable == 0 => {}
+            if report.routes == 1 && report.delivered == 1 && report.failed == 0 && report.retryable == 0 => {
+        }
         other => problems.push(format!(
             "expected the one route delivered, the pipeline returned {other:?}"
         )),
@@ -606,7 +608,11 @@ fn expect_retryable(result: &Result<EventReport, HandlerError>, problems: &mut V
 }
 
 /// The notifier made one request per attempt, and the runner recorded each.
-fn expect_one_record_per_request(records: &[DeliveryRecord], requests: &[Recorded], problems: &mut Vec<String>) {
+fn expect_one_record_per_request(
+    records: &[DeliveryRecord],
+    requests: &[Recorded],
+    problems: &mut Vec<String>,
+) {
     if records.len() != requests.len() {
         problems.push(format!(
             "{} attempt(s) in the delivery log ({}) but {} request(s) at the target: each attempt \
@@ -665,7 +671,10 @@ fn by_path(requests: &[Recorded]) -> Vec<(String, Vec<Recorded>)> {
 
 /// Whether `request` carries `secret` in any form (its query, headers or body).
 fn holds(secret: &str, request: &Recorded) -> bool {
-    let mut parts = vec![request.body.as_str(), request.query.as_deref().unwrap_or_default()];
+    let mut parts = vec![
+        request.body.as_str(),
+        request.query.as_deref().unwrap_or_default(),
+    ];
     parts.extend(request.headers.iter().map(|(_, value)| value.as_str()));
     parts.iter().any(|part| !leaks::find(secret, part).is_empty())
 }

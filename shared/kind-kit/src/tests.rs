@@ -6,8 +6,8 @@ use alert_model::{Alert, IntegrationKind};
 use aws_sdk_sns::error::ProvideErrorMetadata as _;
 use definition_store::{Integration, IntegrationCheck, Recipients};
 use notify_core::{
-    ConfigError, Field, Init, Kind, Notifier, NotifyError, Outgoing, RouteContext, SampleEnv, Sent, Templates,
-    Transport,
+    ConfigError, Field, Init, Kind, Notifier, NotifyError, Outgoing, RouteContext, SampleEnv, Sent,
+    Templates, Transport,
 };
 use notify_email::EmailNotifier;
 use notify_webhook::WebhookNotifier;
@@ -95,15 +95,21 @@ impl<K: Kind, const FLAW: u8> Notifier for Flawed<K, FLAW> {
                 status,
                 retry_after: None,
             },
-            (GIVES_UP, NotifyError::Retryable {
-                status: Some(status), ..
-            }) => NotifyError::Permanent {
+            (
+                GIVES_UP,
+                NotifyError::Retryable {
+                    status: Some(status), ..
+                },
+            ) => NotifyError::Permanent {
                 reason,
                 status: Some(status),
             },
-            (CLIENT_ERROR_RETRYABLE, NotifyError::Permanent {
-                status: Some(400), ..
-            }) => NotifyError::Retryable {
+            (
+                CLIENT_ERROR_RETRYABLE,
+                NotifyError::Permanent {
+                    status: Some(400), ..
+                },
+            ) => NotifyError::Retryable {
                 reason,
                 status: Some(400),
                 retry_after: None,
@@ -213,11 +219,8 @@ async fn retry_after_finds_a_retry_sooner_than_allowed_and_a_kind_that_gives_up(
 #[tokio::test]
 async fn server_errors_find_a_kind_that_gives_up_or_retries_itself() {
     fails::<Flawed<WebhookNotifier, GIVES_UP>>(Check::ServerErrorThenSuccess, "a 500 was not retried").await;
-    fails::<Flawed<EmailNotifier, GIVES_UP>>(
-        Check::ServerErrorForever,
-        "expected the route left retryable",
-    )
-    .await;
+    fails::<Flawed<EmailNotifier, GIVES_UP>>(Check::ServerErrorForever, "expected the route left retryable")
+        .await;
     fails::<Flawed<WebhookNotifier, RETRIES_ITSELF>>(
         Check::ServerErrorForever,
         "each attempt must be one request",
@@ -267,15 +270,19 @@ async fn bad_settings_finds_unknown_settings_ignored() {
 
 #[tokio::test]
 async fn redaction_finds_a_secret_in_the_logs() {
-    fails::<Flawed<WebhookNotifier, LOGS_MESSAGES>>(Check::Redaction, "the secret (its first 12 characters").await;
-    fails::<Flawed<EmailNotifier, LOGS_MESSAGES>>(Check::Redaction, "the secret (its first 12 characters").await;
+    fails::<Flawed<WebhookNotifier, LOGS_MESSAGES>>(Check::Redaction, "the secret (its first 12 characters")
+        .await;
+    fails::<Flawed<EmailNotifier, LOGS_MESSAGES>>(Check::Redaction, "the secret (its first 12 characters")
+        .await;
 }
 
 #[tokio::test]
 async fn conformance_fails_once_with_every_problem_named_by_its_check() {
     let local = tokio::task::LocalSet::new();
     let outcome = local
-        .run_until(async { tokio::task::spawn_local(conformance::<Flawed<WebhookNotifier, NOT_SENT>>()).await })
+        .run_until(async {
+            tokio::task::spawn_local(conformance::<Flawed<WebhookNotifier, NOT_SENT>>()).await
+        })
         .await;
     let panic = outcome.expect_err("a kind that sends nothing fails").into_panic();
     let message = panic
@@ -295,7 +302,10 @@ async fn conformance_fails_once_with_every_problem_named_by_its_check() {
         Check::ClientError,
         Check::Redaction,
     ] {
-        assert!(message.contains(&format!("\n  - {}: ", check.name())), "{message}");
+        assert!(
+            message.contains(&format!("\n  - {}: ", check.name())),
+            "{message}"
+        );
     }
     // Bad settings are refused before anything is sent, flaw or not.
     assert!(!message.contains("bad settings:"), "{message}");
@@ -344,13 +354,19 @@ async fn sns_answers_read_as_the_sns_client_reads_them() {
     assert_eq!(throttled.raw_response().map(|r| r.status().as_u16()), Some(400));
     let server = publish().await.expect_err("server error");
     assert!(
-        matches!(server.as_service_error(), Some(PublishError::InternalErrorException(_))),
+        matches!(
+            server.as_service_error(),
+            Some(PublishError::InternalErrorException(_))
+        ),
         "{server:?}"
     );
     assert_eq!(server.raw_response().map(|r| r.status().as_u16()), Some(500));
     let client = publish().await.expect_err("client error");
     assert!(
-        matches!(client.as_service_error(), Some(PublishError::InvalidParameterException(_))),
+        matches!(
+            client.as_service_error(),
+            Some(PublishError::InvalidParameterException(_))
+        ),
         "{client:?}"
     );
     assert_eq!(client.message(), Some("bad number"));
@@ -400,7 +416,10 @@ async fn ses_answers_read_as_the_ses_client_reads_them() {
 
     let throttled = send().await.expect_err("throttled");
     assert!(
-        matches!(throttled.as_service_error(), Some(SendEmailError::TooManyRequestsException(_))),
+        matches!(
+            throttled.as_service_error(),
+            Some(SendEmailError::TooManyRequestsException(_))
+        ),
         "{throttled:?}"
     );
     assert_eq!(throttled.raw_response().map(|r| r.status().as_u16()), Some(429));
@@ -409,7 +428,10 @@ async fn ses_answers_read_as_the_ses_client_reads_them() {
     assert_eq!(server.raw_response().map(|r| r.status().as_u16()), Some(500));
     let client = send().await.expect_err("client error");
     assert!(
-        matches!(client.as_service_error(), Some(SendEmailError::BadRequestException(_))),
+        matches!(
+            client.as_service_error(),
+            Some(SendEmailError::BadRequestException(_))
+        ),
         "{client:?}"
     );
     assert_eq!(client.message(), Some("bad address"));
