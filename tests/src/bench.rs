@@ -15,7 +15,7 @@ use notify_core::{
     Config, HttpClient, Init, Kind, Notifier, RouteContext, SampleEnv, Templates, Variables,
     pipeline::alert_from_record,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The sample monitor of the examples.
 pub const SAMPLE_MONITOR_GUID: &str = "849b2046-213d-43ad-9efc-5af1faaeb222";

@@ -12,9 +12,9 @@
 //! [`Receiver`](test_support::Receiver), dummy credentials, HTTP allowed to 127.0.0.1, a 1.5 s
 //! request timeout) inside the real [`Pipeline`](notify_core::Pipeline): the definitions hold
 //! [`Kind::sample`] (with the secret reference `ssm:/kit/secret`, holding a Standard Webhooks
-//! signing secret, which is also a fine token) on one level with one on-duty
-//! operator who has an e-mail address and an E.164 phone number, the secrets and the delivery log
-//! are in memory, three attempts per message with a short backoff. Every path of the receiver
+//! signing secret, which is also a fine token) on one level with one on-duty operator who has an
+//! e-mail address and an E.164 phone number, the secrets and the delivery log are in memory, three
+//! attempts per message with a short backoff. Every path of the receiver
 //! answers as the kind's client expects ([`target`]: plain HTTP, SES v2 JSON or SNS XML, by
 //! [`Kind::TRANSPORT`]), so the kind chooses its own paths.
 //!
@@ -41,11 +41,13 @@
 //! - **redaction**: the sample's templated fields hold the secret variable `Token`
 //!   ([`Kind::set_templates`]; a secret with every character an escaper changes); the target
 //!   answers 500, 400 and 200 echoing it raw, JSON-escaped and in base64. The secret reached the
-//!   target, and no output
-//!   ([`Captured::outputs`](notify_core::testing::Captured::outputs): the invocation's result, its
-//!   log lines through the functions' own subscriber at trace level, every delivery record) holds it
-//!   raw, by its first 12 characters (so in any escaping, or cut off) or in base64; nor the sample's
-//!   own secret.
+//!   target, and no output ([`Captured::outputs`](notify_core::testing::Captured::outputs): the
+//!   invocation's result, its log lines, every delivery record) holds it raw, by its first 12
+//!   characters (so in any escaping, or cut off) or in base64; nor the sample's own secret. The log
+//!   lines are captured through the functions' own subscriber at trace level
+//!   ([`notify_core::log_subscriber`]), not with `notify_core::testing::capture`, which also lets the
+//!   AWS SDK's trace events through: they print whole SES responses, echo included, which no
+//!   function ever logs.
 //!
 //! Every check runs whatever the others found; [`conformance`] fails once at the end with every
 //! problem, each naming its check and what happened. [`problems`] runs one check (the kit's own
@@ -54,7 +56,8 @@
 //! Run it on a current-thread runtime (`#[tokio::test]`'s default): the log capture is per thread.
 //! No check asserts an upper bound on time.
 //!
-//! Invariant: only `[dev-dependencies]` name this crate (tests/it/tidy.rs).
+//! Invariant: only `[dev-dependencies]` name this crate, except the other dev-only crates
+//! (tests/it/tidy.rs).
 #![warn(missing_docs)]
 
 mod harness;

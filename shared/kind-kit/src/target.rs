@@ -43,6 +43,10 @@ pub struct Case {
     /// header on an error (and SES and SNS send none), so an AWS kind's throttling waits the
     /// runner's backoff instead: the kit then only requires that it was retried and delivered.
     pub honours_retry_after: bool,
+    /// The environment variable that points the kind's AWS client at a target when the `tocsin`
+    /// command or a function builds it from the environment (`AWS_ENDPOINT_URL_SESV2`, …); none for
+    /// HTTP, whose targets are in the definitions.
+    pub endpoint_env: Option<&'static str>,
     answer: fn(Answer, &str) -> Reply,
 }
 
@@ -60,6 +64,7 @@ pub fn case(transport: Transport) -> Case {
         Transport::Http => Case {
             transport,
             honours_retry_after: true,
+            endpoint_env: None,
             answer: |answer, text| match answer {
                 Answer::Success => Reply::status(200).body(text),
                 Answer::Throttled => Reply::status(429).header("Retry-After", "1").body(text),
@@ -70,6 +75,7 @@ pub fn case(transport: Transport) -> Case {
         Transport::Ses => Case {
             transport,
             honours_retry_after: false,
+            endpoint_env: Some("AWS_ENDPOINT_URL_SESV2"),
             answer: |answer, text| {
                 let (status, code) = match answer {
                     Answer::Success => return Reply::json(200, &json!({ "MessageId": text })),
@@ -84,6 +90,7 @@ pub fn case(transport: Transport) -> Case {
         Transport::SnsSms => Case {
             transport,
             honours_retry_after: false,
+            endpoint_env: Some("AWS_ENDPOINT_URL_SNS"),
             answer: |answer, text| {
                 let text = alert_model::escape::html(text);
                 let (status, kind, code) = match answer {
