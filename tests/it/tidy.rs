@@ -513,7 +513,8 @@ fn every_kind_is_registered_in_each_of_its_places() {
             ));
         }
     }
-    for dependency in &registry_dependencies {
+    // The function crates the registry depends on (notify-core is the shared runner, not a kind).
+    for dependency in registry_dependencies.iter().filter(|name| *name != "notify-core") {
         if let Some(kind) = dependency.strip_prefix("notify-")
             && kind.parse::<IntegrationKind>().is_err()
         {

@@ -1,10 +1,6 @@
 //! Inputs and the warm per-route work, for the benchmarks and the load command.
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeMap, fs, path::Path};
 
 use alert_model::{Alert, IntegrationKind, template::Engine};
 use definition_store::{
@@ -17,8 +13,8 @@ use notify_core::{
 };
 use serde_json::Value;
 
-/// The sample monitor of the examples.
-pub const SAMPLE_MONITOR_GUID: &str = "849b2046-213d-43ad-9efc-5af1faaeb222";
+/// The sample monitor of the examples, and the workspace root: test-support's.
+pub use test_support::{moto::workspace_root, sns::SAMPLE_MONITOR_GUID};
 
 /// The body of the sample custom webhook (`ops-webhook` in examples/definitions.yaml), used for the
 /// synthetic webhook integrations of the load command.
@@ -31,14 +27,6 @@ pub const WEBHOOK_BODY: &str = r#"{
   "level": "{{@escalationLevel.id}}"
 }
 "#;
-
-/// The workspace root (the parent of this crate's folder).
-pub fn workspace_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| here.to_path_buf())
-}
 
 fn read(path: &Path) -> Result<String, String> {
     fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
