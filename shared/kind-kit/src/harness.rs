@@ -210,6 +210,7 @@ fn definitions(integration: Integration) -> Definitions {
         send_reminder: true,
         variables: Default::default(),
         extra_emails: Vec::new(),
+        extra_phones: Vec::new(),
         service_links: Vec::new(),
     };
     Definitions {

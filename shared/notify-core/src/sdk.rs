@@ -117,17 +117,16 @@ where
             } else {
                 format!("{label}: {code}: {detail} (http {status})")
             };
-            let retryable = known(service).unwrap_or_else(|| {
-                matches!(
-                    code,
-                    "Throttling"
-                        | "ThrottlingException"
-                        | "ThrottledException"
-                        | "TooManyRequestsException"
-                        | "ServiceUnavailable"
-                ) || status == 429
-                    || status >= 500
-            });
+            let by_default = matches!(
+                code,
+                "Throttling"
+                    | "ThrottlingException"
+                    | "ThrottledException"
+                    | "TooManyRequestsException"
+                    | "ServiceUnavailable"
+            ) || status == 429
+                || status >= 500;
+            let retryable = known(service).unwrap_or(by_default);
             if retryable {
                 NotifyError::Retryable {
                     reason,
