@@ -21,7 +21,7 @@ use notify_core::{
 use serde_json::Value;
 use test_support::{
     moto::{endpoint, sdk_config, unique, workspace_root},
-    receiver::{Receiver, Reply, Script},
+    receiver::{Receiver, Script},
 };
 
 /// The secret reference of the sample definitions, replaced per test by a unique parameter.
@@ -43,9 +43,6 @@ pub struct Stack {
     /// e-mails apart from other tests' in the emulator.
     pub tag: String,
     pub receiver: Receiver,
-    /// Where the HTTP integrations of the kinds these tests do not follow send (Slack): it accepts
-    /// every request, with a Web API answer (`ok`, a channel and a `ts`).
-    pub other_targets: Receiver,
     /// Every kind's function, from the registry, built as Lambda builds it.
     pub functions: Vec<Box<dyn EventHandler>>,
     /// The delivery log all functions share.
@@ -88,20 +85,8 @@ impl Stack {
         let sdk = sdk_config().await;
         let parameter = format!("/{}", unique("tocsin-e2e/webhook-token"));
         let receiver = Receiver::start(script(&secret)).await;
-        let other_targets = Receiver::start(Script::new().any([Reply::json(
-            200,
-            &serde_json::json!({"ok": true, "channel": "C0123456789", "ts": "1764345600.000100"}),
-        )]))
-        .await;
         let tag = unique("e2e");
         let mut definitions = sample_definitions(&receiver.url(""), &format!("ssm:{parameter}"), &tag);
-        for integration in &mut definitions.integrations {
-            if integration.kind != IntegrationKind::Webhook
-                && let Some(base_url) = integration.variables.get_mut("BaseUrl")
-            {
-                *base_url = VariableDef::Fixed(other_targets.url(""));
-            }
-        }
         edit(&mut definitions);
 
         // GIVEN the tables of the SAM template, with the sample definitions applied.
@@ -167,7 +152,6 @@ impl Stack {
             secret,
             tag,
             receiver,
-            other_targets,
             functions,
             deliveries,
         }
@@ -370,18 +354,16 @@ pub fn sample_definitions(base_url: &str, secret: &str, tag: &str) -> Definition
     }
     let (mut base_urls, mut secrets) = (0, 0);
     for integration in &mut definitions.integrations {
-        let webhook = integration.kind == IntegrationKind::Webhook;
         for (name, variable) in &mut integration.variables {
             if name == "BaseUrl" {
                 *variable = VariableDef::Fixed(base_url.to_owned());
-                base_urls += usize::from(webhook);
+                base_urls += 1;
             }
-            // Every demo secret (the Slack token too) is the test's own.
             if let VariableDef::Secret { secret: reference } = variable
-                && reference.0.starts_with("ssm:/tocsin/demo/")
+                && reference.0 == SAMPLE_SECRET
             {
-                secrets += usize::from(reference.0 == SAMPLE_SECRET);
                 *reference = SecretRef(secret.to_owned());
+                secrets += 1;
             }
         }
     }

@@ -187,3 +187,10 @@ pub(crate) fn body(message: &SlackMessage) -> serde_json::Map<String, Value> {
 pub(crate) fn opened(ts: &str, alert: &str) -> Value {
     json!({"channel": fake_slack::OPS_CHANNEL, "ts": ts, "openedBy": alert, "resolvedBy": null})
 }
+
+/// The conformance kit: delivery, redelivery, Retry-After, failures, bad settings and redaction,
+/// for both samples (the kit's sample is an incoming webhook; `sending.rs` runs the bot's pipeline).
+#[tokio::test]
+async fn conformance() {
+    kind_kit::conformance::<SlackNotifier>().await;
+}

@@ -182,7 +182,10 @@ async fn incoming_webhook_errors_are_explained_and_classified_without_the_url() 
     mistyped.request.body = Value::Object(payload).to_string();
     let (reason, status) = permanent(send(&mistyped).await);
     assert_eq!(status, Some(400));
-    assert!(reason.contains("invalid_payload: slack could not read the message"), "{reason}");
+    assert!(
+        reason.contains("invalid_payload: slack could not read the message"),
+        "{reason}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,7 +271,7 @@ async fn web_api_errors_are_classified_by_their_error() {
 
     let mut mistyped = bot_message(&slack, "#ops");
     let mut payload = body(&mistyped);
-    payload["thread_ts"] = json!(1764345600.0001);
+    payload.insert("thread_ts".to_owned(), json!(1764345600.0001));
     mistyped.request.body = Value::Object(payload).to_string();
     let (reason, _) = permanent(send(&mistyped).await);
     assert!(reason.ends_with("): invalid_arguments (http 200)"), "{reason}");
