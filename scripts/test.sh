@@ -91,6 +91,10 @@ demo() {
   grep -q "E-mails recorded by SES in the emulator: [1-9]" "$out" || { echo "no e-mail shown"; ok=false; }
   grep -q "Webhook requests received at .*: [1-9]" "$out" || { echo "no webhook request shown"; ok=false; }
   grep -q "Text messages recorded by SNS in the emulator: [1-9]" "$out" || { echo "no text message shown"; ok=false; }
+  # Slack's bot: the incident's message, a reply in its thread, and the message updated.
+  grep -q "^POST /api/chat.update" "$out" || { echo "no Slack message updated"; ok=false; }
+  grep -q "| thread_ts: " "$out" || { echo "no Slack thread reply shown"; ok=false; }
+  ! grep -q "demo-secret-" "$out" || { echo "the demo printed a secret value"; ok=false; }
   if [ -f .tocsin/demo/moto.pid ] && kill -0 "$(cat .tocsin/demo/moto.pid)" 2>/dev/null; then
     echo "the demo left its emulator running"; ok=false
   fi

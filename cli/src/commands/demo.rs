@@ -52,7 +52,8 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
     let sns = aws_sdk_sns::Client::new(&sdk);
 
     // The webhook receiver and the bridge from the topic to the functions.
-    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    // Each request with the kind's own answer to it, when it has one (a Slack `ts`).
+    let received: Arc<Mutex<Vec<(Received, Option<String>)>>> = Arc::default();
     let log_received = Arc::clone(&received);
     let receiver_addr: SocketAddr = RECEIVER
         .parse()
@@ -67,8 +68,11 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
                 path: &path,
                 body: &request.body,
             });
+            let shown = answer
+                .as_ref()
+                .map(|answer| format!("{} {}", answer.status, answer.body));
             if let Ok(mut list) = received.lock() {
-                list.push(request);
+                list.push((request, shown));
             }
             match answer {
                 Some(answer) => (answer.status, answer.body),
@@ -174,7 +178,13 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
         .iter()
         .map(|kind| kinds::transport(*kind))
         .collect();
-    transports.dedup();
+    // Each once, though kinds of one transport need not be next to each other.
+    let mut shown = Vec::new();
+    transports.retain(|transport| {
+        let first = !shown.contains(transport);
+        shown.push(*transport);
+        first
+    });
     for transport in transports {
         match transport {
             Transport::Ses => print_emails(&endpoint).await?,
@@ -360,7 +370,7 @@ async fn store_demo_secrets(sdk: &aws_config::SdkConfig, definitions: &Definitio
     for (index, name) in references.enumerate() {
         ssm.put_parameter()
             .name(name)
-            .value(format!("demo-secret-{index}-{}", std::process::id()))
+            .value(format!("{DEMO_SECRET}{index}-{}", std::process::id()))
             .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
             .overwrite(true)
             .send()
@@ -368,6 +378,27 @@ async fn store_demo_secrets(sdk: &aws_config::SdkConfig, definitions: &Definitio
             .map_err(|err| CliError::Aws(format!("ssm PutParameter `{name}`: {}", chain(&err))))?;
     }
     Ok(())
+}
+
+/// How every made-up secret value of the demo starts (`demo-secret-<n>-<pid>`).
+const DEMO_SECRET: &str = "demo-secret-";
+
+/// `text` with every demo secret value as `[secret]`: a webhook URL's path or a body may hold one,
+/// which a printout never shows.
+fn masked(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(DEMO_SECRET) {
+        out.push_str(&rest[..start]);
+        out.push_str("[secret]");
+        let after = &rest[start + DEMO_SECRET.len()..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+            .unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Wraps an SNS HTTP notification in the event Lambda's SNS trigger would pass.
@@ -470,7 +501,7 @@ async fn print_sms(endpoint: &str) -> Result<(), CliError> {
     for message in &messages {
         println!("\nto:      {}", text(message, "/phone_number"));
         for line in text(message, "/message").lines() {
-            println!("  | {line}");
+            println!("  | {}", masked(line));
         }
     }
     Ok(())
@@ -497,15 +528,17 @@ fn text(value: &serde_json::Value, pointer: &str) -> String {
         .to_owned()
 }
 
-/// The requests the webhook receiver got; credentials are masked.
-fn print_requests(received: &Mutex<Vec<Received>>) {
+/// The requests the webhook receiver got, with the kind's own answer when it has one (a Slack
+/// message's `ts`, which a thread reply's `thread_ts` and an update's `ts` then name); credentials
+/// (`Authorization`, the demo's secret values) are masked.
+fn print_requests(received: &Mutex<Vec<(Received, Option<String>)>>) {
     let requests = received.lock().map(|list| list.clone()).unwrap_or_default();
     println!(
         "\n== Webhook requests received at http://{RECEIVER}: {}",
         requests.len()
     );
-    for request in &requests {
-        println!("\n{} {}", request.method, request.path);
+    for (request, answer) in &requests {
+        println!("\n{} {}", request.method, masked(&request.path));
         let headers: BTreeMap<&String, String> = request
             .headers
             .iter()
@@ -513,7 +546,7 @@ fn print_requests(received: &Mutex<Vec<Received>>) {
                 let shown = if name.eq_ignore_ascii_case("authorization") {
                     format!("{} [redacted]", value.split(' ').next().unwrap_or_default())
                 } else {
-                    value.clone()
+                    masked(value)
                 };
                 (name, shown)
             })
@@ -523,18 +556,41 @@ fn print_requests(received: &Mutex<Vec<Received>>) {
                 println!("  {name}: {value}");
             }
         }
-        let body = serde_json::from_str::<serde_json::Value>(&request.body)
-            .ok()
-            .and_then(|json| serde_json::to_string_pretty(&json).ok())
-            .unwrap_or_else(|| request.body.clone());
-        let lines: Vec<&str> = body.lines().collect();
+        let lines = body_lines(&request.body);
         for line in lines.iter().take(30) {
-            println!("  | {line}");
+            println!("  | {}", masked(line));
         }
         if lines.len() > 30 {
             println!("  | … {} more lines", lines.len() - 30);
         }
+        if let Some(answer) = answer {
+            println!("  → answered {}", masked(answer));
+        }
     }
+}
+
+/// A request body as lines: a JSON object with its plain values first (where a message goes, the
+/// thread it replies to, the message it updates), then the nested ones pretty-printed; other JSON
+/// pretty-printed; anything else as it is.
+fn body_lines(body: &str) -> Vec<String> {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else {
+        return body.lines().map(str::to_owned).collect();
+    };
+    let pretty = |value: &serde_json::Value| serde_json::to_string_pretty(value).unwrap_or_default();
+    let Some(object) = json.as_object() else {
+        return pretty(&json).lines().map(str::to_owned).collect();
+    };
+    let (plain, nested): (Vec<_>, Vec<_>) = object
+        .iter()
+        .partition(|(_, value)| !(value.is_object() || value.is_array()));
+    let mut lines = Vec::new();
+    for (key, value) in plain.into_iter().chain(nested) {
+        let text = pretty(value);
+        let mut text_lines = text.lines();
+        lines.push(format!("{key}: {}", text_lines.next().unwrap_or_default()));
+        lines.extend(text_lines.map(str::to_owned));
+    }
+    lines
 }
 
 fn aws_err(err: impl std::fmt::Display) -> CliError {
