@@ -33,6 +33,9 @@ use crate::{
 const DEFINITIONS_TABLE: &str = "tocsin-demo-definitions";
 const DELIVERIES_TABLE: &str = "tocsin-demo-deliveries";
 const TOPIC: &str = "tocsin-demo-alerts";
+/// A request the receiver got, with the kind's own answer to it (`<status> <body>`) when it has one.
+type Answered = (Received, Option<String>);
+
 /// The receiver's address; `examples/definitions.yaml` sends webhooks to it (`BaseUrl`).
 const RECEIVER: &str = "127.0.0.1:8787";
 
@@ -53,7 +56,7 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
 
     // The webhook receiver and the bridge from the topic to the functions.
     // Each request with the kind's own answer to it, when it has one (a Slack `ts`).
-    let received: Arc<Mutex<Vec<(Received, Option<String>)>>> = Arc::default();
+    let received: Arc<Mutex<Vec<Answered>>> = Arc::default();
     let log_received = Arc::clone(&received);
     let receiver_addr: SocketAddr = RECEIVER
         .parse()
@@ -531,7 +534,7 @@ fn text(value: &serde_json::Value, pointer: &str) -> String {
 /// The requests the webhook receiver got, with the kind's own answer when it has one (a Slack
 /// message's `ts`, which a thread reply's `thread_ts` and an update's `ts` then name); credentials
 /// (`Authorization`, the demo's secret values) are masked.
-fn print_requests(received: &Mutex<Vec<(Received, Option<String>)>>) {
+fn print_requests(received: &Mutex<Vec<Answered>>) {
     let requests = received.lock().map(|list| list.clone()).unwrap_or_default();
     println!(
         "\n== Webhook requests received at http://{RECEIVER}: {}",
