@@ -96,6 +96,9 @@ impl Notifier for SlackNotifier {
 
     async fn send(&self, message: &SlackMessage) -> Result<Sent, NotifyError> {
         let name = message.api.name();
+        if let Some(problem) = payload::token_problem(message) {
+            return Err(NotifyError::permanent(format!("slack {name}: {problem}")));
+        }
         let answer = self
             .http
             .exchange(&message.request)

@@ -502,15 +502,13 @@ impl Renderer<'_> {
         Ok(url)
     }
 
-    /// The bot token (never quoted in an error).
+    /// The bot token (never quoted in an error). Its form is checked when it is sent
+    /// ([`token_problem`]): `tocsin render` builds with the secret's placeholder, `[secret ssm:/…]`.
     fn token(&self, template: &str) -> Result<String, NotifyError> {
         let field = "settings.botToken";
         let token = self.render(field, template, Escape::Header)?.trim().to_owned();
         if token.is_empty() {
             return Err(self.error(field, "renders to an empty token"));
-        }
-        if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(self.error(field, "renders to a token containing white space"));
         }
         Ok(token)
     }
@@ -527,6 +525,20 @@ impl Renderer<'_> {
         }
         Ok(channel)
     }
+}
+
+/// What makes the bot token of `message` unusable (white space or control characters in it), if
+/// anything; the token itself is never quoted.
+pub(crate) fn token_problem(message: &SlackMessage) -> Option<&'static str> {
+    let token = message
+        .request
+        .headers
+        .get("Authorization")?
+        .strip_prefix("Bearer ")?;
+    token
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+        .then_some("`settings.botToken` renders to a token containing white space")
 }
 
 /// `text` on one line (lines trimmed and joined by spaces, other line breaks and control characters

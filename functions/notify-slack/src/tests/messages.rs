@@ -467,8 +467,8 @@ fn template_errors_name_the_integration_the_field_and_the_line() {
 fn a_rendered_channel_token_or_url_must_be_usable_and_is_never_quoted() {
     let cases = [
         (
-            json!({"botToken": "{{BotToken}} {{BotToken}}", "channel": "#ops"}),
-            "`settings.botToken` renders to a token containing white space",
+            json!({"botToken": "{{ '' }}{% if false %}{{BotToken}}{% endif %}", "channel": "#ops"}),
+            "`settings.botToken` renders to an empty token",
         ),
         (
             json!({"botToken": "{{BotToken}}", "channel": "{{ '' }}"}),
@@ -489,6 +489,27 @@ fn a_rendered_channel_token_or_url_must_be_usable_and_is_never_quoted() {
         assert_eq!(error.to_string(), format!("integration `ops-slack`: {reason}"));
         assert!(!error.to_string().contains(super::TOKEN));
     }
+
+    // A token's form is checked when it is sent: `tocsin render` builds with its placeholder
+    // (`[secret ssm:/…]`, white space in it), and nothing is sent with a broken one.
+    let bot = integration(
+        json!({"botToken": "{{BotToken}} {{BotToken}}", "channel": "#ops"}),
+        &[("BotToken", secret("ssm:/tocsin/slack/bot-token"))],
+    );
+    let messages = build(&alert(AlertType::Alert), &bot, &vars(), None).expect("builds");
+    assert_eq!(
+        crate::payload::token_problem(&messages[0].message),
+        Some("`settings.botToken` renders to a token containing white space")
+    );
+    let mut placeholder = notify_core::Variables::default();
+    placeholder.insert("BotToken", "[secret ssm:/tocsin/slack/bot-token]");
+    let bot = integration(
+        json!({"botToken": "{{BotToken}}", "channel": "#ops"}),
+        &[("BotToken", secret("ssm:/tocsin/slack/bot-token"))],
+    );
+    build(&alert(AlertType::Alert), &bot, &placeholder, None).expect("a placeholder token builds");
+    let messages = build(&alert(AlertType::Alert), &bot, &vars(), None).expect("builds");
+    assert_eq!(crate::payload::token_problem(&messages[0].message), None);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -314,6 +314,23 @@ async fn web_api_errors_are_classified_by_their_error() {
 }
 
 #[tokio::test]
+async fn a_token_with_white_space_is_refused_before_anything_is_sent() {
+    let slack = FakeSlack::start().await;
+    let mut bot = bot_integration();
+    bot.settings
+        .insert("botToken".to_owned(), json!("{{BotToken}} {{BotToken}}"));
+    let variables = variables(&slack.webhook_url(), &slack.api_url());
+    let messages = build(&alert(AlertType::Alert), &bot, &variables, None).expect("builds");
+    let (reason, status) = permanent(send(&messages[0].message).await);
+    assert_eq!(
+        reason,
+        "slack chat.postMessage: `settings.botToken` renders to a token containing white space"
+    );
+    assert_eq!(status, None);
+    assert!(slack.received().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
 async fn a_reply_or_update_of_a_message_slack_does_not_have_is_refused() {
     let slack = FakeSlack::start().await;
     let variables = variables(&slack.webhook_url(), &slack.api_url());
