@@ -168,6 +168,8 @@ fn an_ok_without_an_incident_message_posts_one_that_is_resolved_at_once() {
     let ok = alert_of_incident(AlertType::Ok, "the-ok");
     let messages = build(&ok, &bot_integration(), &vars(), None).expect("builds");
     assert_eq!(messages.len(), 1);
+    assert_block_kit(&messages[0].message);
+    insta::assert_json_snapshot!("bot_ok_opens_resolved", shown(&messages));
     assert_eq!(
         messages[0].message.keep,
         Keep::Opening {
