@@ -41,6 +41,8 @@ integration_kinds! {
     Webhook => "webhook",
     /// Text messages through Amazon SNS to the level's operators' phones and extra numbers.
     Sms => "sms",
+    /// Adaptive Cards in a Microsoft Teams channel or chat through a Workflows webhook.
+    Teams => "teams",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.
