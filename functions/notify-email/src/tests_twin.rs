@@ -71,16 +71,25 @@ fn parse_html(html: &str) -> Said {
     let mut links = Vec::new();
     let mut at = 0;
     while let Some((url, after)) = between(html, at, "<a href=\"", "\"") {
-        let (label, next) = between(html, after, ">", "</a>").unwrap_or_else(|| panic!("an open link in {html}"));
+        let (label, next) =
+            between(html, after, ">", "</a>").unwrap_or_else(|| panic!("an open link in {html}"));
         links.push((unescape(label), unescape(url)));
         at = next;
     }
     Said {
         state: (state.to_owned(), name.to_owned()),
         description: content_after(html, "font-size:15px;white-space:pre-wrap;\">", "</td>"),
-        level_message: content_after(html, "border-left:4px solid #f0b400;white-space:pre-wrap;\">", "</div>"),
+        level_message: content_after(
+            html,
+            "border-left:4px solid #f0b400;white-space:pre-wrap;\">",
+            "</div>",
+        ),
         facts,
-        notes: content_after(html, "<div style=\"white-space:pre-wrap;font-size:14px;\">", "</div>"),
+        notes: content_after(
+            html,
+            "<div style=\"white-space:pre-wrap;font-size:14px;\">",
+            "</div>",
+        ),
         links,
     }
 }
@@ -134,7 +143,10 @@ fn parse_text(text: &str) -> Said {
     .unwrap_or_else(|| panic!("unknown headline {headline:?} in {text}"));
     // Between the headline and the facts: the description, then the level's message, each a
     // paragraph followed by a blank line.
-    let first_fact = lines.iter().position(|line| text_fact(line).is_some()).unwrap_or(lines.len());
+    let first_fact = lines
+        .iter()
+        .position(|line| text_fact(line).is_some())
+        .unwrap_or(lines.len());
     let paragraphs: Vec<String> = lines[1..first_fact]
         .split(|line| line.is_empty())
         .filter(|paragraph| !paragraph.is_empty())
@@ -215,7 +227,9 @@ fn build(alert: &Alert) -> EmailMessage {
         active: true,
         on_duty: true,
     };
-    let target = notifier.target(&integration).expect("the default e-mail integration");
+    let target = notifier
+        .target(&integration)
+        .expect("the default e-mail integration");
     let engine = Engine::new();
     let variables = Variables::default();
     let route = RouteContext {
@@ -229,7 +243,9 @@ fn build(alert: &Alert) -> EmailMessage {
         engine: &engine,
         incident: None,
     };
-    let messages = notifier.build(&route, &target).unwrap_or_else(|error| panic!("{error}"));
+    let messages = notifier
+        .build(&route, &target)
+        .unwrap_or_else(|error| panic!("{error}"));
     messages
         .into_iter()
         .next()
@@ -252,14 +268,18 @@ fn alerts() -> Vec<(String, Alert)> {
 
         let mut awkward = sample;
         awkward.monitor.name = "Shop <b>&amp;</b> \"API\" — café ✓".to_owned();
-        awkward.alert.description = "<script>alert('x')</script> & \"quotes\"\nsecond line: ünïcödé".to_owned();
+        awkward.alert.description =
+            "<script>alert('x')</script> & \"quotes\"\nsecond line: ünïcödé".to_owned();
         awkward.escalation_level.message = "Call <Ann> & 'Bob'".to_owned();
         awkward.monitor.dashboard_url = "javascript:alert(1)".to_owned();
         awkward
             .monitor
             .custom_fields
             .insert("<Owner>".to_owned(), "R&D \"core\"".to_owned());
-        awkward.monitor.custom_fields.insert("Empty".to_owned(), String::new());
+        awkward
+            .monitor
+            .custom_fields
+            .insert("Empty".to_owned(), String::new());
         alerts.push((format!("{alert_type}, awkward"), awkward));
 
         let mut empty = Alert::default();
@@ -275,7 +295,11 @@ fn the_text_part_says_what_the_html_part_says() {
         let email = build(&alert);
         let html = parse_html(&email.html);
         let text = parse_text(&email.text);
-        assert_eq!(text, html, "{name}:\n--- text ---\n{}\n--- html ---\n{}", email.text, email.html);
+        assert_eq!(
+            text, html,
+            "{name}:\n--- text ---\n{}\n--- html ---\n{}",
+            email.text, email.html
+        );
     }
 }
 
@@ -288,15 +312,33 @@ fn the_parts_are_parsed_for_real() {
     assert_eq!(html.state.1, "Shop <b>&amp;</b> \"API\" — café ✓");
     assert!(html.description.starts_with("<script>") && html.description.contains('\n'));
     assert_eq!(html.level_message, "Call <Ann> & 'Bob'");
-    assert_eq!(html.facts.first(), Some(&("Monitor".to_owned(), "Shop <b>&amp;</b> \"API\" — café ✓".to_owned())));
-    assert!(html.facts.contains(&("<Owner>".to_owned(), "R&D \"core\"".to_owned())));
-    assert!(html.facts.iter().all(|(label, _)| label != "Empty"), "an empty value is no fact");
+    assert_eq!(
+        html.facts.first(),
+        Some(&(
+            "Monitor".to_owned(),
+            "Shop <b>&amp;</b> \"API\" — café ✓".to_owned()
+        ))
+    );
+    assert!(
+        html.facts
+            .contains(&("<Owner>".to_owned(), "R&D \"core\"".to_owned()))
+    );
+    assert!(
+        html.facts.iter().all(|(label, _)| label != "Empty"),
+        "an empty value is no fact"
+    );
     assert_eq!(html.notes, "Please check the Route53 entries.\nThen call Ann.");
     assert_eq!(
         html.links,
         [
-            ("First error".to_owned(), "https://app.example.com/checks/30099055746".to_owned()),
-            ("Monitor settings".to_owned(), "http://app.example.com/monitors/849b2046".to_owned()),
+            (
+                "First error".to_owned(),
+                "https://app.example.com/checks/30099055746".to_owned()
+            ),
+            (
+                "Monitor settings".to_owned(),
+                "http://app.example.com/monitors/849b2046".to_owned()
+            ),
         ],
         "a link that is not a web link is no button"
     );

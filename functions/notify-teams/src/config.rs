@@ -76,11 +76,7 @@ pub(crate) fn problems(settings: &TeamsSettings, integration: &Integration) -> V
                 .to_owned(),
         ));
     }
-    if settings
-        .card
-        .as_ref()
-        .is_some_and(|card| card.trim().is_empty())
-    {
+    if settings.card.as_ref().is_some_and(|card| card.trim().is_empty()) {
         problems.push((
             "settings.card",
             "empty card template: leave `card` out for the built-in one".to_owned(),
@@ -89,7 +85,8 @@ pub(crate) fn problems(settings: &TeamsSettings, integration: &Integration) -> V
     if !integration.messages.is_empty() {
         problems.push((
             "messages",
-            "a teams integration has no `messages`: its request is `settings.url` and `settings.card`".to_owned(),
+            "a teams integration has no `messages`: its request is `settings.url` and `settings.card`"
+                .to_owned(),
         ));
     }
     problems
@@ -119,7 +116,10 @@ mod tests {
     #[test]
     fn a_signature_written_out_is_found_and_a_templated_one_is_not() {
         for (url, literal) in [
-            ("https://x.logic.azure.com/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01&sig=AbC", true),
+            (
+                "https://x.logic.azure.com/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01&sig=AbC",
+                true,
+            ),
             ("https://x/invoke?SIG=AbC#frag", true),
             ("https://x/invoke?sig=AbC&sv=1.0", true),
             ("https://x/invoke?sig={{Sig}}", false),

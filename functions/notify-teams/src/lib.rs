@@ -260,22 +260,24 @@ pub fn classify(answer: &HttpAnswer) -> Result<Sent, NotifyError> {
         }
         return answer.classified();
     }
-    answer.classified().map_err(|error| match workflows_error(&answer.body) {
-        None => error,
-        Some(detail) => {
-            let reason = format!("{}: status {}: {detail}", answer.label, answer.status);
-            match error {
-                NotifyError::Retryable {
-                    status, retry_after, ..
-                } => NotifyError::Retryable {
-                    reason,
-                    status,
-                    retry_after,
-                },
-                NotifyError::Permanent { status, .. } => NotifyError::Permanent { reason, status },
+    answer
+        .classified()
+        .map_err(|error| match workflows_error(&answer.body) {
+            None => error,
+            Some(detail) => {
+                let reason = format!("{}: status {}: {detail}", answer.label, answer.status);
+                match error {
+                    NotifyError::Retryable {
+                        status, retry_after, ..
+                    } => NotifyError::Retryable {
+                        reason,
+                        status,
+                        retry_after,
+                    },
+                    NotifyError::Permanent { status, .. } => NotifyError::Permanent { reason, status },
+                }
             }
-        }
-    })
+        })
 }
 
 /// `outcome` without the `sig` of `url` in its reason or response: the runner redacts the secret
@@ -300,7 +302,9 @@ fn without_signature(outcome: Result<Sent, NotifyError>, url: &str) -> Result<Se
         }
         Err(mut error) => {
             match &mut error {
-                NotifyError::Retryable { reason, .. } | NotifyError::Permanent { reason, .. } => scrub(reason),
+                NotifyError::Retryable { reason, .. } | NotifyError::Permanent { reason, .. } => {
+                    scrub(reason)
+                }
             }
             Err(error)
         }
@@ -367,7 +371,9 @@ fn failure_in_success(body: &str) -> Option<String> {
         return None;
     }
     match serde_json::from_str::<Value>(body) {
-        Ok(value) => value.get("error").map(|_| workflows_error(body).unwrap_or_else(|| body.to_owned())),
+        Ok(value) => value
+            .get("error")
+            .map(|_| workflows_error(body).unwrap_or_else(|| body.to_owned())),
         Err(_) => {
             let lower = body.to_lowercase();
             (lower.contains("error") || lower.contains("failed")).then(|| one_line(body))
@@ -419,7 +425,8 @@ fn one_line(text: &str) -> String {
 /// not know to the flow; the fault suite's receivers read it).
 fn sample_integration(id: &str, env: &SampleEnv<'_>) -> Integration {
     let mut variables = BTreeMap::from([("BaseUrl".to_owned(), VariableDef::Fixed(env.base_url.to_owned()))]);
-    let mut url = format!("{{{{BaseUrl}}}}/hooks/{id}?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0");
+    let mut url =
+        format!("{{{{BaseUrl}}}}/hooks/{id}?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0");
     if let Some(secret) = env.secret {
         variables.insert(
             "WorkflowSig".to_owned(),

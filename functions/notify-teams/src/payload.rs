@@ -68,7 +68,9 @@ pub(crate) fn build_messages(
         NotifyError::permanent(format!("integration `{integration}`, field `{field}`: {reason}"))
     };
 
-    let url = render("settings.url", &target.url, Escape::Url)?.trim().to_owned();
+    let url = render("settings.url", &target.url, Escape::Url)?
+        .trim()
+        .to_owned();
     // The URL is never quoted: its `sig` parameter is a credential.
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
@@ -86,7 +88,10 @@ pub(crate) fn build_messages(
 
     let (template, field) = match &target.card {
         Some(card) => (card.as_str(), "settings.card"),
-        None => (crate::default_template("teams.card").unwrap_or_default(), "teams.card"),
+        None => (
+            crate::default_template("teams.card").unwrap_or_default(),
+            "teams.card",
+        ),
     };
     let rendered = render(field, template, Escape::Json)?;
     let rendered = rendered.trim();

@@ -58,7 +58,12 @@ pub(crate) fn fit(rendered: &str, mut value: Value, max: usize) -> Result<Fitted
     }
     // The largest cap that removes enough: reduction(low) >= excess > reduction(high).
     let mut low = MIN_TEXT_BYTES;
-    let mut high = lengths.iter().copied().max().unwrap_or(MIN_TEXT_BYTES).max(low + 1);
+    let mut high = lengths
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(MIN_TEXT_BYTES)
+        .max(low + 1);
     while high - low > 1 {
         let middle = low + (high - low) / 2;
         if reduction(middle) >= excess {
@@ -199,7 +204,12 @@ mod tests {
         assert!(long.starts_with("aaaa") && long.ends_with('…'), "{long}");
         assert!(longer.starts_with("bbbb") && longer.ends_with('…'), "{longer}");
         // Fair: both long texts were cut to the same cap, within one character.
-        assert!(long.len().abs_diff(longer.len()) <= 1, "{} / {}", long.len(), longer.len());
+        assert!(
+            long.len().abs_diff(longer.len()) <= 1,
+            "{} / {}",
+            long.len(),
+            longer.len()
+        );
         assert_eq!(fitted.shortened, 3, "long, longer and the list item");
     }
 
@@ -216,25 +226,35 @@ mod tests {
             let kept = text.strip_suffix('…').expect("ends with …");
             assert!(hostile.starts_with(kept.trim_end()), "{max}: {text:?}");
             // Close to the limit: the cut does not throw away more than a few characters' worth.
-            assert!(fitted.body.len() + 12 > max, "{max}: only {} bytes", fitted.body.len());
+            assert!(
+                fitted.body.len() + 12 > max,
+                "{max}: only {} bytes",
+                fitted.body.len()
+            );
         }
     }
 
     #[test]
     fn a_message_made_of_many_short_facts_is_refused_with_its_size() {
-        let facts: Vec<Value> = (0..3000).map(|i| json!({"title": format!("f{i}"), "value": "v"})).collect();
+        let facts: Vec<Value> = (0..3000)
+            .map(|i| json!({"title": format!("f{i}"), "value": "v"}))
+            .collect();
         let value = json!({"facts": facts});
         let rendered = serde_json::to_string(&value).unwrap();
         let error = fit(&rendered, value, MAX_BODY_BYTES).expect_err("too many facts");
         assert!(
-            error.starts_with(&format!("the message is {} bytes, and still over the 28000-byte limit", rendered.len())),
+            error.starts_with(&format!(
+                "the message is {} bytes, and still over the 28000-byte limit",
+                rendered.len()
+            )),
             "{error}"
         );
     }
 
     #[test]
     fn a_long_link_is_never_cut_even_when_that_means_refusing() {
-        let value = json!({"url": format!("data:image/png;base64,{}", "A".repeat(40_000)), "text": "t".repeat(200)});
+        let value =
+            json!({"url": format!("data:image/png;base64,{}", "A".repeat(40_000)), "text": "t".repeat(200)});
         let rendered = serde_json::to_string(&value).unwrap();
         assert!(fit(&rendered, value, MAX_BODY_BYTES).is_err());
     }

@@ -130,14 +130,22 @@ fn build_with(
 
 /// The one message of the default integration for `alert`.
 fn build(alert: &Alert) -> TeamsMessage {
-    only(build_with(alert, &default_integration(), &variables(&workflow_url())))
+    only(build_with(
+        alert,
+        &default_integration(),
+        &variables(&workflow_url()),
+    ))
 }
 
 fn only(built: Result<Vec<Outgoing<TeamsMessage>>, NotifyError>) -> TeamsMessage {
     let built = built.unwrap_or_else(|error| panic!("build failed: {error}"));
     assert_eq!(built.len(), 1, "one message per route");
     assert_eq!(built[0].step, "card");
-    built.into_iter().next().map(|outgoing| outgoing.message).expect("one message")
+    built
+        .into_iter()
+        .next()
+        .map(|outgoing| outgoing.message)
+        .expect("one message")
 }
 
 fn body(message: &TeamsMessage) -> Value {
@@ -245,7 +253,11 @@ fn every_default_card_is_what_workflows_takes() {
             assert!(envelope_problem(&body(&message)).is_none());
             assert_eq!(message.shortened, 0, "a typical alert is not shortened");
             assert_eq!(message.request.method, "POST");
-            assert_eq!(message.request.url, workflow_url(), "the URL of the secret, as it is");
+            assert_eq!(
+                message.request.url,
+                workflow_url(),
+                "the URL of the secret, as it is"
+            );
             assert_eq!(
                 message.request.headers.get("Content-Type").map(String::as_str),
                 Some("application/json")
@@ -258,7 +270,11 @@ fn every_default_card_is_what_workflows_takes() {
 fn the_title_is_coloured_by_the_alert_type() {
     let cases = [
         (AlertType::Alert, "Alert: GalacticResorts.com - DNS", "Attention"),
-        (AlertType::Reminder, "Still failing: GalacticResorts.com - DNS", "Warning"),
+        (
+            AlertType::Reminder,
+            "Still failing: GalacticResorts.com - DNS",
+            "Warning",
+        ),
         (AlertType::Ok, "Resolved: GalacticResorts.com - DNS", "Good"),
     ];
     for (alert_type, text, color) in cases {
@@ -305,9 +321,18 @@ fn the_buttons_open_the_dashboard_the_check_and_the_monitor_and_only_web_links()
     assert_eq!(
         actions(&message),
         [
-            ("Open dashboard".to_owned(), "https://app.example.com/dashboard/849b2046".to_owned()),
-            ("Open check".to_owned(), "https://app.example.com/checks/30099055746".to_owned()),
-            ("Edit monitor".to_owned(), "https://app.example.com/monitors/849b2046/edit".to_owned()),
+            (
+                "Open dashboard".to_owned(),
+                "https://app.example.com/dashboard/849b2046".to_owned()
+            ),
+            (
+                "Open check".to_owned(),
+                "https://app.example.com/checks/30099055746".to_owned()
+            ),
+            (
+                "Edit monitor".to_owned(),
+                "https://app.example.com/monitors/849b2046/edit".to_owned()
+            ),
         ]
     );
     let mut odd = alert(AlertType::Alert);
@@ -315,14 +340,20 @@ fn the_buttons_open_the_dashboard_the_check_and_the_monitor_and_only_web_links()
     odd.monitor.edit_url = String::new();
     assert_eq!(
         actions(&build(&odd)),
-        [("Open check".to_owned(), "https://app.example.com/checks/30099055746".to_owned())]
+        [(
+            "Open check".to_owned(),
+            "https://app.example.com/checks/30099055746".to_owned()
+        )]
     );
 }
 
 #[test]
 fn the_level_message_is_shown_under_the_title() {
     let message = build(&alert(AlertType::Alert));
-    assert_eq!(card(&message)["body"][1]["inlines"][0]["text"], "Call the DNS team");
+    assert_eq!(
+        card(&message)["body"][1]["inlines"][0]["text"],
+        "Call the DNS team"
+    );
 }
 
 /// Values that break out of JSON, look like template code or markdown, or are just awkward.
@@ -350,11 +381,18 @@ fn alert_values_are_data_in_every_place_of_the_card() {
         let message = build(&hostile);
         let parsed = body(&message);
         validate_message(&parsed).unwrap_or_else(|reason| panic!("{value:?}: {reason}"));
-        assert_eq!(parsed.as_object().map(|members| members.len()), Some(2), "{value:?}");
+        assert_eq!(
+            parsed.as_object().map(|members| members.len()),
+            Some(2),
+            "{value:?}"
+        );
         let first_line = format!("name {value}");
         let first_line = first_line.lines().next().unwrap_or_default().trim();
         assert_eq!(title(&message).0, format!("Alert: {first_line}"), "{value:?}");
-        assert_eq!(card(&message)["body"][1]["inlines"][0]["text"], json!(format!("level {value}")));
+        assert_eq!(
+            card(&message)["body"][1]["inlines"][0]["text"],
+            json!(format!("level {value}"))
+        );
         let got = facts(&message);
         for expected in [
             ("Monitor".to_owned(), format!("name {value}")),
@@ -364,7 +402,10 @@ fn alert_values_are_data_in_every_place_of_the_card() {
         ] {
             assert!(got.contains(&expected), "{value:?}: {expected:?} not in {got:?}");
         }
-        assert!(!message.request.body.contains(SIG), "a value never reads the secret");
+        assert!(
+            !message.request.body.contains(SIG),
+            "a value never reads the secret"
+        );
     }
 }
 
@@ -388,8 +429,10 @@ fn a_huge_alert_is_shortened_under_the_limit_and_stays_a_valid_card() {
     huge.alert.description = format!("DNS lookup failed: {}", "\"é🚨\\\n".repeat(16_000));
     huge.monitor.name = format!("GalacticResorts.com - DNS {}", "n".repeat(5_000));
     for index in 0..40 {
-        huge.monitor.custom_fields
-            .insert(format!("Field {index:02}"), format!("{index} {}", "v".repeat(2_000)));
+        huge.monitor.custom_fields.insert(
+            format!("Field {index:02}"),
+            format!("{index} {}", "v".repeat(2_000)),
+        );
     }
 
     // WHEN its card is built
@@ -398,17 +441,37 @@ fn a_huge_alert_is_shortened_under_the_limit_and_stays_a_valid_card() {
     // THEN it fits, is still the documented message, and says it was shortened
     let size = message.request.body.len();
     assert!(size <= MAX_BODY_BYTES, "{size} bytes");
-    assert!(size > MAX_BODY_BYTES - 1_000, "not cut more than needed: {size} bytes");
+    assert!(
+        size > MAX_BODY_BYTES - 1_000,
+        "not cut more than needed: {size} bytes"
+    );
     let parsed = body(&message);
     validate_message(&parsed).unwrap_or_else(|reason| panic!("{reason}"));
-    assert_eq!(message.shortened, 1 + 1 + 1 + 40, "the title, the monitor fact, the error and 40 fields");
+    assert_eq!(
+        message.shortened,
+        1 + 1 + 1 + 40,
+        "the title, the monitor fact, the error and 40 fields"
+    );
     // … the links whole, the short facts untouched, the long texts cut at a character with `…`
     assert_eq!(actions(&message).len(), 3);
-    assert_eq!(actions(&message)[0].1, "https://app.example.com/dashboard/849b2046");
+    assert_eq!(
+        actions(&message)[0].1,
+        "https://app.example.com/dashboard/849b2046"
+    );
     let got = facts(&message);
-    assert!(got.contains(&("Checkpoint".to_owned(), "Ghent, Belgium".to_owned())), "{got:?}");
-    let error = &got.iter().find(|(title, _)| title == "Error").expect("the error fact").1;
-    assert!(error.starts_with("DNS lookup failed: \"é🚨\\\n") && error.ends_with('…'), "{error}");
+    assert!(
+        got.contains(&("Checkpoint".to_owned(), "Ghent, Belgium".to_owned())),
+        "{got:?}"
+    );
+    let error = &got
+        .iter()
+        .find(|(title, _)| title == "Error")
+        .expect("the error fact")
+        .1;
+    assert!(
+        error.starts_with("DNS lookup failed: \"é🚨\\\n") && error.ends_with('…'),
+        "{error}"
+    );
     let (title, color) = title(&message);
     assert!(title.starts_with("Alert: GalacticResorts.com - DNS nnn") && title.ends_with('…'));
     assert_eq!(color, "Attention");
@@ -423,9 +486,16 @@ fn a_huge_alert_is_shortened_under_the_limit_and_stays_a_valid_card() {
 fn a_card_that_cannot_be_shortened_enough_is_refused_with_its_size() {
     let mut crowded = alert(AlertType::Alert);
     for index in 0..3_000 {
-        crowded.monitor.custom_fields.insert(format!("f{index}"), "v".to_owned());
+        crowded
+            .monitor
+            .custom_fields
+            .insert(format!("f{index}"), "v".to_owned());
     }
-    let error = permanent(build_with(&crowded, &default_integration(), &variables(&workflow_url())));
+    let error = permanent(build_with(
+        &crowded,
+        &default_integration(),
+        &variables(&workflow_url()),
+    ));
     assert!(
         error.starts_with("integration `ops-teams`, field `teams.card`: the message is ")
             && error.contains("still over the 28000-byte limit of Teams"),
@@ -444,7 +514,10 @@ fn settings_are_read_and_checked() {
     assert_eq!(target.url, "{{WorkflowUrl}}");
     assert_eq!(target.card.as_deref(), Some("{}"));
     for (settings, expected) in [
-        (json!({}), "integration `ops-teams`: `settings`: missing field `url`"),
+        (
+            json!({}),
+            "integration `ops-teams`: `settings`: missing field `url`",
+        ),
         (
             json!({"url": "{{WorkflowUrl}}", "colour": "red"}),
             "integration `ops-teams`: `settings.colour`: unknown field `colour`, expected `url` or `card`",
@@ -477,7 +550,9 @@ fn a_signature_written_into_the_url_is_refused_without_being_repeated() {
     let error = TeamsTarget::parse(&integration(json!({ "url": workflow_url() }))).unwrap_err();
     let text = error.to_string();
     assert!(
-        text.starts_with("integration `ops-teams`: `settings.url`: the `sig` parameter of a Workflows URL is a credential"),
+        text.starts_with(
+            "integration `ops-teams`: `settings.url`: the `sig` parameter of a Workflows URL is a credential"
+        ),
         "{text}"
     );
     assert!(!text.contains(SIG), "{text}");
@@ -496,7 +571,10 @@ fn messages_belong_to_webhooks_not_to_teams() {
         steps: Vec::new(),
     }];
     let error = TeamsTarget::parse(&with_messages).unwrap_err().to_string();
-    assert!(error.contains("`messages`: a teams integration has no `messages`"), "{error}");
+    assert!(
+        error.contains("`messages`: a teams integration has no `messages`"),
+        "{error}"
+    );
 }
 
 /// The registry's rules for the teams kind alone: what `tocsin validate` runs for it.
@@ -561,13 +639,25 @@ integrations:
             .map(|issue| issue.message.clone())
             .unwrap_or_else(|| panic!("no issue at {path}: {shown:#?}"))
     };
-    assert!(at("integrations[1].settings.cards").starts_with("unknown field `cards`, expected `url` or `card`"));
-    assert!(at("integrations[2].settings.url").contains("the `sig` parameter of a Workflows URL is a credential"));
-    assert!(!shown.join("\n").contains("AbC123"), "{shown:#?}");
-    assert!(at("integrations[3].settings.card").contains("syntax error"), "{shown:#?}");
-    assert!(at("integrations[4].settings").contains("missing field `url`"), "{shown:#?}");
     assert!(
-        issues.iter().all(|issue| !issue.path.starts_with("integrations[0]")),
+        at("integrations[1].settings.cards").starts_with("unknown field `cards`, expected `url` or `card`")
+    );
+    assert!(
+        at("integrations[2].settings.url").contains("the `sig` parameter of a Workflows URL is a credential")
+    );
+    assert!(!shown.join("\n").contains("AbC123"), "{shown:#?}");
+    assert!(
+        at("integrations[3].settings.card").contains("syntax error"),
+        "{shown:#?}"
+    );
+    assert!(
+        at("integrations[4].settings").contains("missing field `url`"),
+        "{shown:#?}"
+    );
+    assert!(
+        issues
+            .iter()
+            .all(|issue| !issue.path.starts_with("integrations[0]")),
         "the good integration has no issue: {shown:#?}"
     );
 }
@@ -577,9 +667,18 @@ fn a_card_template_of_its_own_is_checked_to_be_a_workflows_message() {
     let bad = [
         ("[]", "the message must be a JSON object"),
         ("{\"type\": \"card\"}", "`type` must be \"message\""),
-        ("{\"type\": \"message\"}", "`attachments` must be a list of at least one card"),
-        ("{\"type\": \"message\", \"attachments\": []}", "`attachments` must be a list"),
-        ("{\"type\": \"message\", \"attachments\": [1]}", "`attachments[0]` must be an object"),
+        (
+            "{\"type\": \"message\"}",
+            "`attachments` must be a list of at least one card",
+        ),
+        (
+            "{\"type\": \"message\", \"attachments\": []}",
+            "`attachments` must be a list",
+        ),
+        (
+            "{\"type\": \"message\", \"attachments\": [1]}",
+            "`attachments[0]` must be an object",
+        ),
         (
             "{\"type\": \"message\", \"attachments\": [{\"contentUrl\": null, \"content\": {}}]}",
             "`attachments[0].contentType` is missing",
@@ -621,7 +720,9 @@ fn a_card_template_of_its_own_is_checked_to_be_a_workflows_message() {
         &variables(&workflow_url()),
     ));
     assert!(
-        error.starts_with("integration `ops-teams`, field `settings.card`, line 1: the rendered JSON does not parse"),
+        error.starts_with(
+            "integration `ops-teams`, field `settings.card`, line 1: the rendered JSON does not parse"
+        ),
         "{error}"
     );
 }
@@ -639,27 +740,47 @@ fn a_card_template_of_its_own_is_sent_as_it_renders() {
         &integration(json!({"url": "{{WorkflowUrl}}", "card": template})),
         &variables(&workflow_url()),
     ));
-    assert!(message.request.body.starts_with("{\n  \"type\": \"message\",\n  \"summary\": \"GalacticResorts.com - DNS\""));
+    assert!(
+        message
+            .request
+            .body
+            .starts_with("{\n  \"type\": \"message\",\n  \"summary\": \"GalacticResorts.com - DNS\"")
+    );
     assert_eq!(card(&message)["body"][0]["text"], "Ok GalacticResorts.com - DNS");
 }
 
 #[test]
 fn the_url_is_checked_and_never_quoted() {
     for (url, reason) in [
-        ("ftp://host/{{Sig}}", "does not render to an absolute http:// or https:// URL"),
-        ("{{Sig}}", "does not render to an absolute http:// or https:// URL"),
+        (
+            "ftp://host/{{Sig}}",
+            "does not render to an absolute http:// or https:// URL",
+        ),
+        (
+            "{{Sig}}",
+            "does not render to an absolute http:// or https:// URL",
+        ),
     ] {
         let mut variables = Variables::default();
         variables.insert_secret("Sig", SIG);
-        let error = permanent(build_with(&alert(AlertType::Alert), &integration(json!({"url": url})), &variables));
-        assert_eq!(error, format!("integration `ops-teams`, field `settings.url`: {reason}"));
+        let error = permanent(build_with(
+            &alert(AlertType::Alert),
+            &integration(json!({"url": url})),
+            &variables,
+        ));
+        assert_eq!(
+            error,
+            format!("integration `ops-teams`, field `settings.url`: {reason}")
+        );
     }
     // An alert value in the URL is percent-encoded: it cannot move the request elsewhere.
     let mut moved = alert(AlertType::Alert);
     moved.monitor.name = "x@evil.example/../?sig=".to_owned();
     let message = only(build_with(
         &moved,
-        &integration(json!({"url": "https://prod-01.westeurope.logic.azure.com/workflows/{{@monitor.name}}/invoke?sig={{Sig}}"})),
+        &integration(
+            json!({"url": "https://prod-01.westeurope.logic.azure.com/workflows/{{@monitor.name}}/invoke?sig={{Sig}}"}),
+        ),
         &{
             let mut variables = Variables::default();
             variables.insert_secret("Sig", SIG);
@@ -668,7 +789,9 @@ fn the_url_is_checked_and_never_quoted() {
     ));
     assert_eq!(
         message.request.url,
-        format!("https://prod-01.westeurope.logic.azure.com/workflows/x%40evil.example%2F..%2F%3Fsig%3D/invoke?sig={SIG}")
+        format!(
+            "https://prod-01.westeurope.logic.azure.com/workflows/x%40evil.example%2F..%2F%3Fsig%3D/invoke?sig={SIG}"
+        )
     );
 }
 
@@ -678,7 +801,11 @@ fn every_request_carries_a_stable_webhook_id_and_the_build_time() {
     let again = build(&alert(AlertType::Alert));
     let id = first.request.headers.get("webhook-id").expect("a webhook-id");
     assert!(id.starts_with("msg_") && id.len() == 36, "{id}");
-    assert_eq!(again.request.headers.get("webhook-id"), Some(id), "the same on every retry");
+    assert_eq!(
+        again.request.headers.get("webhook-id"),
+        Some(id),
+        "the same on every retry"
+    );
     assert_eq!(
         first.request.headers.get("webhook-timestamp").map(String::as_str),
         Some("1795881605")
@@ -702,9 +829,20 @@ fn the_sample_integration_and_the_example_are_accepted() {
         let message = only(build_with(&alert(AlertType::Alert), &sample, &variables));
         let parsed = body(&message);
         validate_message(&parsed).unwrap_or_else(|reason| panic!("{reason}"));
-        assert_eq!(parsed["alert"], "5b9e4d7c-8a63-4f4e-9f0e-1c2d3e4f5a6b", "the alert named for the receivers");
-        assert!(message.request.url.starts_with("https://hooks.example.com/hooks/teams-sample?api-version="));
-        assert_eq!(message.request.url.ends_with(&format!("&sig={SIG}")), secret.is_some());
+        assert_eq!(
+            parsed["alert"], "5b9e4d7c-8a63-4f4e-9f0e-1c2d3e4f5a6b",
+            "the alert named for the receivers"
+        );
+        assert!(
+            message
+                .request
+                .url
+                .starts_with("https://hooks.example.com/hooks/teams-sample?api-version=")
+        );
+        assert_eq!(
+            message.request.url.ends_with(&format!("&sig={SIG}")),
+            secret.is_some()
+        );
     }
     let path = test_support::moto::workspace_root().join("examples/definitions.yaml");
     let definitions = definition_store::load_file(&path).unwrap_or_else(|error| panic!("{error}"));
@@ -713,7 +851,10 @@ fn the_sample_integration_and_the_example_are_accepted() {
         .iter()
         .filter(|integration| integration.kind == IntegrationKind::Teams)
         .collect();
-    assert!(!examples.is_empty(), "examples/definitions.yaml has no teams integration");
+    assert!(
+        !examples.is_empty(),
+        "examples/definitions.yaml has no teams integration"
+    );
     for example in examples {
         notifier()
             .target(example)
@@ -751,8 +892,19 @@ fn summary_names_the_card_and_the_target() {
     let summary = TeamsNotifier::summary(&notifier().describe(&message));
     assert_eq!(
         summary,
-        format!("teams card \"Still failing: GalacticResorts.com - DNS\" by POST {}", workflow_url())
+        format!(
+            "teams card \"Still failing: GalacticResorts.com - DNS\" by POST {}",
+            workflow_url()
+        )
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// What every kind must do (retries, idempotency, redaction, bad settings), against a plain HTTP target
+
+#[tokio::test]
+async fn conformance() {
+    kind_kit::conformance::<TeamsNotifier>().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -768,7 +920,10 @@ fn the_local_workflows_webhook_refuses_what_workflows_refuses() {
         validate_message(&message).expect_err("refused")
     };
     for (what, reason) in [
-        (broken(&|m| m["type"] = json!("Message")), "`type` must be \"message\""),
+        (
+            broken(&|m| m["type"] = json!("Message")),
+            "`type` must be \"message\"",
+        ),
         (broken(&|m| m["attachments"] = Value::Null), "is of type 'Null'"),
         (
             broken(&|m| {
@@ -782,7 +937,10 @@ fn the_local_workflows_webhook_refuses_what_workflows_refuses() {
             broken(&|m| m["attachments"][0]["contentType"] = json!("application/json")),
             "not an Adaptive Card",
         ),
-        (broken(&|m| in_card(m, |c| c["version"] = json!("2.0"))), "version"),
+        (
+            broken(&|m| in_card(m, |c| c["version"] = json!("2.0"))),
+            "version",
+        ),
         (
             broken(&|m| in_card(m, |c| c["body"][0]["inlines"][0]["color"] = json!("Red"))),
             "color",
@@ -835,8 +993,17 @@ async fn every_default_card_is_accepted_with_202() {
     for request in &received {
         assert_eq!(request.verdict, Ok(()), "{}", request.body);
         assert_eq!(request.path, "/workflows/4f1c/triggers/manual/paths/invoke");
-        assert!(request.query.as_deref().is_some_and(|query| query.ends_with(&format!("&sig={SIG}"))));
-        assert!(request.header("webhook-id").is_some_and(|id| id.starts_with("msg_")));
+        assert!(
+            request
+                .query
+                .as_deref()
+                .is_some_and(|query| query.ends_with(&format!("&sig={SIG}")))
+        );
+        assert!(
+            request
+                .header("webhook-id")
+                .is_some_and(|id| id.starts_with("msg_"))
+        );
         assert_eq!(request.header("webhook-timestamp"), Some("1795881605"));
     }
 }
@@ -848,7 +1015,9 @@ async fn a_shortened_card_is_accepted_and_one_over_the_limit_is_not() {
     huge.alert.description = "x".repeat(1_000_000);
     let message = build(&huge);
     assert!(message.shortened > 0);
-    send_to(&workflows, &message).await.unwrap_or_else(|error| panic!("{error:?}"));
+    send_to(&workflows, &message)
+        .await
+        .unwrap_or_else(|error| panic!("{error:?}"));
 
     // The same card whole is what Teams refuses: the shortening is what makes it through.
     let mut whole = message.clone();
@@ -884,7 +1053,9 @@ async fn throttling_is_retryable_after_the_time_workflows_asks_for() {
     .header("retry-after", "7")
     .header("content-type", "application/json")])
     .await;
-    let error = send_to(&workflows, &build(&alert(AlertType::Alert))).await.unwrap_err();
+    let error = send_to(&workflows, &build(&alert(AlertType::Alert)))
+        .await
+        .unwrap_err();
     let NotifyError::Retryable {
         reason,
         status,
@@ -895,17 +1066,38 @@ async fn throttling_is_retryable_after_the_time_workflows_asks_for() {
     };
     assert_eq!(status, Some(429));
     assert_eq!(retry_after, Some(Duration::from_secs(7)));
-    assert!(reason.contains("TooManyRequests: Rate limit is exceeded"), "{reason}");
+    assert!(
+        reason.contains("TooManyRequests: Rate limit is exceeded"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
 async fn server_errors_are_retryable_and_other_refusals_permanent() {
-    for (status, retryable) in [(500, true), (502, true), (503, true), (504, true), (408, true), (401, false), (403, false), (404, false)] {
-        let workflows = Workflows::start([Answer::status(status, "{\"error\":{\"code\":\"X\",\"message\":\"y\"}}")]).await;
-        let error = send_to(&workflows, &build(&alert(AlertType::Alert))).await.unwrap_err();
+    for (status, retryable) in [
+        (500, true),
+        (502, true),
+        (503, true),
+        (504, true),
+        (408, true),
+        (401, false),
+        (403, false),
+        (404, false),
+    ] {
+        let workflows = Workflows::start([Answer::status(
+            status,
+            "{\"error\":{\"code\":\"X\",\"message\":\"y\"}}",
+        )])
+        .await;
+        let error = send_to(&workflows, &build(&alert(AlertType::Alert)))
+            .await
+            .unwrap_err();
         assert_eq!(error.is_retryable(), retryable, "{status}: {error:?}");
         assert_eq!(error.status(), Some(status));
-        assert!(error.to_string().ends_with(&format!(": status {status}: X: y")), "{error}");
+        assert!(
+            error.to_string().ends_with(&format!(": status {status}: X: y")),
+            "{error}"
+        );
     }
 }
 
@@ -922,10 +1114,15 @@ async fn a_legacy_connector_answering_200_with_an_error_text_is_a_failure_with_t
     let message = build(&alert(AlertType::Alert));
 
     let error = send_to(&workflows, &message).await.unwrap_err();
-    assert!(error.is_retryable(), "a throttled delivery is tried again: {error:?}");
+    assert!(
+        error.is_retryable(),
+        "a throttled delivery is tried again: {error:?}"
+    );
     assert_eq!(error.status(), Some(200));
     assert!(
-        error.to_string().ends_with(&format!("status 200 but the target reports a failure: {throttled}")),
+        error.to_string().ends_with(&format!(
+            "status 200 but the target reports a failure: {throttled}"
+        )),
         "{error}"
     );
 
@@ -934,7 +1131,9 @@ async fn a_legacy_connector_answering_200_with_an_error_text_is_a_failure_with_t
     assert!(error.to_string().contains("HTTP error 413"), "{error}");
 
     // The connector's own success.
-    let sent = send_to(&workflows, &message).await.unwrap_or_else(|error| panic!("{error:?}"));
+    let sent = send_to(&workflows, &message)
+        .await
+        .unwrap_or_else(|error| panic!("{error:?}"));
     assert_eq!((sent.status, sent.response.as_str()), (Some(200), "1"));
 }
 
@@ -951,10 +1150,22 @@ fn what_a_successful_answer_may_say() {
         (200, "1", "ok"),
         (200, "{\"ok\":true}", "ok"),
         (200, "accepted", "ok"),
-        (200, "{\"error\":{\"code\":\"FlowDisabled\",\"message\":\"the flow is off\"}}", "permanent"),
-        (200, "Microsoft Teams endpoint returned HTTP error 503", "retryable"),
+        (
+            200,
+            "{\"error\":{\"code\":\"FlowDisabled\",\"message\":\"the flow is off\"}}",
+            "permanent",
+        ),
+        (
+            200,
+            "Microsoft Teams endpoint returned HTTP error 503",
+            "retryable",
+        ),
         (200, "Webhook message delivery failed: throttled", "retryable"),
-        (200, "Bad payload received by generic incoming webhook: error", "permanent"),
+        (
+            200,
+            "Bad payload received by generic incoming webhook: error",
+            "permanent",
+        ),
     ] {
         let got = match classify(&answer(status, body)) {
             Ok(_) => "ok",
@@ -1052,17 +1263,26 @@ async fn handler_failure_echoing_the_secret_prints_no_secret() {
 fn an_echoed_signature_is_scrubbed_raw_and_decoded() {
     let url = "https://x.logic.azure.com/workflows/1/invoke?api-version=2016-06-01&sig=Ab%2Bc%2Fd1234&sv=1.0";
     assert_eq!(crate::signatures(url), ["Ab%2Bc%2Fd1234", "Ab+c/d1234"]);
-    assert!(crate::signatures("https://x/invoke?sig=abc").is_empty(), "too short to tell");
+    assert!(
+        crate::signatures("https://x/invoke?sig=abc").is_empty(),
+        "too short to tell"
+    );
     assert!(crate::signatures("{{WorkflowUrl}}").is_empty());
     let outcome = Err(NotifyError::Permanent {
         reason: "POST https://x.logic.azure.com: status 401: bad sig Ab+c/d1234 (Ab%2Bc%2Fd1234)".to_owned(),
         status: Some(401),
     });
     let scrubbed = crate::without_signature(outcome, url).unwrap_err().to_string();
-    assert_eq!(scrubbed, "POST https://x.logic.azure.com: status 401: bad sig [redacted] ([redacted])");
+    assert_eq!(
+        scrubbed,
+        "POST https://x.logic.azure.com: status 401: bad sig [redacted] ([redacted])"
+    );
     let sent = notify_core::Sent {
         response: "ok Ab+c/d1234".to_owned(),
         ..notify_core::Sent::default()
     };
-    assert_eq!(crate::without_signature(Ok(sent), url).unwrap().response, "ok [redacted]");
+    assert_eq!(
+        crate::without_signature(Ok(sent), url).unwrap().response,
+        "ok [redacted]"
+    );
 }

@@ -197,7 +197,11 @@ async fn answer(
 }
 
 /// Why Workflows would refuse this request: `(status, error code, message)`.
-pub fn validate_request(method: &str, content_type: Option<&str>, body: &str) -> Result<(), (u16, String, String)> {
+pub fn validate_request(
+    method: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Result<(), (u16, String, String)> {
     let schema = |message: String| (400, "TriggerInputSchemaMismatch".to_owned(), message);
     if method != "POST" {
         return Err((
@@ -220,8 +224,13 @@ pub fn validate_request(method: &str, content_type: Option<&str>, body: &str) ->
             format!("the message is {} bytes, over {LIMIT_BYTES}", body.len()),
         ));
     }
-    let message: Value = serde_json::from_str(body)
-        .map_err(|error| (400, "InvalidRequestContent".to_owned(), format!("not JSON: {error}")))?;
+    let message: Value = serde_json::from_str(body).map_err(|error| {
+        (
+            400,
+            "InvalidRequestContent".to_owned(),
+            format!("not JSON: {error}"),
+        )
+    })?;
     validate_message(&message).map_err(schema)
 }
 
@@ -294,7 +303,15 @@ fn text_style(value: &Value) -> Result<(), String> {
     enumerated(
         value,
         "color",
-        &["Default", "Dark", "Light", "Accent", "Good", "Warning", "Attention"],
+        &[
+            "Default",
+            "Dark",
+            "Light",
+            "Accent",
+            "Good",
+            "Warning",
+            "Attention",
+        ],
     )?;
     enumerated(value, "weight", &["Default", "Lighter", "Bolder"])?;
     enumerated(
