@@ -170,11 +170,14 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
     }
 
     // What reached each transport the kinds use, each shown once.
-    let mut transports: Vec<Transport> = IntegrationKind::ALL
-        .iter()
-        .map(|kind| kinds::transport(*kind))
-        .collect();
-    transports.dedup();
+    // (Kinds sharing a transport need not be next to each other in `ALL`: webhook and teams.)
+    let mut transports: Vec<Transport> = Vec::new();
+    for kind in IntegrationKind::ALL {
+        let transport = kinds::transport(*kind);
+        if !transports.contains(&transport) {
+            transports.push(transport);
+        }
+    }
     for transport in transports {
         match transport {
             Transport::Ses => print_emails(&endpoint).await?,
