@@ -3,7 +3,7 @@
 SHELL := /usr/bin/env bash
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: test demo lint build deploy-build check-deploy stack-up stack-down
+.PHONY: test demo email-render lint build deploy-build check-deploy stack-up stack-down
 
 ## test: every check CI runs (fmt, clippy, cargo test against the local emulator, cfn-lint, sam validate)
 test:
@@ -12,6 +12,11 @@ test:
 ## demo: run the end-to-end demo
 demo:
 	bash scripts/demo.sh
+
+## email-render: screenshots of the default e-mail of each alert type in headless Chromium, checked
+## for a non-blank render (skipped, with a message, when chromium is not installed; not part of `test`)
+email-render:
+	bash scripts/email-render.sh
 
 ## lint: formatting, clippy and the SAM template checks, without the tests
 lint:

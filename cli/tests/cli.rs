@@ -683,7 +683,9 @@ impl TestSendStack {
         let yaml = edit(
             sample
                 .replace("http://127.0.0.1:8787", &receiver.url(""))
-                .replace("ssm:/tocsin/demo/webhook-token", &format!("ssm:{parameter}")),
+                .replace("ssm:/tocsin/demo/webhook-token", &format!("ssm:{parameter}"))
+                // The Teams Workflows signature: the same stored secret.
+                .replace("ssm:/tocsin/demo/teams-sig", &format!("ssm:{parameter}")),
         );
         let definitions = write_temp("definitions.yaml", &yaml);
         let env = [
@@ -777,6 +779,66 @@ fn test_sends_to_one_webhook_with_its_secret_and_retries_through_the_pipeline() 
     );
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
     assert_eq!(stack.receiver.requests_to("/hooks/ops").len(), 3);
+    drop(stack.runtime);
+}
+
+#[test]
+fn test_posts_a_teams_card_to_its_workflows_webhook_signed_with_the_secret() {
+    use test_support::{Reply, Script};
+
+    // GIVEN a Workflows webhook that throttles once, then accepts with 202 and no body
+    let path = "/workflows/7d3e0c52/triggers/manual/paths/invoke";
+    let stack = TestSendStack::start(|_| {
+        Script::new().route(
+            path,
+            [
+                Reply::status(429).header("Retry-After", "1").body(
+                    "{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"Rate limit is exceeded.\"}}",
+                ),
+                Reply::status(202),
+            ],
+        )
+    });
+
+    // WHEN the Teams integration of the examples is tested
+    let output = stack.test(&["--integration", "ops-teams"], &[]);
+
+    // THEN the card was delivered on the second attempt, the throttling printed with its reason
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    assert!(text.contains("attempt 1: retryable, http 429"), "{text}");
+    assert!(
+        text.contains("TooManyRequests: Rate limit is exceeded."),
+        "{text}"
+    );
+    assert!(text.contains("attempt 2: delivered, http 202"), "{text}");
+    // … Workflows got the signature from SSM in the URL and an Adaptive Card of the test alert …
+    let sent = stack.receiver.requests_to(path);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let query = sent[1].query.as_deref().unwrap_or_default();
+    assert!(query.ends_with(&format!("&sig={}", stack.secret)), "{query}");
+    let body: serde_json::Value = serde_json::from_str(&sent[1].body).unwrap();
+    assert_eq!(body["type"], "message");
+    let attachment = &body["attachments"][0];
+    assert_eq!(
+        attachment["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert!(attachment["contentUrl"].is_null(), "{attachment}");
+    let title = &attachment["content"]["body"][0]["inlines"][0];
+    assert!(
+        title["text"].as_str().unwrap().starts_with("Alert: [TEST] "),
+        "{title}"
+    );
+    assert_eq!(title["color"], "Attention");
+    // … and the signature is in neither output
+    stack.assert_no_secret(&output);
     drop(stack.runtime);
 }
 

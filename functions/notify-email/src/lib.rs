@@ -245,3 +245,6 @@ pub fn classify(error: &SdkError<SendEmailError, HttpResponse>) -> NotifyError {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_twin;

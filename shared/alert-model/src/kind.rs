@@ -43,6 +43,8 @@ integration_kinds! {
     Sms => "sms",
     /// Slack messages through an incoming webhook, or a bot that threads each incident.
     Slack => "slack",
+    /// Adaptive Cards in a Microsoft Teams channel or chat through a Workflows webhook.
+    Teams => "teams",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.

@@ -43,6 +43,7 @@ pub fn visit<V: Visitor>(kind: IntegrationKind, visitor: V) -> V::Output {
         IntegrationKind::Webhook => visitor.visit::<notify_webhook::WebhookNotifier>(),
         IntegrationKind::Sms => visitor.visit::<notify_sms::SmsNotifier>(),
         IntegrationKind::Slack => visitor.visit::<notify_slack::SlackNotifier>(),
+        IntegrationKind::Teams => visitor.visit::<notify_teams::TeamsNotifier>(),
     }
 }
 
