@@ -41,6 +41,8 @@ integration_kinds! {
     Webhook => "webhook",
     /// Text messages through Amazon SNS to the level's operators' phones and extra numbers.
     Sms => "sms",
+    /// ServiceNow incidents (Table API) or events (Event Management), opened and resolved per incident.
+    Servicenow => "servicenow",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.
