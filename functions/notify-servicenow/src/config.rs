@@ -238,7 +238,7 @@ pub(crate) fn problems(settings: &ServiceNowSettings) -> Vec<(String, String)> {
     let url = settings.instance_url.trim();
     if url.is_empty() {
         problem("settings.instanceUrl", "empty instance url".to_owned());
-    } else if !is_template(url) && !(url.starts_with("https://") || url.starts_with("http://")) {
+    } else if !(is_template(url) || url.starts_with("https://") || url.starts_with("http://")) {
         problem(
             "settings.instanceUrl",
             "not an absolute https:// url (`https://acme.service-now.com`)".to_owned(),

@@ -126,7 +126,7 @@ fn notifier() -> ServiceNowNotifier {
 fn build(
     alert: &Alert,
     settings: Value,
-    state: Option<Value>,
+    state: Option<&Value>,
 ) -> Result<Vec<ServiceNowMessage>, NotifyError> {
     let notifier = notifier();
     let integration = integration(settings);
@@ -144,7 +144,7 @@ fn build(
         variables: &variables,
         now: "2026-11-28T16:00:05Z".parse().expect("a time"),
         engine: &engine,
-        incident: state.as_ref(),
+        incident: state,
     };
     Ok(notifier
         .build(&route, &target)?
@@ -153,7 +153,7 @@ fn build(
         .collect())
 }
 
-fn one(alert: &Alert, settings: Value, state: Option<Value>) -> ServiceNowMessage {
+fn one(alert: &Alert, settings: Value, state: Option<&Value>) -> ServiceNowMessage {
     let mut messages = build(alert, settings, state).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(messages.len(), 1, "{messages:?}");
     messages.remove(0)
@@ -523,7 +523,7 @@ fn incident_payloads_of_every_alert_type() {
             None,
         ),
     ] {
-        let message = one(&alert(alert_type), settings, state);
+        let message = one(&alert(alert_type), settings, state.as_ref());
         insta::assert_json_snapshot!(name, shown(&message));
     }
 }
@@ -1289,4 +1289,12 @@ fn set_templates_and_fields_cover_both_modes() {
             }
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What every kind must do (retries, idempotency, redaction, bad settings), against the kit's target
+
+#[tokio::test]
+async fn conformance() {
+    kind_kit::conformance::<ServiceNowNotifier>().await;
 }

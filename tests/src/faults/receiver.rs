@@ -256,7 +256,7 @@ fn draw_fault(shared: &Shared) -> Option<Fault> {
 async fn faulty(
     shared: &Shared,
     fault: Fault,
-    processed: Option<&dyn Fn()>,
+    processed: Option<&(dyn Fn() + Sync)>,
     success: impl FnOnce() -> Answer,
 ) -> Answer {
     {

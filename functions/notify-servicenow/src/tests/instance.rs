@@ -120,7 +120,7 @@ impl Instance {
             ..State::default()
         }));
         let shared = Arc::clone(&state);
-        let server = Server::start(Arc::new(move |request| handle(&shared, request))).await;
+        let server = Server::start(Arc::new(move |request| handle(&shared, &request))).await;
         Instance { state, server }
     }
 
@@ -182,7 +182,7 @@ fn failure(status: u16, message: &str, detail: &str) -> Answer {
     )
 }
 
-fn handle(shared: &Mutex<State>, request: Request) -> Answer {
+fn handle(shared: &Mutex<State>, request: &Request) -> Answer {
     let mut state = lock(shared);
     state.requests.push(request.clone());
     let fault = state
@@ -213,12 +213,12 @@ fn handle(shared: &Mutex<State>, request: Request) -> Answer {
             return failure(status, "Invalid header", &format!("rejected header: {echoed}"));
         }
         Some(Fault::ActThenDrop) => {
-            route(&mut state, &request);
+            route(&mut state, request);
             return Answer::Drop;
         }
         None => {}
     }
-    route(&mut state, &request)
+    route(&mut state, request)
 }
 
 fn route(state: &mut State, request: &Request) -> Answer {
