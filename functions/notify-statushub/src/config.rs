@@ -143,7 +143,7 @@ pub(crate) fn problems(settings: &StatusHubSettings) -> Vec<(String, String)> {
     let url = settings.api_url.trim();
     if url.is_empty() {
         problem("settings.apiUrl", "empty api url");
-    } else if !is_template(url) && !(url.starts_with("https://") || url.starts_with("http://")) {
+    } else if !(is_template(url) || url.starts_with("https://") || url.starts_with("http://")) {
         problem(
             "settings.apiUrl",
             "not an absolute https:// url (`https://acme.app.statushub.io/api/v3`)",

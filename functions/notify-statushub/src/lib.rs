@@ -3,8 +3,8 @@
 //! The integration holds the hub's services; each escalation level links monitors to them
 //! (`serviceLinks`, many to many). An Alert creates an incident (`investigating`) with the linked
 //! services down (or degraded), the Ok updates it (`monitoring` with the services up, or
-//! `resolved`) through the incident id kept in the Deliveries table; a repeated Alert only adds
-//! the services its level links that the incident lacks; a Reminder sends nothing unless the
+//! `resolved`) through the incident id kept in the Deliveries table; a repeated Alert adds the
+//! services its level links that the incident lacks (else a silent update restating it); a Reminder sends nothing unless the
 //! integration asks for a silent update. StatusHub takes 5 writes a second per key: the notifier
 //! counts its writes per hub and leaves a write the limit does not allow yet to the runner's retry,
 //! after the time the limit needs; a `429` with `Retry-After` is honoured the same way.
@@ -147,7 +147,7 @@ impl Kind for StatusHubNotifier {
             AlertType::Alert => format!(
                 "for an Alert: {}; or {}; or the Alert {}",
                 lifecycle::NO_SERVICE,
-                lifecycle::ALREADY_OPEN,
+                lifecycle::ID_UNKNOWN,
                 lifecycle::OUT_OF_ORDER
             ),
             AlertType::Reminder => format!(

@@ -3,7 +3,8 @@
 //! services it affects, whether it is open, and when it opened or closed).
 //!
 //! One Alert creates one incident (`investigating`, its services down); a repeated Alert adds an
-//! update only when its level links services the incident does not affect yet; a Reminder sends
+//! `investigating` update: with the services its level links that the incident does not affect
+//! yet, or, when there are none, a silent one restating the incident's services; a Reminder sends
 //! nothing unless the integration asks for a silent update, and never creates an incident; the Ok
 //! updates the incident the Alert created (`monitoring` with its services up, or `resolved`).
 //! Messages out of order do no harm: an Alert or Reminder no later than the Ok that closed its
@@ -97,9 +98,6 @@ pub const REMINDERS_SKIPPED: &str =
     "reminders are skipped (settings.reminders: skip); a Reminder never creates an incident";
 /// Why a Reminder is not sent.
 pub const NO_OPEN_INCIDENT: &str = "no incident is open for it: a Reminder never creates one";
-/// Why a repeated Alert is not sent.
-pub const ALREADY_OPEN: &str =
-    "its incident is open already and this level links no other service to the monitor: nothing is sent";
 /// Why an Alert is not sent.
 pub const NO_SERVICE: &str = "the level links no service to the monitor (serviceLinks) and settings.defaultServices is empty: nothing is sent";
 /// Why a message of an open incident is not sent.
@@ -128,9 +126,14 @@ pub fn plan(rules: Rules, alert_type: AlertType, time: DateTime<Utc>, services: 
     let stale = !open && closed_at.is_some_and(|closed| time <= closed);
     match alert_type {
         AlertType::Alert | AlertType::Reminder if stale => Plan::Nothing(OUT_OF_ORDER),
+        // The open incident's create was answered without an id: it cannot be updated, so the
+        // next Alert creates one that can (the Ok then updates that one).
+        AlertType::Alert if open && kept.incident_id.is_none() && !services.is_empty() => Plan::Create {
+            services: services.to_vec(),
+        },
         AlertType::Alert if open => {
             let Some(incident_id) = kept.incident_id.clone() else {
-                return Plan::Nothing(ID_UNKNOWN);
+                return Plan::Nothing(NO_SERVICE);
             };
             let added: Vec<u64> = services
                 .iter()
@@ -138,7 +141,17 @@ pub fn plan(rules: Rules, alert_type: AlertType, time: DateTime<Utc>, services: 
                 .filter(|service| !kept.services.contains(service))
                 .collect();
             if added.is_empty() {
-                return Plan::Nothing(ALREADY_OPEN);
+                // The incident says it all already: restate it without notifying subscribers.
+                return Plan::Update {
+                    incident_id,
+                    update: UpdateType::Investigating,
+                    services: if kept.services.is_empty() {
+                        services.to_vec()
+                    } else {
+                        kept.services.clone()
+                    },
+                    silent: true,
+                };
             }
             Plan::Update {
                 incident_id,

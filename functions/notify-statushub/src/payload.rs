@@ -43,6 +43,9 @@ pub struct StatusHubMessage {
     pub body: String,
     /// The hub's writes are limited together: its API URL and subdomain.
     pub limit_key: String,
+    /// This message among the hub's writes (integration, alert, level, step): the write a slot of
+    /// the limit is reserved for when it has to wait.
+    pub write_id: String,
     /// What the message keeps for the incident once sent.
     pub keep: Value,
     /// What a [`Operation::Remember`] says in the delivery log.
@@ -191,6 +194,10 @@ pub(crate) fn build_messages(
             headers,
             body,
             limit_key: format!("{api}\n{}", settings.hub),
+            write_id: format!(
+                "{}\n{}\n{}\n{step}",
+                route.integration.id, route.alert.alert.alert_guid, route.level.id
+            ),
             keep: lifecycle::keep(&plan, &kept, time),
             note,
             rendered,

@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use self::hub::{Fault, HUB, Hub, KEY};
 use crate::{
-    OkState, Operation, Plan, Reminders, Rules, StatusHubMessage, StatusHubNotifier, StatusHubTarget,
-    UpdateType, WINDOW, WRITES_PER_WINDOW, WriteLimiter,
+    OkState, Operation, Plan, Reminders, Rules, StatusHubMessage, StatusHubNotifier, UpdateType, WINDOW,
+    WRITES_PER_WINDOW, WriteLimiter,
     lifecycle::{self, Kept},
 };
 
@@ -133,7 +133,7 @@ fn build(
     alert: &Alert,
     settings: Value,
     links: Vec<ServiceLink>,
-    state: Option<Value>,
+    state: Option<&Value>,
 ) -> Result<Vec<StatusHubMessage>, NotifyError> {
     let notifier = notifier();
     let integration = integration("status", settings, "https://acme.app.statushub.io/api/v3");
@@ -151,7 +151,7 @@ fn build(
         variables: &variables,
         now: "2026-11-28T16:00:05Z".parse().expect("a time"),
         engine: &engine,
-        incident: state.as_ref(),
+        incident: state,
     };
     Ok(notifier
         .build(&route, &target)?
@@ -160,7 +160,7 @@ fn build(
         .collect())
 }
 
-fn one(alert: &Alert, settings: Value, links: Vec<ServiceLink>, state: Option<Value>) -> StatusHubMessage {
+fn one(alert: &Alert, settings: Value, links: Vec<ServiceLink>, state: Option<&Value>) -> StatusHubMessage {
     let mut messages = build(alert, settings, links, state).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(messages.len(), 1, "{messages:?}");
     messages.remove(0)
@@ -340,7 +340,12 @@ fn the_plan_of_every_alert_type_and_kept_state() {
             after,
             vec![101],
             &open,
-            Plan::Nothing(lifecycle::ALREADY_OPEN),
+            Plan::Update {
+                incident_id: "7001".to_owned(),
+                update: UpdateType::Investigating,
+                services: vec![101],
+                silent: true,
+            },
         ),
         (
             rules,
@@ -356,7 +361,9 @@ fn the_plan_of_every_alert_type_and_kept_state() {
             after,
             vec![101, 102],
             &no_id,
-            Plan::Nothing(lifecycle::ID_UNKNOWN),
+            Plan::Create {
+                services: vec![101, 102],
+            },
         ),
         (
             rules,
@@ -459,20 +466,61 @@ fn the_plan_of_every_alert_type_and_kept_state() {
 fn the_write_limiter_allows_five_writes_a_window_per_hub() {
     let limiter = WriteLimiter::default();
     let start = Instant::now();
-    for _ in 0..WRITES_PER_WINDOW {
-        assert_eq!(limiter.admit("hub-a", start), Ok(()));
+    for index in 0..WRITES_PER_WINDOW {
+        assert_eq!(limiter.admit("hub-a", &format!("w{index}"), start), Ok(()));
     }
-    // The sixth waits for the first to leave the window; another hub is not held back.
+    // The sixth gets the slot the first frees; the seventh the one after; another hub is not held
+    // back.
     let later = start + Duration::from_millis(300);
     assert_eq!(
-        limiter.admit("hub-a", later),
+        limiter.admit("hub-a", "w5", later),
         Err(WINDOW - Duration::from_millis(300))
     );
-    assert_eq!(limiter.admit("hub-b", later), Ok(()));
-    assert_eq!(limiter.admit("hub-a", start + WINDOW), Ok(()));
-    assert!(
-        limiter.admit("hub-a", start + WINDOW).is_err(),
+    assert_eq!(
+        limiter.admit("hub-a", "w6", later),
+        Err(WINDOW - Duration::from_millis(300))
+    );
+    assert_eq!(limiter.admit("hub-b", "w0", later), Ok(()));
+    // Asked again early, a write is told the time of its slot; at it, it goes, and nobody else
+    // takes it.
+    assert_eq!(
+        limiter.admit("hub-a", "w5", start + Duration::from_millis(1000)),
+        Err(WINDOW - Duration::from_millis(1000))
+    );
+    assert_eq!(limiter.admit("hub-a", "w5", start + WINDOW), Ok(()));
+    assert_eq!(limiter.admit("hub-a", "w6", start + WINDOW), Ok(()));
+    // Three slots of the window are left, then the next one waits a window after w5.
+    for index in 7..10 {
+        assert_eq!(
+            limiter.admit("hub-a", &format!("w{index}"), start + WINDOW),
+            Ok(())
+        );
+    }
+    assert_eq!(
+        limiter.admit("hub-a", "w10", start + WINDOW),
+        Err(WINDOW),
         "the window is full again"
+    );
+    // The same message sent again after its slot (a retry after a 500) is a new write.
+    assert_eq!(limiter.admit("hub-a", "w5", start + WINDOW), Err(WINDOW),);
+}
+
+#[test]
+fn the_write_limiter_counts_a_write_from_its_answer() {
+    // GIVEN five writes sent at once and answered 500 ms later (StatusHub counted them on arrival,
+    // some time in between)
+    let limiter = WriteLimiter::default();
+    let start = Instant::now();
+    for index in 0..WRITES_PER_WINDOW {
+        assert_eq!(limiter.admit("hub", &format!("w{index}"), start), Ok(()));
+    }
+    for index in 0..WRITES_PER_WINDOW {
+        limiter.answered("hub", &format!("w{index}"), start + Duration::from_millis(500));
+    }
+    // THEN the next write waits a window after the answers, not after the sending
+    assert_eq!(
+        limiter.admit("hub", "w5", start + Duration::from_millis(600)),
+        Err(WINDOW - Duration::from_millis(100))
     );
 }
 
@@ -537,7 +585,7 @@ fn payloads_of_every_alert_type() {
             None,
         ),
     ] {
-        let message = one(&alert(alert_type), settings, links, state);
+        let message = one(&alert(alert_type), settings, links, state.as_ref());
         insta::assert_json_snapshot!(name, shown(&message));
     }
 }
@@ -630,13 +678,17 @@ fn pipeline(definitions: Definitions) -> Tested {
 }
 
 fn pipeline_with(definitions: Definitions, key: &str) -> Tested {
+    pipeline_of(definitions, key, 4)
+}
+
+fn pipeline_of(definitions: Definitions, key: &str, max_attempts: u32) -> Tested {
     Pipeline::new(
         notifier(),
         MemoryStore::new(definitions),
         MemorySecrets::new().with(KEY_REF, key),
         MemoryDeliveryLog::default(),
         Settings {
-            max_attempts: 4,
+            max_attempts,
             backoff_base: Duration::from_millis(10),
             backoff_cap: Duration::from_millis(50),
             ..Settings::default()
@@ -756,7 +808,8 @@ async fn the_ok_resolves_when_asked_and_statushub_sets_the_services_up() {
 }
 
 #[tokio::test]
-async fn a_repeated_alert_adds_only_the_services_its_level_links_and_the_ok_restores_them_all() {
+async fn a_repeated_alert_restates_the_incident_silently_or_adds_its_levels_services_and_the_ok_restores_them_all()
+ {
     // GIVEN an incident opened at level 1 (website)
     let hub = Hub::start().await;
     let pipeline = pipeline(simple(&hub, settings()));
@@ -768,20 +821,34 @@ async fn a_repeated_alert_adds_only_the_services_its_level_links_and_the_ok_rest
     let escalated = deliver(&pipeline, &event("a-3", "Alert", "2026-11-28T09:20:00", 2)).await;
     let ok = deliver(&pipeline, &event("o-1", "Ok", "2026-11-28T09:30:00", 1)).await;
 
-    // THEN still one incident: level 2 added api; the Ok set both up
+    // THEN still one incident: the redelivery sent nothing, level 1's repeat restated it silently,
+    // level 2 added api (notifying subscribers); the Ok set both up
     assert_eq!(
         (again, repeated, escalated, ok),
-        (skipped(), skipped(), delivered(1), delivered(1))
+        (skipped(), delivered(1), delivered(1), delivered(1))
     );
     let incidents = hub.incidents();
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
-    let added = &incidents[0].updates[1];
+    let restated = &incidents[0].updates[1];
     assert_eq!(
-        (added.incident_type.as_str(), added.statuses.as_slice()),
-        ("investigating", &[(102, "down".to_owned())][..])
+        (
+            restated.incident_type.as_str(),
+            restated.statuses.as_slice(),
+            restated.silent
+        ),
+        ("investigating", &[(101, "down".to_owned())][..], true)
+    );
+    let added = &incidents[0].updates[2];
+    assert_eq!(
+        (
+            added.incident_type.as_str(),
+            added.statuses.as_slice(),
+            added.silent
+        ),
+        ("investigating", &[(102, "down".to_owned())][..], false)
     );
     assert_eq!(
-        incidents[0].updates[2].statuses,
+        incidents[0].updates[3].statuses,
         [(101, "up".to_owned()), (102, "up".to_owned())]
     );
     assert_eq!(statuses(&hub), up_down("up", "up"));
@@ -845,7 +912,9 @@ async fn writes_beyond_five_a_second_wait_in_the_runner_and_the_hub_never_thrott
         .iter()
         .map(|integration| attachment(&integration.id, vec![link(MONITOR, "website")]))
         .collect();
-    let pipeline = pipeline(definitions(integrations, vec![level(1, attachments)]));
+    // (a held write may wait twice: for its slot, then for the answers of the writes before it,
+    // which free the slot only a window after they came)
+    let pipeline = pipeline_of(definitions(integrations, vec![level(1, attachments)]), KEY, 6);
 
     // WHEN the alert is delivered
     let report = deliver(&pipeline, &event("a-1", "Alert", "2026-11-28T09:00:00", 1)).await;
@@ -1012,4 +1081,12 @@ fn set_templates_and_fields_cover_title_and_body() {
         ]
     );
     assert_eq!(message.operation, Operation::Create);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What every kind must do (retries, idempotency, redaction, bad settings), against the kit's target
+
+#[tokio::test]
+async fn conformance() {
+    kind_kit::conformance::<StatusHubNotifier>().await;
 }

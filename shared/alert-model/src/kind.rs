@@ -43,6 +43,8 @@ integration_kinds! {
     Sms => "sms",
     /// ServiceNow incidents (Table API) or events (Event Management), opened and resolved per incident.
     Servicenow => "servicenow",
+    /// StatusHub status-page incidents: the level's linked services down on Alert, up on Ok.
+    Statushub => "statushub",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.

@@ -43,6 +43,7 @@ pub fn visit<V: Visitor>(kind: IntegrationKind, visitor: V) -> V::Output {
         IntegrationKind::Webhook => visitor.visit::<notify_webhook::WebhookNotifier>(),
         IntegrationKind::Sms => visitor.visit::<notify_sms::SmsNotifier>(),
         IntegrationKind::Servicenow => visitor.visit::<notify_servicenow::ServiceNowNotifier>(),
+        IntegrationKind::Statushub => visitor.visit::<notify_statushub::StatusHubNotifier>(),
     }
 }
 

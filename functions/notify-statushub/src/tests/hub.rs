@@ -12,8 +12,8 @@
 //! - at most 5 writes a second per key: more is `429 {"error": "Too many requests - please retry
 //!   later"}` with `Retry-After: 1`.
 //!
-//! Faults are scripted per request ([`Hub::fail_next`]): a status (with `Retry-After`), or acting
-//! on the request and then dropping the connection (the answer is lost), or an answer without id.
+//! Faults are scripted per request ([`Hub::fail_next`]): a status (with `Retry-After`), or an answer
+//! without id.
 
 use std::{
     collections::{BTreeMap, BTreeSet, VecDeque},
@@ -37,8 +37,6 @@ pub const SERVICES: &[(&str, u64)] = &[("website", 101), ("api", 102), ("dns", 1
 pub enum Fault {
     /// Answer this status (and `Retry-After`, when given) without acting.
     Status(u16, Option<u64>),
-    /// Act on the request, then close the connection without answering.
-    ActThenDrop,
     /// Act, and answer `201` with an empty body.
     NoId,
 }
@@ -97,7 +95,7 @@ impl Hub {
             ..State::default()
         }));
         let shared = Arc::clone(&state);
-        let server = Server::start(Arc::new(move |request| handle(&shared, request))).await;
+        let server = Server::start(Arc::new(move |request| handle(&shared, &request))).await;
         Hub { state, server }
     }
 
@@ -146,7 +144,7 @@ fn invalid(reason: &str) -> Answer {
     Answer::json(422, &json!({"errors": {"base": [reason]}}))
 }
 
-fn handle(shared: &Mutex<State>, request: Request) -> Answer {
+fn handle(shared: &Mutex<State>, request: &Request) -> Answer {
     let mut state = lock(shared);
     state.requests.push(request.clone());
     if request.header("authorization") != Some(&format!("Bearer {KEY}")) {
@@ -184,9 +182,8 @@ fn handle(shared: &Mutex<State>, request: Request) -> Answer {
         }
         return Answer::Respond(status, headers, json!({"error": "scripted fault"}).to_string());
     }
-    let answer = write(&mut state, &request);
+    let answer = write(&mut state, request);
     match fault {
-        Some(Fault::ActThenDrop) => Answer::Drop,
         Some(Fault::NoId) if matches!(answer, Answer::Respond(201, ..)) => {
             Answer::Respond(201, Vec::new(), String::new())
         }

@@ -1,6 +1,5 @@
 //! A tiny HTTP/1.1 server on 127.0.0.1 whose answers come from a function: the fake hub's
-//! transport. A handler that returns [`Answer::Drop`] closes the connection without answering
-//! (after acting on the request, when it did).
+//! transport.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -15,8 +14,6 @@ use tokio::{net::TcpListener, task::JoinHandle};
 pub struct Request {
     pub method: String,
     pub path: String,
-    /// The query, percent-decoded, by name.
-    pub query: BTreeMap<String, String>,
     /// Lower-case names.
     pub headers: BTreeMap<String, String>,
     pub body: String,
@@ -33,8 +30,6 @@ impl Request {
 pub enum Answer {
     /// Status, headers, body.
     Respond(u16, Vec<(String, String)>, String),
-    /// The connection is closed without an answer.
-    Drop,
 }
 
 impl Answer {
@@ -88,31 +83,12 @@ impl Drop for Server {
     }
 }
 
-#[derive(Debug)]
-struct Dropped;
-
-impl std::fmt::Display for Dropped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("dropped")
-    }
-}
-
-impl std::error::Error for Dropped {}
-
-async fn answer(handler: Handler, request: HyperRequest<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+async fn answer(
+    handler: Handler,
+    request: HyperRequest<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
-    let query = request
-        .uri()
-        .query()
-        .map(|query| {
-            query
-                .split('&')
-                .filter_map(|pair| pair.split_once('='))
-                .map(|(name, value)| (decode(name), decode(value)))
-                .collect()
-        })
-        .unwrap_or_default();
     let headers = request
         .headers()
         .iter()
@@ -130,11 +106,9 @@ async fn answer(handler: Handler, request: HyperRequest<Incoming>) -> Result<Res
     match handler(Request {
         method,
         path,
-        query,
         headers,
         body,
     }) {
-        Answer::Drop => Err(Dropped),
         Answer::Respond(status, headers, body) => {
             let mut response = Response::builder().status(status);
             for (name, value) in headers {
@@ -145,37 +119,4 @@ async fn answer(handler: Handler, request: HyperRequest<Incoming>) -> Result<Res
                 .expect("a valid response"))
         }
     }
-}
-
-/// Percent-decoding (`+` as a space, as forms and queries write it).
-pub fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'+' => out.push(b' '),
-            b'%' if index + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(byte) => {
-                        out.push(byte);
-                        index += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A form body by name.
-pub fn form(body: &str) -> BTreeMap<String, String> {
-    body.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(name, value)| (decode(name), decode(value)))
-        .collect()
 }
