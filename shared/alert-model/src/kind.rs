@@ -45,6 +45,10 @@ integration_kinds! {
     Slack => "slack",
     /// Adaptive Cards in a Microsoft Teams channel or chat through a Workflows webhook.
     Teams => "teams",
+    /// ServiceNow incidents (Table API) or events (Event Management), opened and resolved per incident.
+    Servicenow => "servicenow",
+    /// StatusHub status-page incidents: the level's linked services down on Alert, up on Ok.
+    Statushub => "statushub",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.

@@ -62,6 +62,12 @@ pub trait KindRules {
 
     /// Checks what is particular to the integration's kind (its `settings`), reporting through `check`.
     fn check(&self, integration: &Integration, check: &mut IntegrationCheck<'_>);
+
+    /// Why `service` (an attachment's `serviceLinks[].service`) names no service of `integration`;
+    /// `None` when it does (and by default: kinds without services ignore the links).
+    fn service_problem(&self, _integration: &Integration, _service: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Kind rules that know no kind: the checks common to every integration only.
@@ -605,6 +611,14 @@ impl Checker<'_> {
             self.issue(format!("{path}.integration"), message);
             return;
         };
+        for (k, link) in attachment.service_links.iter().enumerate() {
+            if let Some(problem) = (!link.service.trim().is_empty())
+                .then(|| self.rules.service_problem(integration, &link.service))
+                .flatten()
+            {
+                self.issue(format!("{path}.serviceLinks[{k}].service"), problem);
+            }
+        }
         if !attachment.extra_emails.is_empty() && self.rules.recipients(integration.kind) != Recipients::Email
         {
             self.issue(

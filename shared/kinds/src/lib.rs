@@ -44,6 +44,8 @@ pub fn visit<V: Visitor>(kind: IntegrationKind, visitor: V) -> V::Output {
         IntegrationKind::Sms => visitor.visit::<notify_sms::SmsNotifier>(),
         IntegrationKind::Slack => visitor.visit::<notify_slack::SlackNotifier>(),
         IntegrationKind::Teams => visitor.visit::<notify_teams::TeamsNotifier>(),
+        IntegrationKind::Servicenow => visitor.visit::<notify_servicenow::ServiceNowNotifier>(),
+        IntegrationKind::Statushub => visitor.visit::<notify_statushub::StatusHubNotifier>(),
     }
 }
 
@@ -107,6 +109,22 @@ impl KindRules for Rules {
         }
 
         visit(integration.kind, Check(check));
+    }
+
+    fn service_problem(&self, integration: &Integration, service: &str) -> Option<String> {
+        struct Service<'a>(&'a Integration, &'a str);
+
+        impl Visitor for Service<'_> {
+            type Output = Option<String>;
+
+            fn visit<K: Kind>(self) -> Option<String> {
+                // Settings that do not parse are reported at the integration.
+                let settings = definition_store::parse_settings::<K::Settings>(self.0).ok()?;
+                K::service_problem(&settings, self.1)
+            }
+        }
+
+        visit(integration.kind, Service(integration, service))
     }
 }
 

@@ -65,6 +65,13 @@ pub trait Kind: Notifier + Sized {
     fn sample_answer(_request: &SampleRequest<'_>) -> Option<SampleAnswer> {
         None
     }
+
+    /// Why `service`, the `service` of an attachment's `serviceLinks` entry (status-page kinds),
+    /// names no service of an integration with `settings` (`tocsin validate` reports it at the
+    /// link); `None` when it does, and for kinds without services.
+    fn service_problem(_settings: &Self::Settings, _service: &str) -> Option<String> {
+        None
+    }
 }
 
 /// A request at a local target, for [`Kind::sample_answer`].

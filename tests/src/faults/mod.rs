@@ -429,6 +429,10 @@ pub fn suite_definitions(integrations: usize, receivers_url: &str, signing_param
 /// Alert `index` of run `run`: every fifth a CloudWatch alarm (its id derived from the SNS message
 /// id, as for every sender without ids), the others native envelopes. Returns the message, the
 /// subject, and the alert id when the message carries it.
+///
+/// Every alert is an incident of its own (its own incident key: the alarm's ARN, the envelope's
+/// key), so that kinds that keep state per incident (ServiceNow, StatusHub) deliver every alert
+/// too: the repeated Alert of an open incident sends a work note or nothing.
 fn alert_message(run: &str, index: usize, integrations: usize) -> (String, Option<String>, Option<String>) {
     let service = format!("svc-{}", index % integrations);
     if index % 5 == 4 {
@@ -441,7 +445,7 @@ fn alert_message(run: &str, index: usize, integrations: usize) -> (String, Optio
             "NewStateReason": format!("Threshold Crossed: alert {index} of run {run}."),
             "StateChangeTime": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string(),
             "Region": "US East (N. Virginia)",
-            "AlarmArn": format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{service}"),
+            "AlarmArn": format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{service}-{run}-{index}"),
             "OldStateValue": "OK",
             "OKActions": [],
             "AlarmActions": [],
@@ -465,6 +469,7 @@ fn alert_message(run: &str, index: usize, integrations: usize) -> (String, Optio
             "description": format!("Fault suite alert {index}: \"quoted\", a\nnew line and ünïcødé ✓."),
         },
         "monitor": {"name": service, "monitorGuid": format!("{run}-monitor-{}", index % integrations)},
+        "incident": {"key": format!("{run}-incident-{index}")},
     });
     (envelope.to_string(), None, Some(id))
 }

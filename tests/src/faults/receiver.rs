@@ -1,9 +1,12 @@
-//! The webhook receivers of the fault suite: one server, one path per integration
-//! (`/hooks/<integration id>`), checking the Standard Webhooks headers of every request and failing
-//! a share of them at random, as flaky vendors do.
+//! The HTTP receivers of the fault suite: one server, one path per integration
+//! (`/hooks/<integration id>`), checking the Standard Webhooks headers of every webhook request and
+//! failing a share of all requests at random, as flaky vendors do. Kinds that speak a vendor's API
+//! (ServiceNow, StatusHub) have their instance at `/hooks/<integration id>`: their requests
+//! (`/hooks/<id>/api/…`) are answered as the kind's target answers ([`kinds::sample_answer`]).
 //!
 //! A request is *processed* when the receiver acts on it (records it by its `webhook-id`, which a
-//! real receiver uses to drop duplicates). Faults:
+//! real receiver uses to drop duplicates; a vendor API's write by the write itself, and reads are
+//! never deliveries). Faults:
 //! - `500`: not processed;
 //! - `429` with `Retry-After: 1`: not processed;
 //! - slow: processed, then answered after the client's timeout (the client sees a timeout and tries
@@ -201,6 +204,10 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
     else {
         return Answer::status(404, "unknown path");
     };
+    if request.method.eq_ignore_ascii_case("GET") && request.path().trim_start_matches("/hooks/").contains('/') {
+        // A vendor API's lookup (ServiceNow's query by correlation_id): it acts on nothing.
+        return success_answer(&request);
+    }
     let keyless = keyless(&integration, &request);
     let (id, alert) = match &keyless {
         // A synthetic id per request acted on: no key absorbs a second one.
@@ -231,6 +238,15 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
         });
         (fault, state.hold.take())
     };
+    // A read (a vendor API's lookup) is never a delivery: it fails like any request, or is answered.
+    let Some((id, alert)) = found else {
+        return match draw_fault(shared) {
+            Some(fault) => faulty(shared, fault, None, success).await,
+            None => success(),
+        };
+    };
+    let fault = draw_fault(shared);
+    let hold = lock(&shared.state).hold.take();
     if let Some(hold) = hold {
         if keyed && delivers {
             process(shared, &id, &integration, &alert);
@@ -239,6 +255,7 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
         // Never answered: the function holding the connection is killed.
         std::future::pending::<()>().await;
     }
+    let processed = || process(shared, &id, &integration, &alert);
     match fault {
         None => {
             if delivers {
@@ -281,6 +298,77 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
                 Fault::Reset => Answer::Reset,
             }
         }
+    }
+    match fault {
+        Fault::ServerError => Answer::json(500, &serde_json::json!({"error": "internal error"})),
+        Fault::Throttled => Answer::Respond(
+            429,
+            vec![("retry-after".to_owned(), "1".to_owned())],
+            bytes::Bytes::from_static(b"{\"error\":\"rate limited\"}"),
+        ),
+        Fault::Slow => {
+            // Processed at once, answered after the client gave up, as a slow server does.
+            if let Some(processed) = processed {
+                processed();
+            }
+            if shared.answering.load(Ordering::SeqCst) {
+                tokio::time::sleep(shared.slow_after).await;
+            }
+            success()
+        }
+        Fault::Reset => Answer::Reset,
+    }
+}
+
+/// A vendor API's request at `path` of `integration`'s instance: `None` for a read; for a write,
+/// its identity (the same request sent again is the same delivery, as a retry after a slow answer
+/// sends it) and the alert its body names (`<alert id> via <integration>:`, as the kinds' samples
+/// write it).
+fn check_api(integration: &str, path: &str, request: &Received) -> Result<Option<(String, String)>, String> {
+    if request.method.eq_ignore_ascii_case("GET") {
+        return Ok(None);
+    }
+    let body = String::from_utf8_lossy(&request.body);
+    let marker = format!(" via {integration}:");
+    let before = body
+        .find(&marker)
+        .map(|at| &body[..at])
+        .ok_or("the body names no alert (`<alert id> via <integration>:`)")?;
+    let alert: String = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if alert.is_empty() {
+        return Err("the body names no alert (`<alert id> via <integration>:`)".to_owned());
+    }
+    let digest: u64 = body.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+    });
+    Ok(Some((
+        format!("{integration} {} {path} {digest:016x}", request.method),
+        alert,
+    )))
+}
+
+/// How a vendor API answers a successful request (a ServiceNow `sys_id`, a StatusHub incident id),
+/// else `{"ok": true}`.
+fn api_answer(path: &str, request: &Received) -> Answer {
+    let body = String::from_utf8_lossy(&request.body);
+    match kinds::sample_answer(&notify_core::SampleRequest {
+        method: &request.method,
+        path,
+        body: &body,
+    }) {
+        Some(answer) => Answer::Respond(
+            answer.status,
+            vec![("content-type".to_owned(), "application/json".to_owned())],
+            bytes::Bytes::from(answer.body),
+        ),
+        None => Answer::json(200, &serde_json::json!({"ok": true})),
     }
 }
 
