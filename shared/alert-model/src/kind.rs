@@ -41,6 +41,8 @@ integration_kinds! {
     Webhook => "webhook",
     /// Text messages through Amazon SNS to the level's operators' phones and extra numbers.
     Sms => "sms",
+    /// Incidents in PagerDuty through the Events API v2 (trigger on Alert, resolve on Ok).
+    PagerDuty => "pagerduty",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.

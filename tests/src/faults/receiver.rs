@@ -2,6 +2,11 @@
 //! (`/hooks/<integration id>`), checking the Standard Webhooks headers of every request and failing
 //! a share of them at random, as flaky vendors do.
 //!
+//! Kinds that speak a vendor's API (PagerDuty, …) send below their integration's path
+//! (`/hooks/<integration id>/v2/enqueue`), without the Standard Webhooks headers: such a request is
+//! known by its body (the same on every retry of a message, as a `webhook-id` is), and its alert by
+//! the `alert` its body holds somewhere (`alert.alertGuid`, or an `alert` text).
+//!
 //! A request is *processed* when the receiver acts on it (records it by its `webhook-id`, which a
 //! real receiver uses to drop duplicates). Faults:
 //! - `500`: not processed;
@@ -185,10 +190,19 @@ enum Fault {
 
 async fn answer(shared: &Shared, request: Received) -> Answer {
     shared.requests.fetch_add(1, Ordering::SeqCst);
-    let Some(integration) = request.path().strip_prefix("/hooks/").map(str::to_owned) else {
+    let Some(hooked) = request.path().strip_prefix("/hooks/") else {
         return Answer::status(404, "unknown path");
     };
-    let (id, alert) = match check(shared, &integration, &request) {
+    let (integration, vendor_path) = match hooked.split_once('/') {
+        Some((integration, rest)) => (integration.to_owned(), !rest.is_empty()),
+        None => (hooked.to_owned(), false),
+    };
+    let checked = if vendor_path {
+        check_vendor_request(&request)
+    } else {
+        check(shared, &integration, &request)
+    };
+    let (id, alert) = match checked {
         Ok(found) => found,
         Err(reason) => {
             lock(&shared.state)
@@ -299,6 +313,35 @@ fn check(shared: &Shared, integration: &str, request: &Received) -> Result<(Stri
         .ok_or("the body names no alert")?
         .to_owned();
     Ok((id, alert))
+}
+
+/// A request in a vendor's API: its id is a hash of its method, path and body (a retry sends the
+/// same), its alert the first `alert` of the body (`{"alert": {"alertGuid": …}}` or
+/// `{"alert": "…"}`, at any depth).
+fn check_vendor_request(request: &Received) -> Result<(String, String), String> {
+    use std::hash::{Hash, Hasher};
+    let body = String::from_utf8_lossy(&request.body);
+    let value: Value =
+        serde_json::from_str(&body).map_err(|error| format!("the body is not JSON: {error}"))?;
+    fn alert_in(value: &Value) -> Option<String> {
+        match value {
+            Value::Object(map) => match map.get("alert") {
+                Some(Value::String(alert)) if !alert.is_empty() => Some(alert.clone()),
+                Some(Value::Object(alert)) if alert.contains_key("alertGuid") => alert
+                    .get("alertGuid")
+                    .and_then(Value::as_str)
+                    .filter(|alert| !alert.is_empty())
+                    .map(str::to_owned),
+                _ => map.values().find_map(alert_in),
+            },
+            Value::Array(items) => items.iter().find_map(alert_in),
+            _ => None,
+        }
+    }
+    let alert = alert_in(&value).ok_or("the body names no alert")?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (request.method.as_str(), request.path(), body.as_ref()).hash(&mut hasher);
+    Ok((format!("body-{:016x}", hasher.finish()), alert))
 }
 
 /// Processed deliveries grouped by `(alert, integration)`: the distinct `webhook-id`s and the times
