@@ -552,3 +552,11 @@ fn the_sample_and_the_example_integrations_are_valid() {
         PagerDutyTarget::parse(example).unwrap_or_else(|error| panic!("{}: {error}", example.id));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// What every kind must do (retries, idempotency, redaction, bad settings), against plain HTTP
+
+#[tokio::test]
+async fn conformance() {
+    kind_kit::conformance::<PagerDutyNotifier>().await;
+}
