@@ -43,6 +43,9 @@ integration_kinds! {
     Sms => "sms",
     /// Incidents in PagerDuty through the Events API v2 (trigger on Alert, resolve on Ok).
     PagerDuty => "pagerduty",
+    /// Incidents in Splunk On-Call (VictorOps) through its REST endpoint (CRITICAL on Alert,
+    /// RECOVERY on Ok).
+    SplunkOnCall => "splunk-oncall",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.

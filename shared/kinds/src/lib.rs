@@ -43,6 +43,7 @@ pub fn visit<V: Visitor>(kind: IntegrationKind, visitor: V) -> V::Output {
         IntegrationKind::Webhook => visitor.visit::<notify_webhook::WebhookNotifier>(),
         IntegrationKind::Sms => visitor.visit::<notify_sms::SmsNotifier>(),
         IntegrationKind::PagerDuty => visitor.visit::<notify_pagerduty::PagerDutyNotifier>(),
+        IntegrationKind::SplunkOnCall => visitor.visit::<notify_splunk_oncall::SplunkOnCallNotifier>(),
     }
 }
 
