@@ -46,6 +46,9 @@ integration_kinds! {
     /// Incidents in Splunk On-Call (VictorOps) through its REST endpoint (CRITICAL on Alert,
     /// RECOVERY on Ok).
     SplunkOnCall => "splunk-oncall",
+    /// Alerts in Jira Service Management Operations, or Opsgenie (the same alert API): create on
+    /// Alert, close by alias on Ok.
+    Jsm => "jsm",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.
