@@ -47,7 +47,7 @@ pub struct JsmSettings {
     #[serde(default)]
     pub message: Option<String>,
     /// `description`, a template; default the built-in `jsm.description`. Cut at 15,000
-    /// characters (the API's limit).
+    /// bytes (the API's limit is 15,000 characters).
     #[serde(default)]
     pub description: Option<String>,
     /// `priority`, a template whose value is looked up in `priorityMap` (any case) or read as

@@ -30,7 +30,7 @@ pub use config::{
     OPSGENIE_US_URL, Priority, Region, Responder, ResponderKind,
 };
 pub use payload::{
-    Body, Close, Create, JsmRequest, MAX_ALIAS_BYTES, MAX_DESCRIPTION_CHARS, MAX_DETAILS_CHARS,
+    Body, Close, Create, JsmRequest, MAX_ALIAS_BYTES, MAX_DESCRIPTION_BYTES, MAX_DETAILS_CHARS,
     MAX_ENTITY_CHARS, MAX_MESSAGE_CHARS, MAX_NOTE_CHARS, MAX_SOURCE_CHARS, MAX_TAG_CHARS, SOURCE,
 };
 
@@ -279,7 +279,11 @@ impl Kind for JsmNotifier {
         match &message.body {
             Body::Create(create) => vec![
                 Field::new("settings.message", Context::Subject, &create.message),
-                Field::new("settings.description", Context::Text, &create.description),
+                Field::new(
+                    "settings.description",
+                    Context::CutText(MAX_DESCRIPTION_BYTES),
+                    &create.description,
+                ),
             ],
             Body::Close(_) => Vec::new(),
         }

@@ -9,6 +9,7 @@ use alert_model::{
 };
 use notify_core::{
     HttpRequest, NotifyError, Outgoing, RouteContext,
+    http::truncate_utf8,
     incident::{self, Action},
 };
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -20,8 +21,9 @@ use crate::config::{JsmTarget, Priority, Responder};
 pub const MAX_ALIAS_BYTES: usize = 250;
 /// `message` takes at most 130 characters.
 pub const MAX_MESSAGE_CHARS: usize = 130;
-/// `description` takes at most 15,000 characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 15_000;
+/// `description` takes at most 15,000 characters: cut at 15,000 bytes (at a character boundary),
+/// which is stricter.
+pub const MAX_DESCRIPTION_BYTES: usize = 15_000;
 /// `entity` takes at most 512 characters.
 pub const MAX_ENTITY_CHARS: usize = 512;
 /// `source` takes at most 100 characters.
@@ -241,7 +243,7 @@ fn create(
     Ok(Create {
         message,
         alias,
-        description: cut_chars(description.trim(), MAX_DESCRIPTION_CHARS),
+        description: truncate_utf8(description.trim(), MAX_DESCRIPTION_BYTES),
         responders: target.responders.clone(),
         tags,
         details,

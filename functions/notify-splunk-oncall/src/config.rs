@@ -43,7 +43,7 @@ pub struct SplunkOnCallSettings {
     #[serde(default)]
     pub entity_display_name: Option<String>,
     /// `state_message`, the long description, a template; default the built-in
-    /// `splunk-oncall.message`. Cut at 20,480 characters.
+    /// `splunk-oncall.message`. Cut at 20,480 bytes.
     #[serde(default)]
     pub state_message: Option<String>,
     /// `monitoring_tool`; default `Tocsin`.

@@ -31,7 +31,7 @@ pub use config::{
     ROUTING_KEY_VARIABLE, SplunkOnCallSettings, SplunkOnCallTarget,
 };
 pub use payload::{
-    Body, MAX_ENTITY_ID_BYTES, MAX_STATE_MESSAGE_CHARS, MAX_TITLE_CHARS, RECOVERY, SplunkOnCallMessage,
+    Body, MAX_ENTITY_ID_BYTES, MAX_STATE_MESSAGE_BYTES, MAX_TITLE_CHARS, RECOVERY, SplunkOnCallMessage,
 };
 
 /// The Splunk On-Call notifier: the shared HTTP client.

@@ -9,6 +9,7 @@ use alert_model::{
 };
 use notify_core::{
     HttpRequest, NotifyError, Outgoing, RouteContext,
+    http::truncate_utf8,
     incident::{self, Action},
 };
 use serde::Serialize;
@@ -22,8 +23,9 @@ pub const MAX_ENTITY_ID_BYTES: usize = 255;
 /// as PagerDuty's summary.
 pub const MAX_TITLE_CHARS: usize = 1024;
 /// `state_message` has no documented limit; Alertmanager's VictorOps notifier cuts it at 20,480
-/// characters (`notify/victorops/victorops.go`), which this follows.
-pub const MAX_STATE_MESSAGE_CHARS: usize = 20_480;
+/// characters (`notify/victorops/victorops.go`): cut at 20,480 bytes (at a character boundary),
+/// which is stricter.
+pub const MAX_STATE_MESSAGE_BYTES: usize = 20_480;
 /// The `message_type` that resolves the incident of an `entity_id`.
 pub const RECOVERY: &str = "RECOVERY";
 
@@ -134,7 +136,7 @@ pub(crate) fn build_messages(
     } else {
         title
     };
-    let state_message = cut_chars(
+    let state_message = truncate_utf8(
         renderer
             .template_or_default(
                 "settings.stateMessage",
@@ -142,7 +144,7 @@ pub(crate) fn build_messages(
                 "splunk-oncall.message",
             )?
             .trim(),
-        MAX_STATE_MESSAGE_CHARS,
+        MAX_STATE_MESSAGE_BYTES,
     );
     let at = incident::alert_time(alert).map(|time| time.timestamp());
     let state_start_time = match alert.alert.alert_type {
@@ -181,16 +183,6 @@ fn fallback_title(alert: &Alert) -> String {
         monitor
     };
     incident::title(&format!("{}: {monitor}", alert.alert.alert_type), MAX_TITLE_CHARS)
-}
-
-/// At most `max` characters of `text`, the last one `…` when it was cut.
-fn cut_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
 
 /// The alert's identifying values as custom fields (text), those that have one. None of the names
