@@ -289,7 +289,7 @@ impl Kind for SplunkOnCallNotifier {
             ),
             Field::new(
                 "settings.stateMessage",
-                Context::Text,
+                Context::CutText(MAX_STATE_MESSAGE_BYTES),
                 &message.body.state_message,
             ),
         ]
