@@ -357,7 +357,10 @@ pub fn sample_definitions(base_url: &str, secret: &str, tag: &str) -> Definition
         for (name, variable) in &mut integration.variables {
             if name == "BaseUrl" {
                 *variable = VariableDef::Fixed(base_url.to_owned());
-                base_urls += 1;
+                // Other kinds' examples have a `BaseUrl` too (the demo's receiver).
+                if integration.kind == IntegrationKind::Webhook {
+                    base_urls += 1;
+                }
             }
             if let VariableDef::Secret { secret: reference } = variable
                 && reference.0 == SAMPLE_SECRET

@@ -49,6 +49,14 @@ integration_kinds! {
     Servicenow => "servicenow",
     /// StatusHub status-page incidents: the level's linked services down on Alert, up on Ok.
     Statushub => "statushub",
+    /// Incidents in PagerDuty through the Events API v2 (trigger on Alert, resolve on Ok).
+    PagerDuty => "pagerduty",
+    /// Incidents in Splunk On-Call (VictorOps) through its REST endpoint (CRITICAL on Alert,
+    /// RECOVERY on Ok).
+    SplunkOnCall => "splunk-oncall",
+    /// Alerts in Jira Service Management Operations, or Opsgenie (the same alert API): create on
+    /// Alert, close by alias on Ok.
+    Jsm => "jsm",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.

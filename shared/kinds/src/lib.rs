@@ -46,6 +46,9 @@ pub fn visit<V: Visitor>(kind: IntegrationKind, visitor: V) -> V::Output {
         IntegrationKind::Teams => visitor.visit::<notify_teams::TeamsNotifier>(),
         IntegrationKind::Servicenow => visitor.visit::<notify_servicenow::ServiceNowNotifier>(),
         IntegrationKind::Statushub => visitor.visit::<notify_statushub::StatusHubNotifier>(),
+        IntegrationKind::PagerDuty => visitor.visit::<notify_pagerduty::PagerDutyNotifier>(),
+        IntegrationKind::SplunkOnCall => visitor.visit::<notify_splunk_oncall::SplunkOnCallNotifier>(),
+        IntegrationKind::Jsm => visitor.visit::<notify_jsm::JsmNotifier>(),
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`secret`]: [`Secret`], and the [`Secrets`] resolvers ([`SecretResolver`] on SSM and Secrets
 //!   Manager, [`PlaceholderSecrets`], [`MemorySecrets`]).
 //! - [`deliveries`]: the delivery log and idempotency claims ([`DeliveryLog`], DynamoDB and memory).
+//! - [`incident`]: the lifecycle of the kinds that open and close incidents at their targets.
 //!
 //! Invariants: this is the only crate that knows about Lambda and SNS; notifiers never retry or
 //! sleep (the pipeline is the only code that retries); no secret value reaches a log line, an error
@@ -22,6 +23,7 @@ pub mod clock;
 mod config;
 pub mod deliveries;
 pub mod http;
+pub mod incident;
 mod kind;
 pub mod metrics;
 pub mod notice;

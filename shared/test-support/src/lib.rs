@@ -1,6 +1,7 @@
 //! Dev-only helpers shared by the tests of every crate: the local AWS emulator (moto) handle, HTTP
-//! receivers with scripted faults ([`Receiver`]), the one builder of SNS events and sample alerts
-//! ([`sns`]), log capture ([`logs`]).
+//! receivers with scripted faults ([`Receiver`]) or with answers computed per request, a vendor's
+//! stand-in ([`VendorReceiver`]), the one builder of SNS events and sample alerts ([`sns`]), log
+//! capture ([`logs`]).
 //!
 //! Invariant: only `[dev-dependencies]` name this crate, except the other dev-only crates (the
 //! conformance kit `kind-kit` and the test crate `e2e`): tests/it/tidy.rs.
@@ -13,5 +14,7 @@ pub mod receiver;
 pub mod sns;
 #[cfg(test)]
 mod tests;
+pub mod vendor;
 
 pub use receiver::{Receiver, Recorded, Reply, Script};
+pub use vendor::VendorReceiver;

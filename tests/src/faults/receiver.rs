@@ -4,6 +4,11 @@
 //! (ServiceNow, StatusHub) have their instance at `/hooks/<integration id>`: their requests
 //! (`/hooks/<id>/api/…`) are answered as the kind's target answers ([`kinds::sample_answer`]).
 //!
+//! Kinds that speak a vendor's API (PagerDuty, …) send below their integration's path
+//! (`/hooks/<integration id>/v2/enqueue`), without the Standard Webhooks headers: such a request is
+//! known by its body (the same on every retry of a message, as a `webhook-id` is), and its alert by
+//! the `alert` its body holds somewhere (`alert.alertGuid`, or an `alert` text).
+//!
 //! A request is *processed* when the receiver acts on it (records it by its `webhook-id`, which a
 //! real receiver uses to drop duplicates; a vendor API's write by the write itself, and reads are
 //! never deliveries). Faults:
@@ -204,15 +209,29 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
     else {
         return Answer::status(404, "unknown path");
     };
-    if request.method.eq_ignore_ascii_case("GET") && request.path().trim_start_matches("/hooks/").contains('/') {
+    let vendor_path = request.path().trim_start_matches("/hooks/").contains('/');
+    if vendor_path && request.method.eq_ignore_ascii_case("GET") {
         // A vendor API's lookup (ServiceNow's query by correlation_id): it acts on nothing.
         return success_answer(&request);
     }
-    let keyless = keyless(&integration, &request);
-    let (id, alert) = match &keyless {
+    // A vendor API whose target absorbs a repeat (PagerDuty's dedup_key, Splunk's entity_id, an
+    // Opsgenie alias) and whose body names its alert: known by its body. Else a keyless request
+    // (Slack), or a Standard Webhook.
+    let vendor = if vendor_path {
+        check_vendor_request(&request).ok()
+    } else {
+        None
+    };
+    let keyless = if vendor.is_some() {
+        None
+    } else {
+        keyless(&integration, &request)
+    };
+    let (id, alert) = match (&vendor, &keyless) {
+        (Some(found), _) => found.clone(),
         // A synthetic id per request acted on: no key absorbs a second one.
-        Some(route) => (format!("keyless-{serial}"), route.clone().unwrap_or_default()),
-        None => match check(shared, &integration, &request) {
+        (None, Some(route)) => (format!("keyless-{serial}"), route.clone().unwrap_or_default()),
+        (None, None) => match check(shared, &integration, &request) {
             Ok(found) => found,
             Err(reason) => {
                 lock(&shared.state)
@@ -418,6 +437,35 @@ fn keyless(integration: &str, request: &Received) -> Option<Option<String>> {
     Some((!request.path().ends_with("/chat.update")).then_some(alert))
 }
 
+/// A request in a vendor's API: its id is a hash of its method, path and body (a retry sends the
+/// same), its alert the first `alert` of the body (`{"alert": {"alertGuid": …}}` or
+/// `{"alert": "…"}`, at any depth).
+fn check_vendor_request(request: &Received) -> Result<(String, String), String> {
+    use std::hash::{Hash, Hasher};
+    let body = String::from_utf8_lossy(&request.body);
+    let value: Value =
+        serde_json::from_str(&body).map_err(|error| format!("the body is not JSON: {error}"))?;
+    fn alert_in(value: &Value) -> Option<String> {
+        match value {
+            Value::Object(map) => match map.get("alert") {
+                Some(Value::String(alert)) if !alert.is_empty() => Some(alert.clone()),
+                Some(Value::Object(alert)) if alert.contains_key("alertGuid") => alert
+                    .get("alertGuid")
+                    .and_then(Value::as_str)
+                    .filter(|alert| !alert.is_empty())
+                    .map(str::to_owned),
+                _ => map.values().find_map(alert_in),
+            },
+            Value::Array(items) => items.iter().find_map(alert_in),
+            _ => None,
+        }
+    }
+    let alert = alert_in(&value).ok_or("the body names no alert")?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (request.method.as_str(), request.path(), body.as_ref()).hash(&mut hasher);
+    Ok((format!("body-{:016x}", hasher.finish()), alert))
+}
+
 /// Every string in `value`.
 fn texts(value: &Value) -> Vec<&str> {
     match value {
@@ -464,6 +512,35 @@ fn check(shared: &Shared, integration: &str, request: &Received) -> Result<(Stri
         .ok_or("the body names no alert")?
         .to_owned();
     Ok((id, alert))
+}
+
+/// A request in a vendor's API: its id is a hash of its method, path and body (a retry sends the
+/// same), its alert the first `alert` of the body (`{"alert": {"alertGuid": …}}` or
+/// `{"alert": "…"}`, at any depth).
+fn check_vendor_request(request: &Received) -> Result<(String, String), String> {
+    use std::hash::{Hash, Hasher};
+    let body = String::from_utf8_lossy(&request.body);
+    let value: Value =
+        serde_json::from_str(&body).map_err(|error| format!("the body is not JSON: {error}"))?;
+    fn alert_in(value: &Value) -> Option<String> {
+        match value {
+            Value::Object(map) => match map.get("alert") {
+                Some(Value::String(alert)) if !alert.is_empty() => Some(alert.clone()),
+                Some(Value::Object(alert)) if alert.contains_key("alertGuid") => alert
+                    .get("alertGuid")
+                    .and_then(Value::as_str)
+                    .filter(|alert| !alert.is_empty())
+                    .map(str::to_owned),
+                _ => map.values().find_map(alert_in),
+            },
+            Value::Array(items) => items.iter().find_map(alert_in),
+            _ => None,
+        }
+    }
+    let alert = alert_in(&value).ok_or("the body names no alert")?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (request.method.as_str(), request.path(), body.as_ref()).hash(&mut hasher);
+    Ok((format!("body-{:016x}", hasher.finish()), alert))
 }
 
 /// Processed deliveries grouped by `(alert, integration)`: the distinct `webhook-id`s and the times
