@@ -218,7 +218,14 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
     // Opsgenie alias) and whose body names its alert: known by its body. Else a keyless request
     // (Slack), or a Standard Webhook.
     let vendor = if vendor_path {
-        check_vendor_request(&request).ok()
+        let path = request
+            .path()
+            .trim_start_matches("/hooks/")
+            .trim_start_matches(integration.as_str())
+            .to_owned();
+        check_vendor_request(&request)
+            .ok()
+            .or_else(|| check_api(&integration, &path, &request).ok().flatten())
     } else {
         None
     };
@@ -257,15 +264,6 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
         });
         (fault, state.hold.take())
     };
-    // A read (a vendor API's lookup) is never a delivery: it fails like any request, or is answered.
-    let Some((id, alert)) = found else {
-        return match draw_fault(shared) {
-            Some(fault) => faulty(shared, fault, None, success).await,
-            None => success(),
-        };
-    };
-    let fault = draw_fault(shared);
-    let hold = lock(&shared.state).hold.take();
     if let Some(hold) = hold {
         if keyed && delivers {
             process(shared, &id, &integration, &alert);
@@ -274,7 +272,6 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
         // Never answered: the function holding the connection is killed.
         std::future::pending::<()>().await;
     }
-    let processed = || process(shared, &id, &integration, &alert);
     match fault {
         None => {
             if delivers {
@@ -318,25 +315,6 @@ async fn answer(shared: &Shared, request: Received) -> Answer {
             }
         }
     }
-    match fault {
-        Fault::ServerError => Answer::json(500, &serde_json::json!({"error": "internal error"})),
-        Fault::Throttled => Answer::Respond(
-            429,
-            vec![("retry-after".to_owned(), "1".to_owned())],
-            bytes::Bytes::from_static(b"{\"error\":\"rate limited\"}"),
-        ),
-        Fault::Slow => {
-            // Processed at once, answered after the client gave up, as a slow server does.
-            if let Some(processed) = processed {
-                processed();
-            }
-            if shared.answering.load(Ordering::SeqCst) {
-                tokio::time::sleep(shared.slow_after).await;
-            }
-            success()
-        }
-        Fault::Reset => Answer::Reset,
-    }
 }
 
 /// A vendor API's request at `path` of `integration`'s instance: `None` for a read; for a write,
@@ -373,24 +351,6 @@ fn check_api(integration: &str, path: &str, request: &Received) -> Result<Option
     )))
 }
 
-/// How a vendor API answers a successful request (a ServiceNow `sys_id`, a StatusHub incident id),
-/// else `{"ok": true}`.
-fn api_answer(path: &str, request: &Received) -> Answer {
-    let body = String::from_utf8_lossy(&request.body);
-    match kinds::sample_answer(&notify_core::SampleRequest {
-        method: &request.method,
-        path,
-        body: &body,
-    }) {
-        Some(answer) => Answer::Respond(
-            answer.status,
-            vec![("content-type".to_owned(), "application/json".to_owned())],
-            bytes::Bytes::from(answer.body),
-        ),
-        None => Answer::json(200, &serde_json::json!({"ok": true})),
-    }
-}
-
 fn process(shared: &Shared, id: &str, integration: &str, alert: &str) {
     lock(&shared.state)
         .processed
@@ -406,11 +366,20 @@ fn process(shared: &Shared, id: &str, integration: &str, alert: &str) {
 /// The kind's own success answer (a Slack `ts`), else `{"ok": true}`.
 fn success_answer(request: &Received) -> Answer {
     let body = String::from_utf8_lossy(&request.body);
-    let answer = kinds::sample_answer(&notify_core::SampleRequest {
-        method: &request.method,
-        path: request.path(),
-        body: &body,
-    });
+    let sample = |path: &str| {
+        kinds::sample_answer(&notify_core::SampleRequest {
+            method: &request.method,
+            path,
+            body: &body,
+        })
+    };
+    // Kinds read their API's path from the whole path (Slack) or below the integration's (ServiceNow).
+    let below = request
+        .path()
+        .trim_start_matches("/hooks/")
+        .split_once('/')
+        .map(|(_, rest)| format!("/{rest}"));
+    let answer = sample(request.path()).or_else(|| below.as_deref().and_then(sample));
     match answer {
         Some(answer) => Answer::Respond(
             answer.status,
@@ -512,35 +481,6 @@ fn check(shared: &Shared, integration: &str, request: &Received) -> Result<(Stri
         .ok_or("the body names no alert")?
         .to_owned();
     Ok((id, alert))
-}
-
-/// A request in a vendor's API: its id is a hash of its method, path and body (a retry sends the
-/// same), its alert the first `alert` of the body (`{"alert": {"alertGuid": …}}` or
-/// `{"alert": "…"}`, at any depth).
-fn check_vendor_request(request: &Received) -> Result<(String, String), String> {
-    use std::hash::{Hash, Hasher};
-    let body = String::from_utf8_lossy(&request.body);
-    let value: Value =
-        serde_json::from_str(&body).map_err(|error| format!("the body is not JSON: {error}"))?;
-    fn alert_in(value: &Value) -> Option<String> {
-        match value {
-            Value::Object(map) => match map.get("alert") {
-                Some(Value::String(alert)) if !alert.is_empty() => Some(alert.clone()),
-                Some(Value::Object(alert)) if alert.contains_key("alertGuid") => alert
-                    .get("alertGuid")
-                    .and_then(Value::as_str)
-                    .filter(|alert| !alert.is_empty())
-                    .map(str::to_owned),
-                _ => map.values().find_map(alert_in),
-            },
-            Value::Array(items) => items.iter().find_map(alert_in),
-            _ => None,
-        }
-    }
-    let alert = alert_in(&value).ok_or("the body names no alert")?;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (request.method.as_str(), request.path(), body.as_ref()).hash(&mut hasher);
-    Ok((format!("body-{:016x}", hasher.finish()), alert))
 }
 
 /// Processed deliveries grouped by `(alert, integration)`: the distinct `webhook-id`s and the times
