@@ -41,6 +41,9 @@ integration_kinds! {
     Webhook => "webhook",
     /// Text messages through Amazon SNS to the level's operators' phones and extra numbers.
     Sms => "sms",
+    /// Voice calls through AWS End User Messaging SMS and Voice to the level's operators' phones
+    /// and extra numbers.
+    Voice => "voice",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.

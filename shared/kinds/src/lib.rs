@@ -42,6 +42,7 @@ pub fn visit<V: Visitor>(kind: IntegrationKind, visitor: V) -> V::Output {
         IntegrationKind::Email => visitor.visit::<notify_email::EmailNotifier>(),
         IntegrationKind::Webhook => visitor.visit::<notify_webhook::WebhookNotifier>(),
         IntegrationKind::Sms => visitor.visit::<notify_sms::SmsNotifier>(),
+        IntegrationKind::Voice => visitor.visit::<notify_voice::VoiceNotifier>(),
     }
 }
 

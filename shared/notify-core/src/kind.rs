@@ -96,6 +96,10 @@ pub enum Transport {
     Ses,
     /// Amazon SNS `Publish` to a phone number (SMS).
     SnsSms,
+    /// AWS End User Messaging SMS and Voice v2 `SendVoiceMessage` to a phone number (a voice
+    /// call). The emulator lacks this API: tests, the demo and the fault suite answer it with the
+    /// local voice endpoint of [`crate::sms_voice`].
+    PinpointVoice,
 }
 
 /// Where a [`Kind::sample`] integration sends to.
@@ -141,6 +145,10 @@ pub enum Context {
     /// Plain text cut to at most this many bytes at a character boundary (a text message): values
     /// are kept as they are up to the cut.
     CutText(usize),
+    /// SSML (a spoken script): values XML-escaped; when the field would hold more than this many
+    /// characters, its text is cut (each too long text between tags to the same length, ending in
+    /// `…`), never its markup, so that it stays well-formed.
+    Ssml(usize),
 }
 
 /// One template per [`Context`] (a kind uses those its messages have).
@@ -154,7 +162,7 @@ pub struct Templates {
     pub header: String,
     /// A subject.
     pub subject: String,
-    /// An HTML body.
+    /// An HTML body (also SSML, which is escaped the same way).
     pub html: String,
     /// A plain-text body.
     pub text: String,
@@ -194,7 +202,7 @@ impl Templates {
             Context::Url => &self.url,
             Context::Header => &self.header,
             Context::Subject => &self.subject,
-            Context::Html => &self.html,
+            Context::Html | Context::Ssml(_) => &self.html,
             Context::Text | Context::CutText(_) => &self.text,
         }
     }
@@ -205,7 +213,7 @@ impl Templates {
             Context::Url => &mut self.url,
             Context::Header => &mut self.header,
             Context::Subject => &mut self.subject,
-            Context::Html => &mut self.html,
+            Context::Html | Context::Ssml(_) => &mut self.html,
             Context::Text | Context::CutText(_) => &mut self.text,
         }
     }
