@@ -190,7 +190,13 @@ fn assert_literal(kind: IntegrationKind, field: &RenderedField, value: &str, cou
 fn assert_ssml(what: &str, text: &str, value: &str, count: usize, max: usize) {
     let xml: String = value
         .chars()
-        .map(|c| if notify_core::sms_voice::is_xml_char(c) { c } else { ' ' })
+        .map(|c| {
+            if notify_core::sms_voice::is_xml_char(c) {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     let escaped = html_escape(&xml);
     let length = text.chars().count();

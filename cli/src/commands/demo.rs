@@ -596,7 +596,10 @@ fn print_voice_calls(calls: &Mutex<Vec<VoiceReceived>>, endpoint: &str) {
     );
     for call in &calls {
         let request = &call.request;
-        println!("\n{} {} → {} {}", request.method, request.path, call.status, call.answer);
+        println!(
+            "\n{} {} → {} {}",
+            request.method, request.path, call.status, call.answer
+        );
         for (name, value) in &request.headers {
             let shown = match name.as_str() {
                 "authorization" => format!("{} [redacted]", value.split(' ').next().unwrap_or_default()),
@@ -606,9 +609,18 @@ fn print_voice_calls(calls: &Mutex<Vec<VoiceReceived>>, endpoint: &str) {
             println!("  {name}: {shown}");
         }
         let body: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
-        for field in ["DestinationPhoneNumber", "OriginationIdentity", "VoiceId", "MessageBodyTextType", "TimeToLive"] {
+        for field in [
+            "DestinationPhoneNumber",
+            "OriginationIdentity",
+            "VoiceId",
+            "MessageBodyTextType",
+            "TimeToLive",
+        ] {
             if let Some(value) = body.get(field) {
-                println!("  {field}: {}", value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+                println!(
+                    "  {field}: {}",
+                    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
+                );
             }
         }
         let script = body["MessageBody"].as_str().unwrap_or_default();

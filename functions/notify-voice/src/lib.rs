@@ -17,7 +17,7 @@ mod payload;
 use alert_model::{Alert, AlertType, IntegrationKind};
 use aws_sdk_pinpointsmsvoicev2::{
     config::http::HttpResponse,
-    error::{ProvideErrorMetadata, SdkError},
+    error::SdkError,
     operation::send_voice_message::SendVoiceMessageError,
     types::{VoiceId, VoiceMessageBodyTextType},
 };
@@ -281,51 +281,17 @@ fn trial_problem(integration: &Integration, template: &str) -> Option<String> {
 /// connection errors) and permanent (an invalid request, an identity the role may not use or that
 /// does not exist, an exceeded quota, a conflicting state, a refused signature).
 pub fn classify(error: &SdkError<SendVoiceMessageError, HttpResponse>) -> NotifyError {
-    const WHAT: &str = "sms-voice send voice message";
-    match error {
-        SdkError::ServiceError(context) => {
-            let service = context.err();
-            let status = context.raw().status().as_u16();
-            let code = service.code().unwrap_or("unknown error");
-            let detail = service.message().unwrap_or_default();
-            let reason = if detail.is_empty() {
-                format!("{WHAT}: {code} (http {status})")
-            } else {
-                format!("{WHAT}: {code}: {detail} (http {status})")
-            };
-            let retryable = matches!(
-                service,
-                SendVoiceMessageError::ThrottlingException(_) | SendVoiceMessageError::InternalServerException(_)
-            ) || matches!(
-                code,
-                "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "ServiceUnavailable"
-            ) || status == 429
-                || status >= 500;
-            if retryable {
-                NotifyError::Retryable {
-                    reason,
-                    status: Some(status),
-                    retry_after: None,
-                }
-            } else {
-                NotifyError::Permanent {
-                    reason,
-                    status: Some(status),
-                }
-            }
+    notify_core::classify_sdk_error("sms-voice send voice message", error, |service| match service {
+        SendVoiceMessageError::ThrottlingException(_) | SendVoiceMessageError::InternalServerException(_) => {
+            Some(true)
         }
-        SdkError::TimeoutError(_) => NotifyError::retryable(format!("{WHAT}: timed out")),
-        SdkError::DispatchFailure(failure) if failure.is_user() => {
-            NotifyError::permanent(format!("{WHAT}: request could not be sent (client error)"))
-        }
-        SdkError::DispatchFailure(failure) => NotifyError::retryable(format!(
-            "{WHAT}: connection failed{}",
-            if failure.is_timeout() { " (timeout)" } else { "" }
-        )),
-        SdkError::ResponseError(_) => NotifyError::retryable(format!("{WHAT}: unreadable response")),
-        SdkError::ConstructionFailure(_) => NotifyError::permanent(format!("{WHAT}: invalid request")),
-        _ => NotifyError::retryable(format!("{WHAT}: unexpected failure")),
-    }
+        SendVoiceMessageError::ValidationException(_)
+        | SendVoiceMessageError::AccessDeniedException(_)
+        | SendVoiceMessageError::ResourceNotFoundException(_)
+        | SendVoiceMessageError::ServiceQuotaExceededException(_)
+        | SendVoiceMessageError::ConflictException(_) => Some(false),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

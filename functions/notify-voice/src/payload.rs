@@ -112,7 +112,9 @@ pub(crate) fn script(route: &RouteContext<'_>, target: &VoiceTarget) -> Result<S
         .map_err(|error| NotifyError::permanent(error.to_string()))?;
     fit(inner.trim())
         .map(|inner| format!("{OPEN}{inner}{CLOSE}"))
-        .map_err(|problem| NotifyError::permanent(format!("integration `{integration}`, field `{field}`: {problem}")))
+        .map_err(|problem| {
+            NotifyError::permanent(format!("integration `{integration}`, field `{field}`: {problem}"))
+        })
 }
 
 /// The user variables with the speech values added (a user variable of the same name wins):

@@ -9,9 +9,10 @@ use aws_sdk_pinpointsmsvoicev2::{
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use definition_store::{Attachment, EscalationLevel, Integration, Operator};
+use kind_kit::target::voice_endpoint;
 use notify_core::{
     Kind, Notifier, NotifyError, Outgoing, RouteContext, Variables,
-    sms_voice::{self, MAX_SSML_CHARS, VoiceAnswer, VoiceError, VoiceRequest},
+    sms_voice::{self, MAX_SSML_CHARS, VoiceAnswer, VoiceError},
 };
 use serde_json::json;
 use test_support::receiver::{Receiver, Recorded, Reply, Script};
@@ -109,7 +110,13 @@ fn build(
     operators: &[Operator],
     extra_phones: &[&str],
 ) -> Result<Vec<Outgoing<VoiceMessage>>, NotifyError> {
-    build_at(alert, integration, operators, extra_phones, "2026-11-28T16:00:05Z")
+    build_at(
+        alert,
+        integration,
+        operators,
+        extra_phones,
+        "2026-11-28T16:00:05Z",
+    )
 }
 
 fn build_at(
@@ -204,7 +211,11 @@ fn the_default_script_of_every_language() {
             assert_eq!(message.language, language.code());
             assert_eq!(message.voice_id, language.default_voice());
             assert_eq!(sms_voice::ssml_problem(&message.ssml), None, "{}", message.ssml);
-            assert!(message.ssml.contains("GalacticResorts.com - DNS"), "{}", message.ssml);
+            assert!(
+                message.ssml.contains("GalacticResorts.com - DNS"),
+                "{}",
+                message.ssml
+            );
             assert!(message.ssml.contains("Call the DNS team"), "{}", message.ssml);
             // Dialects share their language's script: snapshot one per script.
             if ["en-US", "de-DE", "fr-FR", "nl-NL", "es-ES"].contains(&language.code()) {
@@ -231,7 +242,10 @@ fn the_script_names_the_monitor_the_error_the_minutes_and_what_to_do() {
         assert!(ssml.contains(words), "{words:?} not in {ssml}");
     }
     let reminder = script(&alert(AlertType::Reminder), json!({}));
-    assert!(reminder.contains("with a reminder") && reminder.contains("is still down"), "{reminder}");
+    assert!(
+        reminder.contains("with a reminder") && reminder.contains("is still down"),
+        "{reminder}"
+    );
 
     // The minutes: none, one, and unknown.
     let integration = integration(json!({}));
@@ -256,17 +270,22 @@ fn the_script_names_the_monitor_the_error_the_minutes_and_what_to_do() {
 #[test]
 fn the_spoken_name_and_error_read_well_aloud() {
     let mut speech = alert(AlertType::Alert);
-    speech
-        .monitor
-        .custom_fields
-        .insert("NameForPhoneAlerts".to_owned(), "Galactic Resorts D N S".to_owned());
+    speech.monitor.custom_fields.insert(
+        "NameForPhoneAlerts".to_owned(),
+        "Galactic Resorts D N S".to_owned(),
+    );
     speech.alert.description = "  \n HTTP 503 from https://api.galacticresorts.com:8443/v1/health?x=1 | \
                                  error_code=SERVICE_UNAVAILABLE **retry**.\nsecond line"
         .to_owned();
     let ssml = script(&speech, json!({}));
-    assert!(ssml.contains("The monitor Galactic Resorts D N S is down."), "{ssml}");
     assert!(
-        ssml.contains("The error: HTTP 503 from api.galacticresorts.com error code=SERVICE UNAVAILABLE retry."),
+        ssml.contains("The monitor Galactic Resorts D N S is down."),
+        "{ssml}"
+    );
+    assert!(
+        ssml.contains(
+            "The error: HTTP 503 from api.galacticresorts.com error code=SERVICE UNAVAILABLE retry."
+        ),
         "{ssml}"
     );
     assert!(!ssml.contains("second line"), "{ssml}");
@@ -310,13 +329,20 @@ fn alert_values_are_xml_escaped_and_characters_xml_forbids_become_spaces() {
 fn a_long_script_is_cut_in_its_text_never_in_its_tags() {
     let mut huge = alert(AlertType::Alert);
     huge.alert.description = "é&<🚨 ".repeat(5000);
-    let template = "<p>{{@monitor.name}}</p><s>{{@alert.description}}</s><break time=\"1s\"/><p>Call the team.</p>";
+    let template =
+        "<p>{{@monitor.name}}</p><s>{{@alert.description}}</s><break time=\"1s\"/><p>Call the team.</p>";
     let ssml = script(&huge, json!({ "ssml": template }));
     let length = ssml.chars().count();
     assert!(length <= MAX_SSML_CHARS, "{length} characters");
-    assert!(length > MAX_SSML_CHARS - 8, "cut only as much as needed: {length} characters");
+    assert!(
+        length > MAX_SSML_CHARS - 8,
+        "cut only as much as needed: {length} characters"
+    );
     assert_eq!(sms_voice::ssml_problem(&ssml), None);
-    assert!(ssml.starts_with("<speak><p>GalacticResorts.com - DNS</p><s>é&amp;&lt;🚨 é&amp;"), "{ssml}");
+    assert!(
+        ssml.starts_with("<speak><p>GalacticResorts.com - DNS</p><s>é&amp;&lt;🚨 é&amp;"),
+        "{ssml}"
+    );
     assert!(
         ssml.ends_with("…</s><break time=\"1s\"/><p>Call the team.</p></speak>"),
         "the short texts and every tag are kept: {}",
@@ -328,14 +354,22 @@ fn a_long_script_is_cut_in_its_text_never_in_its_tags() {
         .nth(1)
         .and_then(|rest| rest.split('…').next())
         .expect("the cut description");
-    assert!(escaped.starts_with(kept), "a cut at a reference: …{}", &kept[kept.len() - 20..]);
+    assert!(
+        escaped.starts_with(kept),
+        "a cut at a reference: …{}",
+        &kept[kept.len() - 20..]
+    );
 
     // Equal texts are cut alike.
     let twice = script(
         &huge,
         json!({"ssml": "<p>{{@alert.description}}</p><p>{{@alert.description}}</p>"}),
     );
-    let texts: Vec<&str> = twice.split("<p>").skip(1).map(|text| text.split("</p>").next().unwrap_or_default()).collect();
+    let texts: Vec<&str> = twice
+        .split("<p>")
+        .skip(1)
+        .map(|text| text.split("</p>").next().unwrap_or_default())
+        .collect();
     assert_eq!(texts.len(), 2);
     assert_eq!(texts[0], texts[1], "{twice}");
 }
@@ -351,18 +385,33 @@ fn a_script_that_cannot_be_spoken_is_a_permanent_error_naming_the_field() {
             "<p>a & b</p>",
             "integration `ops-voice`, field `settings.ssml`: the rendered script is not well-formed SSML: the text at character 4: `&` starts no reference (write `&amp;`)",
         ),
-        ("{{@monitor.nme}}", "integration `ops-voice`, field `settings.ssml`"),
+        (
+            "{{@monitor.nme}}",
+            "integration `ops-voice`, field `settings.ssml`",
+        ),
     ] {
-        let error = build(&alert(AlertType::Alert), &integration(json!({ "ssml": template })), &ops(), &[])
-            .expect_err("refused");
+        let error = build(
+            &alert(AlertType::Alert),
+            &integration(json!({ "ssml": template })),
+            &ops(),
+            &[],
+        )
+        .expect_err("refused");
         assert!(!error.is_retryable(), "{error}");
         assert!(error.to_string().starts_with(expected), "{template}: {error}");
     }
     let markup = format!("{}x", "<break/>".repeat(800));
-    let error = build(&alert(AlertType::Alert), &integration(json!({ "ssml": markup })), &ops(), &[])
-        .expect_err("refused");
+    let error = build(
+        &alert(AlertType::Alert),
+        &integration(json!({ "ssml": markup })),
+        &ops(),
+        &[],
+    )
+    .expect_err("refused");
     assert!(
-        error.to_string().contains("the script's tags alone have 6415 characters; a call takes 6000"),
+        error
+            .to_string()
+            .contains("the script's tags alone have 6415 characters; a call takes 6000"),
         "{error}"
     );
 }
@@ -387,22 +436,43 @@ fn numbers_not_in_e164_are_skipped_and_the_others_still_get_their_call() {
     assert_eq!(steps, ["call-+15555550102", "call-+442071234567"]);
     let text = logs.text();
     assert!(text.contains("voice call recipient skipped"), "{text}");
-    assert!(text.contains("operator `ann`") && text.contains("extraPhones[0]"), "{text}");
-    assert!(!text.contains("0612345678"), "the number itself is not logged: {text}");
-    let none = build(&alert(AlertType::Alert), &integration(json!({})), &[operator("ann", None)], &[]);
+    assert!(
+        text.contains("operator `ann`") && text.contains("extraPhones[0]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("0612345678"),
+        "the number itself is not logged: {text}"
+    );
+    let none = build(
+        &alert(AlertType::Alert),
+        &integration(json!({})),
+        &[operator("ann", None)],
+        &[],
+    );
     assert!(none.expect("builds").is_empty());
 }
 
 #[test]
 fn nothing_to_send_says_why() {
     let integration = integration(json!({}));
-    assert!(VoiceNotifier::nothing_to_send(&integration, &alert(AlertType::Ok)).contains("never made for an Ok"));
-    assert!(VoiceNotifier::nothing_to_send(&integration, &alert(AlertType::Alert)).starts_with("no recipient"));
+    assert!(
+        VoiceNotifier::nothing_to_send(&integration, &alert(AlertType::Ok)).contains("never made for an Ok")
+    );
+    assert!(
+        VoiceNotifier::nothing_to_send(&integration, &alert(AlertType::Alert)).starts_with("no recipient")
+    );
 }
 
 #[test]
 fn the_summary_reads_the_script_without_its_tags() {
-    let messages = build(&alert(AlertType::Alert), &integration(json!({})), &ops()[..1], &[]).expect("builds");
+    let messages = build(
+        &alert(AlertType::Alert),
+        &integration(json!({})),
+        &ops()[..1],
+        &[],
+    )
+    .expect("builds");
     let description = notifier().describe(&messages[0].message);
     assert_eq!(
         VoiceNotifier::summary(&description),
@@ -425,16 +495,26 @@ fn settings_are_read_and_checked() {
     .expect("valid settings");
     assert_eq!(target.voice_id, "HANS");
     assert_eq!(target.language, Language::DeDe);
-    assert_eq!((target.spoken_name_field.as_str(), target.time_to_live), ("Spoken", 600));
+    assert_eq!(
+        (target.spoken_name_field.as_str(), target.time_to_live),
+        ("Spoken", 600)
+    );
     let defaults = VoiceTarget::parse(&integration(json!({}))).expect("only the identity");
     assert_eq!(
-        (defaults.language, defaults.voice_id.as_str(), defaults.time_to_live),
+        (
+            defaults.language,
+            defaults.voice_id.as_str(),
+            defaults.time_to_live
+        ),
         (Language::EnUs, "JOANNA", 3600)
     );
     assert_eq!(defaults.spoken_name_field, "NameForPhoneAlerts");
-    for identity in ["phone-1234567890abcdef1234567890abcdef", "pool-abc123", " +18005550100 ",
-        "arn:aws-us-gov:sms-voice:us-gov-west-1:123456789012:phone-number/phone-0a1b"]
-    {
+    for identity in [
+        "phone-1234567890abcdef1234567890abcdef",
+        "pool-abc123",
+        " +18005550100 ",
+        "arn:aws-us-gov:sms-voice:us-gov-west-1:123456789012:phone-number/phone-0a1b",
+    ] {
         VoiceTarget::parse(&integration(json!({ "originationIdentity": identity })))
             .unwrap_or_else(|error| panic!("{identity}: {error}"));
     }
@@ -503,7 +583,10 @@ fn settings_are_read_and_checked() {
 fn every_voice_of_the_sdk_is_known_with_its_language() {
     let sdk: Vec<&str> = aws_sdk_pinpointsmsvoicev2::types::VoiceId::values().to_vec();
     let ours: Vec<&str> = sms_voice::VOICES.iter().map(|(name, _)| *name).collect();
-    assert_eq!(ours, sdk, "notify_core::sms_voice::VOICES is out of step with the SDK's VoiceId");
+    assert_eq!(
+        ours, sdk,
+        "notify_core::sms_voice::VOICES is out of step with the SDK's VoiceId"
+    );
     for language in Language::ALL {
         let voice = language.default_voice();
         assert_eq!(sms_voice::voice_language(voice), Some(language.code()), "{voice}");
@@ -546,38 +629,43 @@ fn throttling_and_server_errors_are_retryable_the_rest_permanent() {
         assert_eq!(classified.is_retryable(), retryable, "{code}: {classified:?}");
         assert_eq!(classified.status(), Some(status));
         assert!(classified.to_string().contains(code), "{classified}");
-        assert!(classified.to_string().starts_with("sms-voice send voice message: "), "{classified}");
+        assert!(
+            classified
+                .to_string()
+                .starts_with("sms-voice send voice message: "),
+            "{classified}"
+        );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What every kind must do (retries, idempotency, redaction, bad settings), against the service's
+// answers
+
+#[tokio::test]
+async fn conformance() {
+    kind_kit::conformance::<VoiceNotifier>().await;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Sending to the local voice endpoint (the emulator lacks the API)
 
-/// The local voice endpoint behind a receiver that records every request.
-async fn voice_endpoint() -> Receiver {
-    Receiver::start(Script::new().answer_with(|request| reply(&checked(request)))).await
-}
-
 fn checked(request: &Recorded) -> VoiceAnswer {
-    sms_voice::answer(&VoiceRequest {
-        method: &request.method,
-        path: &request.path,
-        headers: &request.headers,
-        body: request.body.as_bytes(),
-    })
+    kind_kit::target::voice_answer(request)
 }
 
 fn reply(answer: &VoiceAnswer) -> Reply {
-    answer
-        .headers
-        .iter()
-        .fold(Reply::status(answer.status), |reply, (name, value)| reply.header(name, value))
-        .body(answer.body.clone())
+    kind_kit::target::voice_reply(answer.clone())
 }
 
 fn message(to: &str) -> VoiceMessage {
-    let messages = build(&alert(AlertType::Alert), &integration(json!({})), &[operator("ann", Some(to))], &[])
-        .expect("builds");
+    let messages = build(
+        &alert(AlertType::Alert),
+        &integration(json!({})),
+        &[operator("ann", Some(to))],
+        &[],
+    )
+    .expect("builds");
     messages[0].message.clone()
 }
 
@@ -599,10 +687,15 @@ async fn a_call_reaches_the_voice_endpoint_which_checks_and_accepts_it() {
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
     assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/"));
-    assert_eq!(request.header("x-amz-target"), Some(sms_voice::SEND_VOICE_MESSAGE_TARGET));
+    assert_eq!(
+        request.header("x-amz-target"),
+        Some(sms_voice::SEND_VOICE_MESSAGE_TARGET)
+    );
     assert!(
-        request.header("authorization").is_some_and(|auth| auth.starts_with("AWS4-HMAC-SHA256 ")
-            && auth.contains("/us-east-1/sms-voice/aws4_request")),
+        request
+            .header("authorization")
+            .is_some_and(|auth| auth.starts_with("AWS4-HMAC-SHA256 ")
+                && auth.contains("/us-east-1/sms-voice/aws4_request")),
         "{request:?}"
     );
     let body: serde_json::Value = serde_json::from_str(&request.body).expect("JSON");
@@ -643,7 +736,12 @@ async fn the_endpoints_refusals_reach_the_runner_classified() {
     let mut long = message("+15555550123");
     long.ssml = format!("<speak>{}</speak>", "x".repeat(MAX_SSML_CHARS));
     let error = notifier.send(&long).await.expect_err("refused");
-    assert!(error.to_string().contains("6015 characters; a SSML body has 1 to 6000"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("6015 characters; a SSML body has 1 to 6000"),
+        "{error}"
+    );
     assert_eq!(endpoint.requests().len(), 2);
 }
 
@@ -659,14 +757,24 @@ async fn throttling_and_internal_errors_of_the_service_are_retryable() {
         let answer = VoiceAnswer::error(error, "said the service");
         let target = Receiver::start(Script::new().any([reply(&answer)])).await;
         let notifier = VoiceNotifier::with_client(client(&target.url("")));
-        let failed = notifier.send(&message("+15555550123")).await.expect_err("an error");
+        let failed = notifier
+            .send(&message("+15555550123"))
+            .await
+            .expect_err("an error");
         assert_eq!(failed.is_retryable(), retryable, "{error:?}: {failed}");
         assert_eq!(failed.status(), Some(status));
         assert_eq!(
             failed.to_string(),
-            format!("sms-voice send voice message: {}: said the service (http {status})", error.code())
+            format!(
+                "sms-voice send voice message: {}: said the service (http {status})",
+                error.code()
+            )
         );
-        assert_eq!(target.requests().len(), 1, "one attempt: retries belong to the runner");
+        assert_eq!(
+            target.requests().len(),
+            1,
+            "one attempt: retries belong to the runner"
+        );
     }
 }
 
@@ -693,7 +801,10 @@ async fn the_endpoint_configured_for_the_service_wins_over_the_sdks() {
 
     // WHEN the notifier is built as Lambda builds it and sends
     let notifier = VoiceNotifier::new(&init).expect("the notifier");
-    notifier.send(&message("+15555550123")).await.unwrap_or_else(|error| panic!("{error}"));
+    notifier
+        .send(&message("+15555550123"))
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
 
     // THEN the call went to the voice endpoint
     assert_eq!(endpoint.requests().len(), 1);

@@ -230,10 +230,7 @@ fn parse(ssml: &str, document: bool) -> Result<Vec<SsmlPart<'_>>, String> {
                 .find("-->")
                 .ok_or_else(|| format!("the comment at character {} is not closed", position()))?;
             if after[..end].contains("--") {
-                return Err(format!(
-                    "the comment at character {} holds `--`",
-                    position()
-                ));
+                return Err(format!("the comment at character {} holds `--`", position()));
             }
             let length = 4 + end + 3;
             parts.push(SsmlPart::Markup(&rest[..length]));
@@ -251,7 +248,9 @@ fn parse(ssml: &str, document: bool) -> Result<Vec<SsmlPart<'_>>, String> {
             let length = tag_length(rest)
                 .ok_or_else(|| format!("the tag at character {} is not closed", position()))?;
             let tag = &rest[..length];
-            match read_tag(tag).map_err(|problem| format!("the tag at character {}: {problem}", position()))? {
+            match read_tag(tag)
+                .map_err(|problem| format!("the tag at character {}: {problem}", position()))?
+            {
                 Tag::Close(name) => match open.pop() {
                     Some(opened) if opened == name => {}
                     Some(opened) => {
@@ -306,8 +305,9 @@ fn parse(ssml: &str, document: bool) -> Result<Vec<SsmlPart<'_>>, String> {
                 position()
             ));
         }
-        references_problem(text)
-            .map_or(Ok(()), |problem| Err(format!("the text at character {}: {problem}", position())))?;
+        references_problem(text).map_or(Ok(()), |problem| {
+            Err(format!("the text at character {}: {problem}", position()))
+        })?;
         parts.push(SsmlPart::Text(text));
         at += length;
     }

@@ -80,12 +80,14 @@ async fn retry_after_headers_bodies_unknown_paths_delays_and_drops() {
 
 #[tokio::test]
 async fn a_script_can_answer_each_request_by_what_it_holds() {
-    let receiver = Receiver::start(Script::new().route("/fixed", [Reply::ok()]).answer_with(
-        |request| match request.header("x-token") {
-            Some(token) if request.body == "ask" => Reply::status(201).body(format!("token {token}")),
-            _ => Reply::status(400).body("no"),
-        },
-    ))
+    let receiver = Receiver::start(
+        Script::new()
+            .route("/fixed", [Reply::ok()])
+            .answer_with(|request| match request.header("x-token") {
+                Some(token) if request.body == "ask" => Reply::status(201).body(format!("token {token}")),
+                _ => Reply::status(400).body("no"),
+            }),
+    )
     .await;
     let answered = raw(&receiver, "/fixed", "ask").await;
     assert!(answered.starts_with("HTTP/1.1 201"), "{answered}");

@@ -340,10 +340,9 @@ async fn answer(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
-    let voice = request
-        .headers()
-        .get("x-amz-target")
-        .is_some_and(|target| target.as_bytes() == notify_core::sms_voice::SEND_VOICE_MESSAGE_TARGET.as_bytes());
+    let voice = request.headers().get("x-amz-target").is_some_and(|target| {
+        target.as_bytes() == notify_core::sms_voice::SEND_VOICE_MESSAGE_TARGET.as_bytes()
+    });
     // Read the whole body, as a real target does.
     let _ = request.into_body().collect().await;
     if voice {

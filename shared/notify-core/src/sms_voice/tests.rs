@@ -36,29 +36,62 @@ fn ssml_that_is_not_well_formed_is_refused_with_the_reason() {
     for (ssml, expected) in [
         ("", "no <speak> element"),
         ("hello", "the text at character 1 is outside the <speak> element"),
-        ("<p>hi</p>", "the document element is `<p>`; SSML is one <speak> element"),
-        ("<speak>hi</speak><speak/>", "`<speak>` at character 18 is outside the <speak> element"),
-        ("<speak>hi</speak> bye", "the text at character 18 is outside the <speak> element"),
+        (
+            "<p>hi</p>",
+            "the document element is `<p>`; SSML is one <speak> element",
+        ),
+        (
+            "<speak>hi</speak><speak/>",
+            "`<speak>` at character 18 is outside the <speak> element",
+        ),
+        (
+            "<speak>hi</speak> bye",
+            "the text at character 18 is outside the <speak> element",
+        ),
         ("<speak><p>hi</speak>", "`</speak>` at character 13 closes `<p>`"),
         ("<speak>hi</p></speak>", "`</p>` at character 10 closes `<speak>`"),
         ("<speak><p>hi", "`<p>` is not closed"),
         ("<speak>a < b</speak>", "the tag at character 10 is not closed"),
-        ("<speak>a & b</speak>", "the text at character 8: `&` starts no reference (write `&amp;`)"),
+        (
+            "<speak>a & b</speak>",
+            "the text at character 8: `&` starts no reference (write `&amp;`)",
+        ),
         ("<speak>&nbsp;</speak>", "`&` starts no reference"),
         ("<speak>&#0;</speak>", "`&` starts no reference"),
-        ("<speak>bell \u{7}</speak>", "character U+0007 at character 13 is not allowed in SSML"),
-        ("<speak><break time=1s/></speak>", "the value of `time` is not quoted"),
+        (
+            "<speak>bell \u{7}</speak>",
+            "character U+0007 at character 13 is not allowed in SSML",
+        ),
+        (
+            "<speak><break time=1s/></speak>",
+            "the value of `time` is not quoted",
+        ),
         ("<speak><break time=\"1s/></speak>", "is not closed"),
-        ("<speak><p a='1' a='2'>x</p></speak>", "attribute `a` is given twice"),
-        ("<speak><p a='1'b='2'>x</p></speak>", "attributes are separated by white space"),
+        (
+            "<speak><p a='1' a='2'>x</p></speak>",
+            "attribute `a` is given twice",
+        ),
+        (
+            "<speak><p a='1'b='2'>x</p></speak>",
+            "attributes are separated by white space",
+        ),
         ("<speak><p a>x</p></speak>", "attribute `a` has no value"),
         ("<speak><p a='<'>x</p></speak>", "the value of `a` holds `<`"),
         ("<speak><1p>x</1p></speak>", "`1p` is not a name"),
         ("<speak></></speak>", "a tag or attribute has no name"),
         ("<speak><!-- a -- b --></speak>", "holds `--`"),
-        ("<speak><!-- open</speak>", "the comment at character 8 is not closed"),
-        ("<?xml version=\"1.0\"?><speak/>", "processing instructions, CDATA sections and document types"),
-        ("<speak><![CDATA[x]]></speak>", "processing instructions, CDATA sections and document types"),
+        (
+            "<speak><!-- open</speak>",
+            "the comment at character 8 is not closed",
+        ),
+        (
+            "<?xml version=\"1.0\"?><speak/>",
+            "processing instructions, CDATA sections and document types",
+        ),
+        (
+            "<speak><![CDATA[x]]></speak>",
+            "processing instructions, CDATA sections and document types",
+        ),
     ] {
         let problem = ssml_problem(ssml).unwrap_or_else(|| panic!("accepted: {ssml:?}"));
         assert!(problem.contains(expected), "{ssml:?}: {problem}");
@@ -83,7 +116,10 @@ fn the_content_of_speak_reads_with_positions_of_its_own() {
         ("<p>a & b</p>", "the text at character 4: `&` starts no reference"),
         ("<p>open", "`<p>` is not closed"),
         ("a</p>", "`</p>` at character 2 closes no element"),
-        ("<speak>x</speak>", "`<speak>` at character 1 is inside the script"),
+        (
+            "<speak>x</speak>",
+            "`<speak>` at character 1 is inside the script",
+        ),
     ] {
         let problem = ssml_content_parts(content).expect_err(content);
         assert!(problem.contains(expected), "{content:?}: {problem}");
@@ -119,7 +155,11 @@ fn an_endpoint_set_for_the_service_is_found_and_others_are_kept() {
     assert_eq!(configured_endpoint(&base), None);
     let voice = with_endpoint(&base, "http://127.0.0.1:2");
     assert_eq!(configured_endpoint(&voice).as_deref(), Some("http://127.0.0.1:2"));
-    assert_eq!(voice.endpoint_url(), Some("http://127.0.0.1:1"), "the global endpoint stays");
+    assert_eq!(
+        voice.endpoint_url(),
+        Some("http://127.0.0.1:1"),
+        "the global endpoint stays"
+    );
     let key = ServiceConfigKey::builder()
         .service_id("SNS")
         .env("AWS_ENDPOINT_URL")
@@ -127,8 +167,14 @@ fn an_endpoint_set_for_the_service_is_found_and_others_are_kept() {
         .build()
         .expect("a key");
     let other = voice.service_config().and_then(|config| config.load_config(key));
-    assert_eq!(other, None, "another service's endpoint is not the voice endpoint");
-    assert_eq!(ENDPOINT_URL_VARIABLE, format!("AWS_ENDPOINT_URL_{}", SERVICE_ID.to_uppercase().replace(' ', "_")));
+    assert_eq!(
+        other, None,
+        "another service's endpoint is not the voice endpoint"
+    );
+    assert_eq!(
+        ENDPOINT_URL_VARIABLE,
+        format!("AWS_ENDPOINT_URL_{}", SERVICE_ID.to_uppercase().replace(' ', "_"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,8 +245,15 @@ fn a_valid_call_is_accepted_with_a_message_id_as_the_service_answers() {
     let answer = send(&headers, &valid_body());
     assert_eq!(answer.status, 200);
     let parsed: Value = serde_json::from_str(&answer.body).expect("JSON");
-    assert!(parsed["MessageId"].as_str().is_some_and(|id| !id.is_empty()), "{parsed}");
-    assert!(answer.headers.contains(&("content-type".to_owned(), CONTENT_TYPE.to_owned())));
+    assert!(
+        parsed["MessageId"].as_str().is_some_and(|id| !id.is_empty()),
+        "{parsed}"
+    );
+    assert!(
+        answer
+            .headers
+            .contains(&("content-type".to_owned(), CONTENT_TYPE.to_owned()))
+    );
 }
 
 #[test]
@@ -219,22 +272,53 @@ fn each_field_is_checked_as_the_service_checks_it() {
     let long_ssml = format!("<speak>{}</speak>", "x".repeat(MAX_SSML_CHARS - 14));
     let fits_ssml = format!("<speak>{}</speak>", "x".repeat(MAX_SSML_CHARS - 15));
     for (body, field, fragment) in [
-        (without("DestinationPhoneNumber"), "DestinationPhoneNumber", "required"),
-        (with("DestinationPhoneNumber", json!("0612345678")), "DestinationPhoneNumber", "E.164"),
+        (
+            without("DestinationPhoneNumber"),
+            "DestinationPhoneNumber",
+            "required",
+        ),
+        (
+            with("DestinationPhoneNumber", json!("0612345678")),
+            "DestinationPhoneNumber",
+            "E.164",
+        ),
         (without("OriginationIdentity"), "OriginationIdentity", "required"),
-        (with("OriginationIdentity", json!("pool 1")), "OriginationIdentity", "1 to 256"),
+        (
+            with("OriginationIdentity", json!("pool 1")),
+            "OriginationIdentity",
+            "1 to 256",
+        ),
         (without("MessageBody"), "MessageBody", "required"),
         (with("MessageBody", json!("")), "MessageBody", "0 characters"),
-        (with("MessageBody", json!(long_ssml)), "MessageBody", "6001 characters; a SSML body has 1 to 6000"),
-        (with("MessageBody", json!("<speak>a & b</speak>")), "MessageBody", "not well-formed SSML"),
-        (with("MessageBodyTextType", json!("HTML")), "MessageBodyTextType", "TEXT or SSML"),
+        (
+            with("MessageBody", json!(long_ssml)),
+            "MessageBody",
+            "6001 characters; a SSML body has 1 to 6000",
+        ),
+        (
+            with("MessageBody", json!("<speak>a & b</speak>")),
+            "MessageBody",
+            "not well-formed SSML",
+        ),
+        (
+            with("MessageBodyTextType", json!("HTML")),
+            "MessageBodyTextType",
+            "TEXT or SSML",
+        ),
         (with("VoiceId", json!("Joanna")), "VoiceId", "not a voice"),
         (with("TimeToLive", json!(1)), "TimeToLive", "5 to 259200"),
     ] {
         let answer = send(&headers, &body);
         let (code, status, message) = error_of(&answer);
-        assert_eq!((code.as_str(), status), ("ValidationException", 400), "{field}: {message}");
-        assert!(message.contains(field) && message.contains(fragment), "{field}: {message}");
+        assert_eq!(
+            (code.as_str(), status),
+            ("ValidationException", 400),
+            "{field}: {message}"
+        );
+        assert!(
+            message.contains(field) && message.contains(fragment),
+            "{field}: {message}"
+        );
         let parsed: Value = serde_json::from_str(&answer.body).expect("JSON");
         assert_eq!(parsed["Fields"][0]["Name"], field);
     }
@@ -246,10 +330,18 @@ fn each_field_is_checked_as_the_service_checks_it() {
     assert_eq!(error_of(&send(&headers, &long_text)).0, "ValidationException");
     let mut plain = text.clone();
     plain["MessageBody"] = json!("a & b");
-    assert_eq!(send(&headers, &plain).status, 200, "a TEXT body is not read as SSML");
+    assert_eq!(
+        send(&headers, &plain).status,
+        200,
+        "a TEXT body is not read as SSML"
+    );
     let mut default_type = without("MessageBodyTextType");
     default_type["MessageBody"] = json!("y".repeat(MAX_TEXT_CHARS + 1));
-    assert_eq!(send(&headers, &default_type).status, 400, "TEXT is the default type");
+    assert_eq!(
+        send(&headers, &default_type).status,
+        400,
+        "TEXT is the default type"
+    );
 }
 
 #[test]
@@ -266,12 +358,24 @@ fn the_protocol_and_the_signature_are_checked() {
         headers
     };
     for (headers, expected) in [
-        (replace("authorization", None), ("MissingAuthenticationTokenException", 403)),
-        (replace("Authorization", Some("Bearer x")), ("IncompleteSignatureException", 403)),
+        (
+            replace("authorization", None),
+            ("MissingAuthenticationTokenException", 403),
+        ),
+        (
+            replace("Authorization", Some("Bearer x")),
+            ("IncompleteSignatureException", 403),
+        ),
         (replace("X-Amz-Date", None), ("IncompleteSignatureException", 403)),
-        (replace("X-Amz-Target", Some("PinpointSMSVoiceV2.SendTextMessage")), ("UnknownOperationException", 400)),
+        (
+            replace("X-Amz-Target", Some("PinpointSMSVoiceV2.SendTextMessage")),
+            ("UnknownOperationException", 400),
+        ),
         (replace("X-Amz-Target", None), ("UnknownOperationException", 400)),
-        (replace("Content-Type", Some("application/json")), ("SerializationException", 400)),
+        (
+            replace("Content-Type", Some("application/json")),
+            ("SerializationException", 400),
+        ),
     ] {
         let (code, status, message) = error_of(&send(&headers, &body));
         assert_eq!((code.as_str(), status), expected, "{headers:?}: {message}");
@@ -292,7 +396,10 @@ fn the_protocol_and_the_signature_are_checked() {
         headers: &headers,
         body: body.to_string().as_bytes(),
     });
-    assert_eq!((error_of(&elsewhere).0.as_str(), elsewhere.status), ("UnknownOperationException", 404));
+    assert_eq!(
+        (error_of(&elsewhere).0.as_str(), elsewhere.status),
+        ("UnknownOperationException", 404)
+    );
     let get = answer(&VoiceRequest {
         method: "GET",
         path: "/",
@@ -310,11 +417,22 @@ fn the_documented_errors_carry_their_code_and_status() {
         (VoiceError::InternalServer, "InternalServerException", 500),
         (VoiceError::AccessDenied, "AccessDeniedException", 400),
         (VoiceError::ResourceNotFound, "ResourceNotFoundException", 400),
-        (VoiceError::ServiceQuotaExceeded, "ServiceQuotaExceededException", 400),
+        (
+            VoiceError::ServiceQuotaExceeded,
+            "ServiceQuotaExceededException",
+            400,
+        ),
         (VoiceError::Conflict, "ConflictException", 400),
     ] {
         let answer = VoiceAnswer::error(error, "said the service");
-        assert_eq!(error_of(&answer), (code.to_owned(), status, "said the service".to_owned()));
-        assert!(answer.headers.contains(&("x-amzn-errortype".to_owned(), code.to_owned())));
+        assert_eq!(
+            error_of(&answer),
+            (code.to_owned(), status, "said the service".to_owned())
+        );
+        assert!(
+            answer
+                .headers
+                .contains(&("x-amzn-errortype".to_owned(), code.to_owned()))
+        );
     }
 }
