@@ -617,16 +617,15 @@ fn print_voice_calls(calls: &Mutex<Vec<VoiceReceived>>, endpoint: &str) {
             "TimeToLive",
         ] {
             if let Some(value) = body.get(field) {
-                println!(
-                    "  {field}: {}",
-                    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
-                );
+                let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                println!("  {field}: {}", definition_store::escape_controls(&text));
             }
         }
         let script = body["MessageBody"].as_str().unwrap_or_default();
         println!("  MessageBody ({} characters):", script.chars().count());
+        // Alert values reach the script: control characters are shown escaped.
         for line in script.lines() {
-            println!("  | {line}");
+            println!("  | {}", definition_store::escape_controls(line));
         }
     }
 }

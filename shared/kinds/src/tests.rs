@@ -230,7 +230,7 @@ integrations:
             "integrations[3].settings.timeToLive: 0 seconds; the service takes 5 to 259200 (72 hours)",
             "integrations[4].settings.language: unknown variant `klingon`, expected one of `en-US`, `en-GB`, `en-AU`, `en-IN`, `de-DE`, `fr-FR`, `fr-CA`, `nl-NL`, `es-ES`, `es-US`, `es-MX`",
             "integrations[5].settings.ssml: for a sample Alert, the rendered script is not well-formed SSML: `<p>` is not closed",
-            "integrations[6].settings.ssml: invalid template: `{{@monitor.name}` must be closed by `}}` (line 1)",
+            "integrations[6].settings.ssml: invalid template: `{{@monitor.name` must be closed by `}}` (line 1)",
         ]
     );
     assert_eq!(recipients(IntegrationKind::Voice), Recipients::Phone);

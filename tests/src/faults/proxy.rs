@@ -279,7 +279,7 @@ fn send_of(request: &Received) -> Option<Send> {
     })
 }
 
-/// The fields of a form-encoded body.
+/// A request as the local voice endpoint reads it.
 fn voice_request(request: &Received) -> VoiceRequest<'_> {
     VoiceRequest {
         method: &request.method,
@@ -298,6 +298,7 @@ fn voice_answer(answer: VoiceAnswer) -> Answer {
     Answer::Respond(answer.status, answer.headers, Bytes::from(answer.body))
 }
 
+/// The fields of a form-encoded body.
 fn form_fields(body: &Bytes) -> BTreeMap<String, String> {
     let text = String::from_utf8_lossy(body);
     text.split('&')
