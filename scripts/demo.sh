@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo (`make demo`): installs what it needs, starts a fresh local AWS emulator of its own, runs
 # `tocsin demo` (tables, topic, definitions, the sample alerts through the real function code, and a
-# print-out of the e-mails, webhook requests and delivery log), then stops the emulator again.
+# print-out of the e-mails, text messages, webhook requests, voice calls at a local voice endpoint and
+# the delivery log), then stops the emulator again.
 #
 # Needs only Rust (cargo) and Python 3 with pip; moto goes into .venv.
 set -euo pipefail

@@ -194,6 +194,15 @@ fn render_prints_every_message_of_the_sample_alert_without_secrets() {
                     .contains("GalacticResorts.com - DNS"),
                 "{sms}"
             );
+        } else if let Some(voice) = line.get("voice") {
+            assert!(voice["to"].as_str().unwrap().starts_with('+'), "{voice}");
+            let ssml = voice["ssml"].as_str().unwrap();
+            assert!(
+                ssml.starts_with("<speak>") && ssml.ends_with("</speak>"),
+                "{voice}"
+            );
+            assert_eq!(notify_core::sms_voice::ssml_problem(ssml), None, "{voice}");
+            assert!(ssml.contains("GalacticResorts.com"), "{voice}");
         } else {
             let request = &line["request"];
             assert!(
@@ -1017,6 +1026,66 @@ fn test_sends_an_email_through_ses_to_the_levels_operators_and_to() {
     let subject = sent[0]["subject"].as_str().unwrap();
     assert!(subject.starts_with("[Resolved] [TEST] "), "{subject}");
     stack.assert_no_secret(&output);
+}
+
+#[test]
+fn test_calls_through_the_voice_endpoint_and_never_for_an_ok() {
+    // GIVEN the sample voice integration, and the local voice endpoint (the emulator lacks the API)
+    let stack = TestSendStack::start(|_| test_support::Script::new());
+    let endpoint = stack.runtime.block_on(kind_kit::target::voice_endpoint());
+    let voice_env = [(notify_core::sms_voice::ENDPOINT_URL_VARIABLE, endpoint.url(""))];
+    let env: Vec<(&str, &str)> = voice_env
+        .iter()
+        .map(|(name, url)| (*name, url.as_str()))
+        .collect();
+
+    // WHEN it is tested with an Alert and an extra number
+    let output = stack.test(
+        &[
+            "--integration",
+            "ops-voice",
+            "--to",
+            "+15555550199",
+            "--type",
+            "alert",
+        ],
+        &env,
+    );
+
+    // THEN the endpoint took one signed, valid call per on-duty operator with a phone and --to
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    assert!(text.contains("delivered (external id "), "{text}");
+    let requests = endpoint.requests();
+    let mut called: Vec<String> = requests
+        .iter()
+        .map(|request| {
+            assert_eq!(
+                kind_kit::target::voice_answer(request).status,
+                200,
+                "{}",
+                request.body
+            );
+            let body: serde_json::Value = serde_json::from_str(&request.body).unwrap();
+            assert_eq!(body["MessageBodyTextType"], "SSML");
+            assert_eq!(body["OriginationIdentity"], "+18005550100");
+            assert!(body["MessageBody"].as_str().unwrap().contains("TEST"), "{body}");
+            body["DestinationPhoneNumber"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    called.sort_unstable();
+    assert!(called.contains(&"+15555550199".to_owned()), "{called:?}");
+    assert!(
+        called.len() >= 2,
+        "the level's operators with a phone too: {called:?}"
+    );
+    stack.assert_no_secret(&output);
+
+    // WHEN it is tested with an Ok, THEN nothing is called and the output says why
+    let ok = stack.test(&["--integration", "ops-voice", "--type", "ok"], &env);
+    let text = format!("{}{}", stdout(&ok), stderr(&ok));
+    assert!(text.contains("never made for an Ok alert"), "{text}");
+    assert_eq!(endpoint.requests().len(), requests.len(), "no call for an Ok");
 }
 
 #[test]

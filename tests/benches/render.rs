@@ -25,6 +25,10 @@ fn render(c: &mut Criterion) {
         ("BaseUrl", "http://127.0.0.1:8787"),
         ("Token", "placeholder-token"),
         ("Severity", "warning"),
+        // The speech values the voice kind adds to its templates' variables.
+        ("SpokenName", "GalacticResorts.com - DNS"),
+        ("SpokenError", "DNS lookup of galacticresorts.com failed"),
+        ("MinutesSinceFirstError", "5"),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value.to_owned()))
@@ -48,12 +52,12 @@ fn render(c: &mut Criterion) {
             b.iter(|| engine.render(source, std::hint::black_box(template), escape, &context));
         });
     };
-    // Every built-in template of every kind, escaped as its name says (`*.html` as HTML).
+    // Every built-in template of every kind, escaped as its name says (`*.html` and SSML as HTML).
     let defaults = IntegrationKind::ALL
         .iter()
         .flat_map(|kind| kinds::default_templates(*kind));
     for (name, template) in defaults {
-        let escape = if name.ends_with(".html") {
+        let escape = if name.ends_with(".html") || name.contains(".ssml") {
             Escape::Html
         } else {
             Escape::Text

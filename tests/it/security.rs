@@ -188,6 +188,7 @@ fn assert_literal(kind: IntegrationKind, field: &RenderedField, value: &str, cou
                 "{what}: cut at {chars} characters, before its limit of {max}"
             );
         }
+        Context::Ssml(max) => assert_ssml(&what, &field.text, value, count, max),
         Context::CutText(max) => {
             let whole = vec![value; count].join("\n");
             assert!(field.text.len() <= max, "{what}: {} bytes", field.text.len());
@@ -200,6 +201,53 @@ fn assert_literal(kind: IntegrationKind, field: &RenderedField, value: &str, cou
         }
     }
     assert!(!field.text.contains(SECRET), "{what}: the secret was read");
+}
+
+/// An SSML field of `<p>{value}</p>` written `count` times: every tag kept, well-formed, at most
+/// `max` characters; each value XML-escaped (characters XML forbids as spaces), whole, or when the
+/// whole did not fit, its start and `…`, cut only as much as the limit needs.
+fn assert_ssml(what: &str, text: &str, value: &str, count: usize, max: usize) {
+    let xml: String = value
+        .chars()
+        .map(|c| {
+            if notify_core::sms_voice::is_xml_char(c) {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let escaped = html_escape(&xml);
+    let length = text.chars().count();
+    assert!(length <= max, "{what}: {length} characters");
+    let document = format!("<speak>{text}</speak>");
+    assert_eq!(
+        notify_core::sms_voice::ssml_problem(&document),
+        None,
+        "{what}: not well-formed"
+    );
+    let paragraphs: Vec<&str> = text
+        .strip_prefix("<p>")
+        .and_then(|text| text.strip_suffix("</p>"))
+        .map(|inner| inner.split("</p><p>").collect())
+        .unwrap_or_default();
+    assert_eq!(paragraphs.len(), count, "{what}: the tags were not kept: {text}");
+    let mut cut = 0;
+    for paragraph in &paragraphs {
+        if *paragraph == escaped {
+            continue;
+        }
+        cut += 1;
+        let start = paragraph
+            .strip_suffix('…')
+            .unwrap_or_else(|| panic!("{what}: changed, not cut: {paragraph:?}"));
+        assert!(escaped.starts_with(start), "{what}: {paragraph:?}");
+    }
+    // A cut text loses at most the characters of one reference (`&quot;`) more than it must.
+    assert!(
+        cut == 0 || length + 6 * cut >= max,
+        "{what}: cut to {length} characters, before its limit of {max}"
+    );
 }
 
 #[test]
@@ -472,6 +520,20 @@ fn channel_grants(kind: IntegrationKind) -> &'static [Grant] {
             resource: "NOT !Sub arn:${AWS::Partition}:sns:*:*:*",
             condition: None,
         }],
+        // Voice calls from the account's own phone numbers and pools in the function's region (the
+        // origination identities; a resource of another account shared by ARN needs its own grant).
+        Transport::PinpointVoice => &[
+            Grant {
+                actions: &["sms-voice:SendVoiceMessage"],
+                resource: "!Sub arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:phone-number/*",
+                condition: None,
+            },
+            Grant {
+                actions: &["sms-voice:SendVoiceMessage"],
+                resource: "!Sub arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:pool/*",
+                condition: None,
+            },
+        ],
         // HTTP needs no AWS permission.
         Transport::Http => &[],
     }

@@ -3,8 +3,10 @@
 //! Creates the tables, the topic, the SES identity and the demo secrets in the emulator, applies the
 //! definitions, subscribes a local bridge to the topic (standing in for Lambda's SNS trigger: it wraps
 //! each SNS HTTP notification in the Lambda SNS event and hands it to the real function code), starts
-//! a webhook receiver, publishes every sample alert, and prints what was delivered: the e-mails as
-//! SES recorded them in the emulator, the requests the receiver got, and the delivery log.
+//! a webhook receiver and a local voice endpoint (the emulator lacks the voice API), publishes every
+//! sample alert, and prints what was delivered: the e-mails and text messages as the emulator
+//! recorded them, the requests the receiver got, the voice calls the voice endpoint got, and the
+//! delivery log.
 
 use std::{
     collections::BTreeMap,
@@ -17,7 +19,9 @@ use std::{
 use alert_model::IntegrationKind;
 use definition_store::{Definitions, DynamoDbStore, VariableDef};
 use notify_core::{
-    Config, DynamoDeliveryLog, EventHandler, EventReport, LogTimes, Transport, metrics::MetricsSink,
+    Config, DynamoDeliveryLog, EventHandler, EventReport, LogTimes, Transport,
+    metrics::MetricsSink,
+    sms_voice::{self, VoiceRequest},
 };
 use tokio::sync::mpsc;
 
@@ -84,6 +88,40 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
         }
     })
     .await?;
+    // The local voice endpoint: `SendVoiceMessage` checked and answered as the service does.
+    let calls: Arc<Mutex<Vec<VoiceReceived>>> = Arc::default();
+    let voice_calls = Arc::clone(&calls);
+    let (voice_addr, voice_task) = serve(
+        "127.0.0.1:0"
+            .parse()
+            .map_err(|_| CliError::Input("bad address".to_owned()))?,
+        move |request| {
+            let calls = Arc::clone(&voice_calls);
+            async move {
+                let headers: Vec<(String, String)> = request.headers.clone().into_iter().collect();
+                let checked = sms_voice::check(&VoiceRequest {
+                    method: &request.method,
+                    path: &request.path,
+                    headers: &headers,
+                    body: request.body.as_bytes(),
+                });
+                let answer = match &checked {
+                    Ok(call) => sms_voice::VoiceAnswer::accepted(&call.message_id),
+                    Err(answer) => answer.clone(),
+                };
+                if let Ok(mut list) = calls.lock() {
+                    list.push(VoiceReceived {
+                        request,
+                        status: answer.status,
+                        answer: answer.body.clone(),
+                    });
+                }
+                (answer.status, answer.body)
+            }
+        },
+    )
+    .await?;
+    let voice_endpoint = format!("http://{voice_addr}");
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<serde_json::Value>();
     let bridge_topic = topic_arn.clone();
     let (bridge_addr, bridge_task) = serve(
@@ -121,9 +159,10 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
         names.join(", ")
     );
 
-    // The functions, as Lambda would build them: every kind's.
+    // The functions, as Lambda would build them: every kind's; voice calls go to the local voice
+    // endpoint, as `AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2` would send them.
     let config = demo_config()?;
-    let init = local::init(&config, &sdk)?;
+    let init = local::init(&config, &sms_voice::with_endpoint(&sdk, &voice_endpoint))?;
     let functions = IntegrationKind::ALL
         .iter()
         .map(|kind| kinds::handler(*kind, &init, MetricsSink::Off).map_err(|err| local::constructed(&err)))
@@ -193,6 +232,7 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
             Transport::Ses => print_emails(&endpoint).await?,
             Transport::SnsSms => print_sms(&endpoint).await?,
             Transport::Http => print_requests(&received),
+            Transport::PinpointVoice => print_voice_calls(&calls, &voice_endpoint),
         }
     }
     println!("\n== Delivery log (table {DELIVERIES_TABLE})");
@@ -206,6 +246,7 @@ pub(crate) async fn run(file: &Path, alerts: &Path) -> Result<(), CliError> {
     }
     receiver_task.abort();
     bridge_task.abort();
+    voice_task.abort();
     if failures == 0 {
         println!("\n== Demo finished: every route delivered once.");
         Ok(())
@@ -594,6 +635,58 @@ fn body_lines(body: &str) -> Vec<String> {
         lines.extend(text_lines.map(str::to_owned));
     }
     lines
+}
+
+/// A request at the local voice endpoint and the status and body it was answered with.
+#[derive(Debug, Clone)]
+struct VoiceReceived {
+    request: Received,
+    status: u16,
+    answer: String,
+}
+
+/// The voice calls the local voice endpoint got: the `SendVoiceMessage` requests (credentials
+/// masked) with their answers, and the spoken script of each.
+fn print_voice_calls(calls: &Mutex<Vec<VoiceReceived>>, endpoint: &str) {
+    let calls = calls.lock().map(|list| list.clone()).unwrap_or_default();
+    println!(
+        "\n== Voice calls received at the local voice endpoint {endpoint} (the emulator lacks SendVoiceMessage): {}",
+        calls.len()
+    );
+    for call in &calls {
+        let request = &call.request;
+        println!(
+            "\n{} {} → {} {}",
+            request.method, request.path, call.status, call.answer
+        );
+        for (name, value) in &request.headers {
+            let shown = match name.as_str() {
+                "authorization" => format!("{} [redacted]", value.split(' ').next().unwrap_or_default()),
+                "x-amz-target" | "content-type" | "x-amz-date" => value.clone(),
+                _ => continue,
+            };
+            println!("  {name}: {shown}");
+        }
+        let body: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
+        for field in [
+            "DestinationPhoneNumber",
+            "OriginationIdentity",
+            "VoiceId",
+            "MessageBodyTextType",
+            "TimeToLive",
+        ] {
+            if let Some(value) = body.get(field) {
+                let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                println!("  {field}: {}", definition_store::escape_controls(&text));
+            }
+        }
+        let script = body["MessageBody"].as_str().unwrap_or_default();
+        println!("  MessageBody ({} characters):", script.chars().count());
+        // Alert values reach the script: control characters are shown escaped.
+        for line in script.lines() {
+            println!("  | {}", definition_store::escape_controls(line));
+        }
+    }
 }
 
 fn aws_err(err: impl std::fmt::Display) -> CliError {

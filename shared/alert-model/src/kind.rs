@@ -57,6 +57,9 @@ integration_kinds! {
     /// Alerts in Jira Service Management Operations, or Opsgenie (the same alert API): create on
     /// Alert, close by alias on Ok.
     Jsm => "jsm",
+    /// Voice calls through AWS End User Messaging SMS and Voice to the level's operators' phones
+    /// and extra numbers.
+    Voice => "voice",
 }
 
 /// A kind name that is not one of [`IntegrationKind::ALL`]; its message lists the known ones.

@@ -12,13 +12,24 @@
 //!   API's common errors give it: a kind must read the code, as the SDK's own retry classifier
 //!   does, not only the status), `InternalError` (500) or `InvalidParameter` (400); success is a
 //!   `PublishResponse` with a `MessageId`.
+//! - [`Transport::PinpointVoice`]: End User Messaging SMS and Voice v2 `SendVoiceMessage`
+//!   (awsJson1_0) at `/`: errors are a JSON `{"__type": …, "message": …}` with the code in the
+//!   `x-amzn-ErrorType` header too (`ThrottlingException` 400, `InternalServerException` 500,
+//!   `ValidationException` 400), success is `{"MessageId": …}`; these are the answers of the local
+//!   voice endpoint (`notify_core::sms_voice`), which the emulator lacks.
 //!
 //! Every throttled answer also carries `Retry-After: 1`; only HTTP kinds can see it (see
 //! [`Case::honours_retry_after`]).
 
-use notify_core::Transport;
+use notify_core::{
+    Transport,
+    sms_voice::{self, VoiceError},
+};
 use serde_json::json;
-use test_support::Reply;
+use test_support::{
+    Recorded, Reply,
+    receiver::{Receiver, Script},
+};
 
 /// What a target answers, in the terms of every transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +122,50 @@ pub fn case(transport: Transport) -> Case {
                 retry_after(answer, reply)
             },
         },
+        Transport::PinpointVoice => Case {
+            transport,
+            honours_retry_after: false,
+            endpoint_env: Some(sms_voice::ENDPOINT_URL_VARIABLE),
+            answer: |answer, text| {
+                let answer_of = match answer {
+                    Answer::Success => sms_voice::VoiceAnswer::accepted(text),
+                    Answer::Throttled => sms_voice::VoiceAnswer::error(VoiceError::Throttling, text),
+                    Answer::ServerError => sms_voice::VoiceAnswer::error(VoiceError::InternalServer, text),
+                    Answer::ClientError => sms_voice::VoiceAnswer::error(VoiceError::Validation, text),
+                };
+                retry_after(answer, voice_reply(answer_of))
+            },
+        },
     }
+}
+
+/// The local voice endpoint (the emulator lacks the voice API): a receiver that records every
+/// request and answers it with [`sms_voice::answer`], which checks it as the service does (the
+/// operation's `X-Amz-Target`, a SigV4 `Authorization`, the required fields, an E.164 destination,
+/// the body's length and form) and answers `{"MessageId"}` or the service's error.
+pub async fn voice_endpoint() -> Receiver {
+    Receiver::start(Script::new().answer_with(|request| voice_reply(voice_answer(request)))).await
+}
+
+/// [`sms_voice::answer`] of a recorded request.
+pub fn voice_answer(request: &Recorded) -> sms_voice::VoiceAnswer {
+    sms_voice::answer(&sms_voice::VoiceRequest {
+        method: &request.method,
+        path: &request.path,
+        headers: &request.headers,
+        body: request.body.as_bytes(),
+    })
+}
+
+/// The receiver's reply carrying an answer of the local voice endpoint.
+pub fn voice_reply(answer: sms_voice::VoiceAnswer) -> Reply {
+    answer
+        .headers
+        .iter()
+        .fold(Reply::status(answer.status), |reply, (name, value)| {
+            reply.header(name, value)
+        })
+        .body(answer.body)
 }
 
 /// `Retry-After: 1` on a throttled answer.

@@ -441,6 +441,148 @@ async fn ses_answers_read_as_the_ses_client_reads_them() {
 }
 
 #[tokio::test]
+async fn voice_answers_read_as_the_voice_client_reads_them() {
+    use aws_sdk_pinpointsmsvoicev2::{
+        operation::send_voice_message::SendVoiceMessageError, types::VoiceMessageBodyTextType,
+    };
+
+    let case = case(Transport::PinpointVoice);
+    assert!(!case.honours_retry_after);
+    assert_eq!(case.endpoint_env, Some("AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2"));
+    let receiver = Receiver::start(Script::new().route(
+        "/",
+        [
+            case.reply(Answer::Throttled, "Rate <exceeded> & more"),
+            case.reply(Answer::ServerError, "oops"),
+            case.reply(Answer::ClientError, "bad number"),
+            case.reply(Answer::Success, "message-<1>"),
+        ],
+    ))
+    .await;
+    let voice = aws_sdk_pinpointsmsvoicev2::Client::new(&sdk_at(&receiver).await);
+    let call = || {
+        voice
+            .send_voice_message()
+            .destination_phone_number("+15555550100")
+            .origination_identity("+18005550100")
+            .message_body("<speak>DNS down</speak>")
+            .message_body_text_type(VoiceMessageBodyTextType::Ssml)
+            .send()
+    };
+
+    let throttled = call().await.expect_err("throttled");
+    assert!(
+        matches!(
+            throttled.as_service_error(),
+            Some(SendVoiceMessageError::ThrottlingException(_))
+        ),
+        "{throttled:?}"
+    );
+    assert_eq!(throttled.message(), Some("Rate <exceeded> & more"));
+    assert_eq!(throttled.raw_response().map(|r| r.status().as_u16()), Some(400));
+    let server = call().await.expect_err("server error");
+    assert!(
+        matches!(
+            server.as_service_error(),
+            Some(SendVoiceMessageError::InternalServerException(_))
+        ),
+        "{server:?}"
+    );
+    assert_eq!(server.raw_response().map(|r| r.status().as_u16()), Some(500));
+    let client = call().await.expect_err("client error");
+    assert!(
+        matches!(
+            client.as_service_error(),
+            Some(SendVoiceMessageError::ValidationException(_))
+        ),
+        "{client:?}"
+    );
+    assert_eq!(client.message(), Some("bad number"));
+    let sent = call().await.expect("success");
+    assert_eq!(sent.message_id(), Some("message-<1>"));
+    let requests = receiver.requests_to("/");
+    assert_eq!(requests.len(), 4);
+    assert_eq!(
+        requests[0].header("x-amz-target"),
+        Some("PinpointSMSVoiceV2.SendVoiceMessage")
+    );
+}
+
+#[tokio::test]
+async fn the_local_voice_endpoint_checks_what_the_voice_client_sends() {
+    use aws_sdk_pinpointsmsvoicev2::{
+        operation::send_voice_message::SendVoiceMessageError, types::VoiceMessageBodyTextType,
+    };
+
+    let endpoint = crate::target::voice_endpoint().await;
+    let voice = aws_sdk_pinpointsmsvoicev2::Client::new(&sdk_at(&endpoint).await);
+    let call = |to: &str, body: &str| {
+        voice
+            .send_voice_message()
+            .destination_phone_number(to)
+            .origination_identity("+18005550100")
+            .message_body(body)
+            .message_body_text_type(VoiceMessageBodyTextType::Ssml)
+            .send()
+    };
+
+    let sent = call("+15555550100", "<speak>DNS down</speak>")
+        .await
+        .expect("a valid call");
+    assert!(sent.message_id().is_some_and(|id| !id.is_empty()), "{sent:?}");
+    let invalid = call("555-0100", "<speak>DNS down</speak>")
+        .await
+        .expect_err("not E.164");
+    assert!(
+        matches!(
+            invalid.as_service_error(),
+            Some(SendVoiceMessageError::ValidationException(_))
+        ),
+        "{invalid:?}"
+    );
+    assert!(
+        invalid
+            .message()
+            .is_some_and(|m| m.contains("DestinationPhoneNumber")),
+        "{invalid:?}"
+    );
+    let unclosed = call("+15555550100", "<speak><p>DNS down</speak>")
+        .await
+        .expect_err("not well-formed");
+    assert!(
+        unclosed.message().is_some_and(|m| m.contains("MessageBody")),
+        "{unclosed:?}"
+    );
+
+    // The SDK signs every request; an unsigned one is refused as AWS refuses it.
+    let unsigned = unsigned_call(&endpoint.url("")).await;
+    assert!(unsigned.starts_with("HTTP/1.1 403"), "{unsigned}");
+    assert!(
+        unsigned.contains("MissingAuthenticationTokenException"),
+        "{unsigned}"
+    );
+    assert_eq!(endpoint.requests().len(), 4);
+}
+
+/// A `SendVoiceMessage` without a signature, as raw HTTP (the answer as text).
+async fn unsigned_call(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("connects");
+    let body = r#"{"DestinationPhoneNumber":"+15555550100","OriginationIdentity":"+18005550100","MessageBody":"hi"}"#;
+    let request = format!(
+        "POST / HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/x-amz-json-1.0\r\n\
+         x-amz-target: PinpointSMSVoiceV2.SendVoiceMessage\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("writes");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("reads");
+    answer
+}
+
+#[tokio::test]
 async fn http_answers_carry_their_status_and_retry_after() {
     let case = case(Transport::Http);
     assert!(case.honours_retry_after);

@@ -49,6 +49,7 @@ pub fn visit<V: Visitor>(kind: IntegrationKind, visitor: V) -> V::Output {
         IntegrationKind::PagerDuty => visitor.visit::<notify_pagerduty::PagerDutyNotifier>(),
         IntegrationKind::SplunkOnCall => visitor.visit::<notify_splunk_oncall::SplunkOnCallNotifier>(),
         IntegrationKind::Jsm => visitor.visit::<notify_jsm::JsmNotifier>(),
+        IntegrationKind::Voice => visitor.visit::<notify_voice::VoiceNotifier>(),
     }
 }
 

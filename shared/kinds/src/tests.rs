@@ -208,6 +208,35 @@ integrations:
 }
 
 #[test]
+fn voice_settings_are_read_by_the_voice_kinds_type() {
+    assert_eq!(
+        issues(
+            r#"
+integrations:
+  - {id: a, kind: voice}
+  - {id: b, kind: voice, settings: {originationIdentity: "555-0100"}}
+  - {id: c, kind: voice, settings: {originationIdentity: "+18005550100", voiceId: Hans}}
+  - {id: d, kind: voice, settings: {originationIdentity: "+18005550100", language: de-DE, voiceId: Hans, timeToLive: 0}}
+  - {id: e, kind: voice, settings: {originationIdentity: "+18005550100", language: klingon}}
+  - {id: f, kind: voice, settings: {originationIdentity: "+18005550100", ssml: "<p>{{@monitor.name}}"}}
+  - {id: g, kind: voice, settings: {originationIdentity: "+18005550100", ssml: "<p>{{@monitor.name}</p>"}}
+  - {id: h, kind: voice, settings: {originationIdentity: "pool-0a1b2c", voiceId: Joanna, ssml: "<p>{{@monitor.name}}</p>"}}
+"#
+        ),
+        [
+            "integrations[0].settings: missing field `originationIdentity`",
+            "integrations[1].settings.originationIdentity: `555-0100`: an origination identity is a voice-capable phone number in E.164 (+18005550100), its id (phone-…) or ARN, or a pool's id (pool-…) or ARN",
+            "integrations[2].settings.voiceId: the voice `Hans` speaks de-DE, the call is in en-US (`settings.language`): choose a voice of that language or set the language",
+            "integrations[3].settings.timeToLive: 0 seconds; the service takes 5 to 259200 (72 hours)",
+            "integrations[4].settings.language: unknown variant `klingon`, expected one of `en-US`, `en-GB`, `en-AU`, `en-IN`, `de-DE`, `fr-FR`, `fr-CA`, `nl-NL`, `es-ES`, `es-US`, `es-MX`",
+            "integrations[5].settings.ssml: for a sample Alert, the rendered script is not well-formed SSML: `<p>` is not closed",
+            "integrations[6].settings.ssml: invalid template: `{{@monitor.name` must be closed by `}}` (line 1)",
+        ]
+    );
+    assert_eq!(recipients(IntegrationKind::Voice), Recipients::Phone);
+}
+
+#[test]
 fn every_rule_is_one_definition_shared_by_validation_and_the_functions() {
     // Methods: any case, everywhere.
     assert!(issues(

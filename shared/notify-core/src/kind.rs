@@ -103,6 +103,10 @@ pub enum Transport {
     Ses,
     /// Amazon SNS `Publish` to a phone number (SMS).
     SnsSms,
+    /// AWS End User Messaging SMS and Voice v2 `SendVoiceMessage` to a phone number (a voice
+    /// call). The emulator lacks this API: tests, the demo and the fault suite answer it with the
+    /// local voice endpoint of [`crate::sms_voice`].
+    PinpointVoice,
 }
 
 /// Where a [`Kind::sample`] integration sends to.
@@ -151,6 +155,10 @@ pub enum Context {
     /// Slack mrkdwn cut to at most this many characters: values have Slack's control characters
     /// escaped (`&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;`), and the cut never splits one.
     Mrkdwn(usize),
+    /// SSML (a spoken script): values XML-escaped; when the field would hold more than this many
+    /// characters, its text is cut (each too long text between tags to the same length, ending in
+    /// `…`), never its markup, so that it stays well-formed.
+    Ssml(usize),
 }
 
 /// One template per [`Context`] (a kind uses those its messages have).
@@ -164,7 +172,7 @@ pub struct Templates {
     pub header: String,
     /// A subject.
     pub subject: String,
-    /// An HTML body.
+    /// An HTML body (also SSML, which is escaped the same way).
     pub html: String,
     /// A plain-text body.
     pub text: String,
@@ -204,7 +212,7 @@ impl Templates {
             Context::Url => &self.url,
             Context::Header => &self.header,
             Context::Subject => &self.subject,
-            Context::Html => &self.html,
+            Context::Html | Context::Ssml(_) => &self.html,
             Context::Text | Context::CutText(_) | Context::Mrkdwn(_) => &self.text,
         }
     }
@@ -215,7 +223,7 @@ impl Templates {
             Context::Url => &mut self.url,
             Context::Header => &mut self.header,
             Context::Subject => &mut self.subject,
-            Context::Html => &mut self.html,
+            Context::Html | Context::Ssml(_) => &mut self.html,
             Context::Text | Context::CutText(_) | Context::Mrkdwn(_) => &mut self.text,
         }
     }

@@ -13,6 +13,8 @@
 //!   Manager, [`PlaceholderSecrets`], [`MemorySecrets`]).
 //! - [`deliveries`]: the delivery log and idempotency claims ([`DeliveryLog`], DynamoDB and memory).
 //! - [`incident`]: the lifecycle of the kinds that open and close incidents at their targets.
+//! - [`sms_voice`]: the `SendVoiceMessage` contract of voice calls, and the local voice endpoint
+//!   that stands in for it (the emulator lacks the API).
 //!
 //! Invariants: this is the only crate that knows about Lambda and SNS; notifiers never retry or
 //! sleep (the pipeline is the only code that retries); no secret value reaches a log line, an error
@@ -32,6 +34,7 @@ pub mod pipeline;
 mod runner;
 mod sdk;
 pub mod secret;
+pub mod sms_voice;
 mod ssrf;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

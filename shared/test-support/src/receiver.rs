@@ -90,11 +90,26 @@ impl Reply {
     }
 }
 
-/// Replies per path; other paths get the replies of [`Script::any`], else `404`.
-#[derive(Debug, Clone, Default)]
+/// Replies per path; other paths get the replies of [`Script::any`], else `404`; with
+/// [`Script::answer_with`], every request is answered by a function of it.
+#[derive(Clone, Default)]
 pub struct Script {
     routes: HashMap<String, Vec<Reply>>,
     any: Vec<Reply>,
+    answer: Option<Answerer>,
+}
+
+/// A function that answers a request (a target that checks what it gets).
+type Answerer = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
+impl std::fmt::Debug for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Script")
+            .field("routes", &self.routes)
+            .field("any", &self.any)
+            .field("answer_with", &self.answer.is_some())
+            .finish()
+    }
 }
 
 impl Script {
@@ -113,6 +128,13 @@ impl Script {
     /// count is per path); the last one repeats.
     pub fn any(mut self, replies: impl IntoIterator<Item = Reply>) -> Self {
         self.any = replies.into_iter().collect();
+        self
+    }
+
+    /// Answers every request with `answer` of it (recorded first, like every request): a target
+    /// that checks what it gets and answers accordingly. Routes and `any` are not used.
+    pub fn answer_with(mut self, answer: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        self.answer = Some(Arc::new(answer));
         self
     }
 }
@@ -265,7 +287,7 @@ async fn answer(
     };
     let reply = {
         let mut state = state.lock().expect("receiver state");
-        state.requests.push(Recorded {
+        let recorded = Recorded {
             method,
             path: path.clone(),
             query,
@@ -273,18 +295,29 @@ async fn answer(
             body,
             at: Instant::now(),
             received: SystemTime::now(),
-        });
-        let index = *state
-            .served
-            .entry(path.clone())
-            .and_modify(|n| *n += 1)
-            .or_insert(0);
-        let replies = state.script.routes.get(&path).unwrap_or(&state.script.any);
-        match replies.last() {
-            Some(last) => replies.get(index).unwrap_or(last).clone(),
-            None => Reply::status(404).body("no such path in the script"),
+        };
+        let answered = state.script.answer.as_ref().map(|answer| answer(&recorded));
+        state.requests.push(recorded);
+        match answered {
+            Some(reply) => reply,
+            None => {
+                let index = *state
+                    .served
+                    .entry(path.clone())
+                    .and_modify(|n| *n += 1)
+                    .or_insert(0);
+                let replies = state.script.routes.get(&path).unwrap_or(&state.script.any);
+                match replies.last() {
+                    Some(last) => replies.get(index).unwrap_or(last).clone(),
+                    None => Reply::status(404).body("no such path in the script"),
+                }
+            }
         }
     };
+    respond(reply).await
+}
+
+async fn respond(reply: Reply) -> Result<Response<Full<Bytes>>, Dropped> {
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }

@@ -78,6 +78,26 @@ async fn retry_after_headers_bodies_unknown_paths_delays_and_drops() {
     assert_eq!(receiver.wait_for(4, Duration::from_millis(10)).await.len(), 4);
 }
 
+#[tokio::test]
+async fn a_script_can_answer_each_request_by_what_it_holds() {
+    let receiver = Receiver::start(
+        Script::new()
+            .route("/fixed", [Reply::ok()])
+            .answer_with(|request| match request.header("x-token") {
+                Some(token) if request.body == "ask" => Reply::status(201).body(format!("token {token}")),
+                _ => Reply::status(400).body("no"),
+            }),
+    )
+    .await;
+    let answered = raw(&receiver, "/fixed", "ask").await;
+    assert!(answered.starts_with("HTTP/1.1 201"), "{answered}");
+    assert!(answered.ends_with("token abc"), "{answered}");
+    assert!(raw(&receiver, "/other", "tell").await.starts_with("HTTP/1.1 400"));
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2, "answered requests are recorded too");
+    assert_eq!(requests[1].body, "tell");
+}
+
 #[test]
 fn sample_events_carry_the_records_given() {
     let event = sns::event(&[("m-1", &sns::native_alert("a-1")), ("m-2", "plain text")]);

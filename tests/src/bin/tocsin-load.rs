@@ -1,7 +1,8 @@
 //! `tocsin-load`: the whole path under load, in process.
 //!
 //! Starts a local keep-alive HTTP receiver (webhooks on `/hooks/…`, SES v2 `SendEmail` on
-//! `/v2/email/outbound-emails`, Apprise on `/apprise/…`), optionally runs Apprise against it as a
+//! `/v2/email/outbound-emails`, SNS and `SendVoiceMessage` (by its `X-Amz-Target`) on `/`, Apprise
+//! on `/apprise/…`), optionally runs Apprise against it as a
 //! child process (`--apprise PYTHON`: `scripts/apprise-load.py` with the same N × M notifications),
 //! then drives the real runner (`notify_core::Pipeline` with the real notifiers) of every kind with
 //! N SNS events (distinct alert guids), each reaching M routes, one event after another as one
@@ -159,6 +160,7 @@ struct Counters {
     webhook: AtomicU64,
     ses: AtomicU64,
     sns: AtomicU64,
+    voice: AtomicU64,
     apprise: AtomicU64,
     other: AtomicU64,
 }
@@ -169,6 +171,7 @@ impl Counters {
             "webhook": self.webhook.load(Ordering::Relaxed),
             "ses": self.ses.load(Ordering::Relaxed),
             "sns": self.sns.load(Ordering::Relaxed),
+            "voice": self.voice.load(Ordering::Relaxed),
             "apprise": self.apprise.load(Ordering::Relaxed),
             "other": self.other.load(Ordering::Relaxed),
         })
@@ -181,6 +184,7 @@ struct Counts {
     webhook: u64,
     ses: u64,
     sns: u64,
+    voice: u64,
     apprise: u64,
     other: u64,
 }
@@ -192,6 +196,7 @@ impl Counts {
             webhook: get("webhook"),
             ses: get("ses"),
             sns: get("sns"),
+            voice: get("voice"),
             apprise: get("apprise"),
             other: get("other"),
         }
@@ -202,6 +207,7 @@ impl Counts {
         match kinds::transport(kind) {
             Transport::Ses => self.ses,
             Transport::SnsSms => self.sns,
+            Transport::PinpointVoice => self.voice,
             Transport::Http => self.webhook,
         }
     }
@@ -334,8 +340,21 @@ async fn answer(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
+    let voice = request.headers().get("x-amz-target").is_some_and(|target| {
+        target.as_bytes() == notify_core::sms_voice::SEND_VOICE_MESSAGE_TARGET.as_bytes()
+    });
     // Read the whole body, as a real target does.
     let _ = request.into_body().collect().await;
+    if voice {
+        // End User Messaging `SendVoiceMessage` (awsJson1_0), answered as the service does.
+        let n = counters.voice.fetch_add(1, Ordering::Relaxed);
+        let mut response = Response::new(Full::new(Bytes::from(format!("{{\"MessageId\":\"load-{n}\"}}"))));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(notify_core::sms_voice::CONTENT_TYPE),
+        );
+        return Ok(response);
+    }
     let (counter, body, json) = if path == COUNTS_PATH {
         (None, counters.snapshot().to_string(), true)
     } else if path == SES_PATH {

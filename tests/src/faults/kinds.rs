@@ -72,7 +72,7 @@ pub fn deliveries(
 ) -> BTreeMap<(String, String), Vec<u64>> {
     let prefix = format!("{}-", kind.as_str());
     let all = match kinds::transport(kind) {
-        Transport::Ses | Transport::SnsSms => proxy
+        Transport::Ses | Transport::SnsSms | Transport::PinpointVoice => proxy
             .sent()
             .into_iter()
             .map(|(route, sends)| (route, sends.iter().map(|_| 1).collect()))
@@ -87,7 +87,7 @@ pub fn deliveries(
 /// Holds the next send of `kind` at its target (never answered); the channel says when it arrived.
 pub fn hold_next(kind: IntegrationKind, receivers: &Receivers, proxy: &Proxy) -> oneshot::Receiver<String> {
     match kinds::transport(kind) {
-        Transport::Ses | Transport::SnsSms => proxy.hold_next_send(),
+        Transport::Ses | Transport::SnsSms | Transport::PinpointVoice => proxy.hold_next_send(),
         Transport::Http => receivers.hold_next(),
     }
 }

@@ -1,17 +1,20 @@
 //! The emulator as the functions see it: an HTTP proxy in front of moto that is briefly unreachable
 //! now and then, and fails a share of the sends through AWS (SES `SendEmail`, SNS `Publish` to a
-//! phone number) as a throttled or failing service does.
+//! phone number, End User Messaging `SendVoiceMessage`) as a throttled or failing service does.
 //!
 //! - Outage windows: every request arriving in one is dropped before it reaches moto (the
-//!   connection is reset), whatever the service: DynamoDB claims and records, SSM, SES, SNS.
+//!   connection is reset), whatever the service: DynamoDB claims and records, SSM, SES, SNS, voice.
 //! - Send faults: SES (`POST /v2/email/outbound-emails`) `500 InternalFailure`, `429
 //!   TooManyRequestsException`; SNS (`Action=Publish` with a `PhoneNumber`) `500 InternalError`,
-//!   `400 Throttling`; for both an answer after the client's timeout, and a reset. None reaches
-//!   moto, so none sends anything.
-//! - Every send moto accepts is a message sent: counted by `(alert, integration)`, read from the
-//!   e-mail's subject or the text message (`<alert id> via <integration id>`), with how long moto
-//!   took (an acceptance slower than the client's timeout is a send the client could not know
-//!   succeeded).
+//!   `400 Throttling`; voice (`X-Amz-Target: PinpointSMSVoiceV2.SendVoiceMessage`) `500
+//!   InternalServerException`, `400 ThrottlingException`; for each an answer after the client's
+//!   timeout, and a reset. None reaches moto, so none sends anything.
+//! - Voice calls, which moto does not implement, are answered here by the local voice endpoint
+//!   (`notify_core::sms_voice`: the request checked, `{"MessageId": …}` or the service's error).
+//! - Every send moto (or the voice endpoint) accepts is a message sent: counted by `(alert,
+//!   integration)`, read from the e-mail's subject, the text message or the spoken script (`<alert
+//!   id> via <integration id>`), with how long it took (an acceptance slower than the client's
+//!   timeout is a send the client could not know succeeded).
 
 use std::{
     collections::BTreeMap,
@@ -26,6 +29,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::oneshot;
+
+use notify_core::sms_voice::{self, VoiceAnswer, VoiceError, VoiceRequest};
 
 use super::http::{self, Answer, Received, Server};
 
@@ -209,7 +214,13 @@ async fn handle(shared: &Shared, request: Received) -> Answer {
         }
     }
     let started = Instant::now();
-    let answer = forward(shared, &request).await;
+    let answer = match &send {
+        Some(Send {
+            service: Service::Voice,
+            ..
+        }) => voice_call(&request),
+        _ => forward(shared, &request).await,
+    };
     if let Some(send) = &send
         && let Answer::Respond(200, _, _) = &answer
         && let Some(route) = route_of(&send.text)
@@ -230,6 +241,8 @@ enum Service {
     Ses,
     /// SNS, awsQuery (form-encoded requests, XML answers).
     Sns,
+    /// End User Messaging SMS and Voice v2, awsJson1_0; moto lacks it: answered here.
+    Voice,
 }
 
 /// A request that sends a message: its service and the text that names its route.
@@ -238,11 +251,18 @@ struct Send {
     text: String,
 }
 
-/// The send a request is, if it is one: SES `SendEmail` (its subject) or SNS `Publish` to a phone
-/// number (its message).
+/// The send a request is, if it is one: SES `SendEmail` (its subject), SNS `Publish` to a phone
+/// number (its message) or `SendVoiceMessage` (its spoken script).
 fn send_of(request: &Received) -> Option<Send> {
     if request.method != "POST" {
         return None;
+    }
+    if voice_request(request).is_send_voice_message() {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        return Some(Send {
+            service: Service::Voice,
+            text: body["MessageBody"].as_str().unwrap_or_default().to_owned(),
+        });
     }
     if request.path() == SEND_EMAIL_PATH {
         return Some(Send {
@@ -257,6 +277,25 @@ fn send_of(request: &Received) -> Option<Send> {
         service: Service::Sns,
         text: form.get("Message").cloned().unwrap_or_default(),
     })
+}
+
+/// A request as the local voice endpoint reads it.
+fn voice_request(request: &Received) -> VoiceRequest<'_> {
+    VoiceRequest {
+        method: &request.method,
+        path: request.path(),
+        headers: &request.headers,
+        body: &request.body,
+    }
+}
+
+/// A `SendVoiceMessage` answered by the local voice endpoint.
+fn voice_call(request: &Received) -> Answer {
+    voice_answer(sms_voice::answer(&voice_request(request)))
+}
+
+fn voice_answer(answer: VoiceAnswer) -> Answer {
+    Answer::Respond(answer.status, answer.headers, Bytes::from(answer.body))
 }
 
 /// The fields of a form-encoded body.
@@ -281,6 +320,18 @@ async fn send_fault(shared: &Shared, service: Service) -> Option<Answer> {
         (rng.u64(0..1000) < shared.ses_fault_per_mille.load(Ordering::SeqCst)).then(|| rng.u8(0..4))
     }?;
     let error = |status: u16, kind: &str, message: &str| match service {
+        Service::Voice => {
+            let error = match kind {
+                "InternalFailure" => VoiceError::InternalServer,
+                "TooManyRequestsException" => VoiceError::Throttling,
+                _ => VoiceError::InternalServer,
+            };
+            let mut answer = VoiceAnswer::error(error, message);
+            if kind == "ServiceUnavailable" {
+                answer.status = status;
+            }
+            voice_answer(answer)
+        }
         Service::Ses => Answer::Respond(
             status,
             vec![
