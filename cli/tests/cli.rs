@@ -581,6 +581,7 @@ fn log_prints_the_state_and_every_attempt_as_a_table_and_as_json() {
             &claim,
             &Finish::Delivered {
                 external_id: Some("ext-42".to_owned()),
+                kept: Default::default(),
             },
         )
         .await
