@@ -93,6 +93,8 @@ pub struct WebhookTarget {
     pub signing_secret: Option<String>,
     /// The user functions (a preset's, then the integration's own of the same name instead).
     pub functions: BTreeMap<String, FunctionDef>,
+    /// A preset's values of the variables the integration does not define.
+    pub defaults: BTreeMap<String, String>,
 }
 
 /// The requests of a webhook integration.
@@ -167,9 +169,17 @@ impl WebhookTarget {
             ));
         }
         let mut functions = BTreeMap::new();
+        let mut defaults = BTreeMap::new();
         let requests = match settings.preset.as_deref() {
             Some(ALL_VARIABLES) => all_variables(settings, integration, &mut problems),
-            Some(name) => step_preset(name, settings, integration, &mut problems, &mut functions),
+            Some(name) => {
+                let requests = step_preset(name, settings, integration, &mut problems, &mut functions);
+                if let Ok(preset) = presets::load(name) {
+                    defaults = presets::defaults(preset);
+                    defaults.retain(|variable, _| !integration.variables.contains_key(variable));
+                }
+                requests
+            }
             None => custom(settings, integration, &mut problems),
         };
         functions.extend(settings.functions.clone());
@@ -187,6 +197,7 @@ impl WebhookTarget {
                 requests,
                 signing_secret: settings.signing_secret.clone(),
                 functions,
+                defaults,
             }),
             _ => Err(problems),
         }
@@ -285,7 +296,7 @@ fn step_preset(
         }
     }
     for (variable, spec) in &preset.variables {
-        if spec.required && !integration.variables.contains_key(variable) {
+        if spec.required && spec.default.is_none() && !integration.variables.contains_key(variable) {
             problems.push((
                 "variables".to_owned(),
                 format!(

@@ -36,7 +36,7 @@ fn pipeline(integration_yaml: &str) -> Tested {
         "integrations:\n{integration_yaml}\nalertDefinitions:\n  - id: ops\n    name: Ops\n    monitors: [\"*\"]\n    levels:\n      - id: 1\n        integrations:\n          - integration: flow\n"
     );
     let definitions = from_yaml(&yaml).unwrap_or_else(|error| panic!("{error}\n{yaml}"));
-    let issues = kinds_free_validate(&definitions);
+    let issues = validate(&definitions);
     assert!(issues.is_empty(), "{issues:?}");
     Pipeline::new(
         WebhookNotifier::with_client(client()),
@@ -53,7 +53,7 @@ fn pipeline(integration_yaml: &str) -> Tested {
 }
 
 /// The definitions' own checks and the webhook kind's, as `tocsin validate` runs them.
-fn kinds_free_validate(definitions: &definition_store::Definitions) -> Vec<String> {
+pub(crate) fn validate(definitions: &definition_store::Definitions) -> Vec<String> {
     struct Rules;
     impl definition_store::KindRules for Rules {
         fn recipients(&self, _kind: alert_model::IntegrationKind) -> definition_store::Recipients {
@@ -588,7 +588,7 @@ fn more_steps_than_the_limit_are_refused_by_validation() {
         "integrations:\n  - id: flow\n    kind: webhook\n    messages:\n      - types: [Alert]\n        steps:\n{steps}"
     );
     let definitions = from_yaml(&yaml).unwrap_or_else(|error| panic!("{error}"));
-    let issues = kinds_free_validate(&definitions);
+    let issues = validate(&definitions);
     assert!(
         issues.contains(&"integrations[0].messages[0].steps: 11 steps; a message has at most 10".to_owned()),
         "{issues:?}"
@@ -624,7 +624,7 @@ integrations:
               Bad: {status: true}
 "#;
     let definitions = from_yaml(yaml).unwrap_or_else(|error| panic!("{error}"));
-    let issues = kinds_free_validate(&definitions);
+    let issues = validate(&definitions);
     let paths: Vec<&str> = issues
         .iter()
         .map(|issue| issue.split(": ").next().unwrap_or_default())

@@ -286,4 +286,6 @@ mod checks;
 #[cfg(test)]
 mod flows;
 #[cfg(test)]
+mod preset_tests;
+#[cfg(test)]
 mod tests;

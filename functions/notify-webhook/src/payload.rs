@@ -45,7 +45,10 @@ pub(crate) fn build_requests(
     };
     // Values later steps extract and that are not known yet read as placeholders, so that every
     // step builds (`tocsin render` shows them); a step that uses one is not sent before it is known.
-    let variables = with_placeholders(route, message.map(|(_, message)| message));
+    let mut variables = with_placeholders(route, message.map(|(_, message)| message));
+    for (name, value) in &target.defaults {
+        variables.entry(name.clone()).or_insert_with(|| value.clone());
+    }
     let mut renderer = Renderer {
         engine: route.engine,
         integration: route.integration.id.as_str(),

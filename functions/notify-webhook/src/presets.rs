@@ -61,9 +61,12 @@ pub struct PresetDef {
 pub struct PresetVariable {
     /// What it holds.
     pub description: String,
-    /// Whether the integration must define it (otherwise the preset's templates give a default).
+    /// Whether the integration must define it (false when it has a default).
     #[serde(default = "yes")]
     pub required: bool,
+    /// The value when the integration does not define it.
+    #[serde(default)]
+    pub default: Option<String>,
     /// Whether it should be a secret variable (`{secret: …}`).
     #[serde(default)]
     pub secret: bool,
@@ -132,12 +135,10 @@ pub fn summaries() -> Vec<PresetSummary> {
     }];
     for (name, preset) in library() {
         let Ok(preset) = preset else { continue };
-        let described = |(variable, spec): (&String, &PresetVariable)| {
-            if spec.secret {
-                format!("{variable} (secret)")
-            } else {
-                variable.clone()
-            }
+        let described = |(variable, spec): (&String, &PresetVariable)| match (&spec.default, spec.secret) {
+            (_, true) => format!("{variable} (secret)"),
+            (Some(default), false) => format!("{variable} (default {default})"),
+            (None, false) => variable.clone(),
         };
         summaries.push(PresetSummary {
             name: (*name).to_owned(),
@@ -145,18 +146,27 @@ pub fn summaries() -> Vec<PresetSummary> {
             required: preset
                 .variables
                 .iter()
-                .filter(|(_, spec)| spec.required)
+                .filter(|(_, spec)| spec.required && spec.default.is_none())
                 .map(described)
                 .collect(),
             optional: preset
                 .variables
                 .iter()
-                .filter(|(_, spec)| !spec.required)
+                .filter(|(_, spec)| !spec.required || spec.default.is_some())
                 .map(described)
                 .collect(),
         });
     }
     summaries
+}
+
+/// The values of the preset's variables that have a default.
+pub(crate) fn defaults(preset: &PresetDef) -> BTreeMap<String, String> {
+    preset
+        .variables
+        .iter()
+        .filter_map(|(name, spec)| Some((name.clone(), spec.default.clone()?)))
+        .collect()
 }
 
 /// The preset's messages with `overrides` applied step by step (a step name overridden is every

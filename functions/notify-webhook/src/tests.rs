@@ -223,6 +223,7 @@ fn preset_with_defaults() {
             },
             signing_secret: None,
             functions: BTreeMap::new(),
+            defaults: BTreeMap::new(),
         }
     );
 }
@@ -243,6 +244,7 @@ fn preset_method_and_headers() {
             },
             signing_secret: None,
             functions: BTreeMap::new(),
+            defaults: BTreeMap::new(),
         }
     );
 }
@@ -464,6 +466,7 @@ fn method_is_validated_when_building() {
         },
         signing_secret: None,
         functions: BTreeMap::new(),
+        defaults: BTreeMap::new(),
     };
     let notifier = notifier();
     let (attachment, level, variables) = (attachment(), level(), variables());

@@ -9,7 +9,7 @@
 //!   a value that looks like template code renders literally.
 //! - Jinja (minijinja): `{% if alert.type == "Ok" %}`, loops, filters, `{{ monitor.customFields.Team }}`.
 //!   The helpers are also Jinja functions and filters (`{{ JsonEncode(x) }}`, `{{ x | Base64Encode }}`),
-//!   plus `|firstline`. The context holds `account`, `alert`, `alertDefinition`, `escalationLevel`,
+//!   plus `|firstline` and `|truncate(n)`. The context holds `account`, `alert`, `alertDefinition`, `escalationLevel`,
 //!   `incident`, `monitor` and the user variables (an alert group wins over a variable of the same name).
 //! - Escaping per [`Escape`]: every bare value is escaped where it lands. Encoder outputs
 //!   (`JsonEncode`, `XmlEncode`, `UrlEncode`, `Base64Encode`, `HexToBase64`) are not escaped again
@@ -200,6 +200,7 @@ impl Engine {
         env.add_filter("escape", escape_filter);
         env.add_filter("e", escape_filter);
         env.add_filter("firstline", first_line);
+        env.add_filter("truncate", truncate);
         Engine {
             env: RwLock::new(env),
             alerts: Mutex::new(Vec::new()),
@@ -677,6 +678,19 @@ fn first_line(value: &Value) -> Result<String, minijinja::Error> {
         .find(|line| !line.is_empty())
         .unwrap_or_default()
         .to_owned())
+}
+
+/// `|truncate(n)`: at most `n` characters (255 by default), the last one `…` when the text was
+/// cut (targets count characters: Discord's 256-character titles, Telegram's 4,096).
+fn truncate(value: &Value, length: Option<usize>) -> Result<String, minijinja::Error> {
+    let text = bounded_text(value)?;
+    let length = length.unwrap_or(255).max(1);
+    if text.chars().count() <= length {
+        return Ok(text.into_owned());
+    }
+    let mut cut: String = text.chars().take(length - 1).collect();
+    cut.push('…');
+    Ok(cut)
 }
 
 fn html_escape(text: &str) -> String {

@@ -258,3 +258,14 @@ fn unknown_function_types_and_fields_are_refused_by_serde() {
     .unwrap_err();
     assert!(error.to_string().contains("unknown field `salt`"), "{error}");
 }
+
+#[test]
+fn truncate_cuts_at_a_character_count_with_an_ellipsis() {
+    let functions = Functions::default();
+    assert_eq!(render(&functions, "{{ 'héllo wörld' | truncate(5) }}", Escape::Text).unwrap(), "héll…");
+    assert_eq!(render(&functions, "{{ 'short' | truncate(5) }}", Escape::Text).unwrap(), "short");
+    assert_eq!(
+        render(&functions, r#"{"t": "{{ monitor.name | truncate(4) }}"}"#, Escape::Json).unwrap(),
+        r#"{"t": "Sho…"}"#
+    );
+}
