@@ -1262,3 +1262,71 @@ fn a_replayed_alert_reads_back_as_the_same_alert_in_every_inbound_format() {
         }
     }
 }
+
+#[test]
+fn presets_lists_every_preset_with_its_variables() {
+    let output = tocsin(&["presets"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("webhook all-variables: "), "{text}");
+    assert!(
+        text.contains("webhook discord: ") && text.contains("required variables: WebhookUrl (secret)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("required variables: ApiToken (secret), DoneTransitionId, Email, JiraUrl, ProjectKey"),
+        "{text}"
+    );
+}
+
+#[test]
+fn test_prints_every_steps_request_and_response_and_what_it_extracted() {
+    use test_support::{Reply, Script};
+
+    let stack = TestSendStack::start(|_| {
+        Script::new()
+            .route(
+                "/lookup",
+                [Reply::status(200)
+                    .header("content-type", "application/json")
+                    .body(r#"{"result": [{"sys_id": "abc123"}]}"#)],
+            )
+            .route("/items/abc123", [Reply::status(200).body("patched")])
+    });
+    let yaml = r#"integrations:
+  - id: flow
+    kind: webhook
+    variables:
+      Base: "BASE"
+    messages:
+      - types: [Alert, Reminder, Ok]
+        steps:
+          - name: lookup
+            method: GET
+            url: "{{Base}}/lookup"
+            extract:
+              SysId: {jsonPath: "$.result[0].sys_id"}
+          - name: patch
+            method: PATCH
+            url: "{{Base}}/items/{{SysId}}"
+            body: '{"m": "{{@monitor.name}}"}'
+"#
+    .replace("BASE", &stack.receiver.url(""));
+    let file = write_temp("flow.yaml", &yaml);
+    let env: Vec<(&str, &str)> = stack
+        .env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let output = tocsin_with(&["test", "-f", file.to_str().unwrap(), "--integration", "flow"], &env);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    assert!(text.contains("  step lookup: GET "), "{text}");
+    assert!(text.contains("response: {\"result\": [{\"sys_id\": \"abc123\"}]}"), "{text}");
+    assert!(text.contains("delivered; extracted SysId=abc123"), "{text}");
+    let patch = text.split("step patch").nth(1).unwrap_or_default();
+    assert!(patch.contains("request: {") && patch.contains("/items/abc123"), "{text}");
+    assert!(patch.contains("response: patched"), "{text}");
+    assert!(text.contains("2 of 2 message(s) delivered"), "{text}");
+    drop(stack.runtime);
+}

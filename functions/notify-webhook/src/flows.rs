@@ -644,3 +644,13 @@ integrations:
         assert!(paths.contains(&expected), "{expected} missing from {issues:#?}");
     }
 }
+
+#[test]
+fn the_custom_integrations_example_is_valid() {
+    let path = test_support::moto::workspace_root().join("examples/custom-integrations.yaml");
+    let definitions = definition_store::load_file(&path).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(validate(&definitions), Vec::<String>::new());
+    for integration in &definitions.integrations {
+        crate::WebhookTarget::parse(integration).unwrap_or_else(|error| panic!("{error}"));
+    }
+}

@@ -137,7 +137,7 @@ impl Variables {
     }
 
     /// Whether a value is secret.
-    pub fn redact_any(&self) -> bool {
+    pub fn has_secrets(&self) -> bool {
         !self.secret_names.is_empty()
     }
 

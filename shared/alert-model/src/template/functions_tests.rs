@@ -262,10 +262,21 @@ fn unknown_function_types_and_fields_are_refused_by_serde() {
 #[test]
 fn truncate_cuts_at_a_character_count_with_an_ellipsis() {
     let functions = Functions::default();
-    assert_eq!(render(&functions, "{{ 'héllo wörld' | truncate(5) }}", Escape::Text).unwrap(), "héll…");
-    assert_eq!(render(&functions, "{{ 'short' | truncate(5) }}", Escape::Text).unwrap(), "short");
     assert_eq!(
-        render(&functions, r#"{"t": "{{ monitor.name | truncate(4) }}"}"#, Escape::Json).unwrap(),
+        render(&functions, "{{ 'héllo wörld' | truncate(5) }}", Escape::Text).unwrap(),
+        "héll…"
+    );
+    assert_eq!(
+        render(&functions, "{{ 'short' | truncate(5) }}", Escape::Text).unwrap(),
+        "short"
+    );
+    assert_eq!(
+        render(
+            &functions,
+            r#"{"t": "{{ monitor.name | truncate(4) }}"}"#,
+            Escape::Json
+        )
+        .unwrap(),
         r#"{"t": "Sho…"}"#
     );
 }

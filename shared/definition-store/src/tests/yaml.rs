@@ -17,7 +17,7 @@ fn unknown_kind_names_the_path_and_line() {
     assert_eq!(path, "integrations[1].kind");
     assert_eq!(
         reason,
-        "unknown variant `pagerduty`, expected `email` or `webhook` (line 5, column 11)"
+        "unknown variant `pagerduty`, expected one of `email`, `webhook`, `sms` (line 5, column 11)"
     );
 }
 
@@ -540,7 +540,7 @@ fn control_characters_from_the_file_are_escaped_in_load_errors() {
         // An unknown kind holding a line break and an ANSI escape.
         (
             "integrations:\n  - id: a\n    kind: \"pager\\nerror: forged\\e[0m\"\n",
-            "integrations[0].kind: unknown variant `pager\\nerror: forged\\u{1b}[0m`, expected `email` or `webhook` (line 3, column 11)",
+            "integrations[0].kind: unknown variant `pager\\nerror: forged\\u{1b}[0m`, expected one of `email`, `webhook`, `sms` (line 3, column 11)",
         ),
         // An unknown key holding CR LF: in the path and in the message.
         (

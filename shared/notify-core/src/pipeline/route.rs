@@ -144,7 +144,7 @@ async fn show<N: Notifier, S: Secrets>(
             .variables
             .values()
             .any(|variable| matches!(variable, VariableDef::Secret { .. }))
-            || extracted.redact_any());
+            || extracted.has_secrets());
     let placeholders = if has_secrets {
         placeholder_messages(notifier, route, alert, extracted, input).await
     } else {

@@ -514,3 +514,43 @@ async fn the_dynamodb_log_keeps_at_most_max_log_calls_in_flight() {
     assert!(most <= 48, "{most} connections open at once");
     assert!(most > 1, "the calls ran concurrently: {most}");
 }
+
+/// A delivered step's extracted values come back to the claim that finds it delivered, and with its
+/// state (`tocsin log`): what a retry resumes with.
+async fn kept_values_come_back(log: &impl DeliveryLog) {
+    let alert = unique("alert");
+    let claim = match log.claim(&key(&alert, "lookup")).await.unwrap() {
+        ClaimOutcome::Claimed(claim) => claim,
+        other => panic!("expected a claim, got {other:?}"),
+    };
+    let kept = crate::Kept {
+        extracted: [("SysId".to_owned(), "9d38\"5017".to_owned())].into(),
+        withheld: vec!["Token".to_owned()],
+    };
+    log.finish(
+        &claim,
+        &Finish::Delivered {
+            external_id: None,
+            kept: kept.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        log.claim(&key(&alert, "lookup")).await.unwrap(),
+        ClaimOutcome::AlreadyDelivered(kept.clone())
+    );
+    let states = log.states(&alert).await.unwrap();
+    assert_eq!(states[0].kept, kept);
+    assert_eq!(states[0].status, DeliveryStatus::Delivered);
+}
+
+#[tokio::test]
+async fn memory_kept_values_come_back() {
+    kept_values_come_back(&MemoryDeliveryLog::new(LogTimes::default())).await;
+}
+
+#[tokio::test]
+async fn dynamo_kept_values_come_back() {
+    kept_values_come_back(&dynamo(Duration::from_secs(300)).await.0).await;
+}
