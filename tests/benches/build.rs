@@ -7,7 +7,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use definition_store::Catalog;
 use e2e::bench::{
     alert_for_route, fixed_variables, load_definitions, offline_notifier, sample_alert_message,
-    sample_definitions, sns_record, warm_route_work,
+    sample_definitions, warm_route_work,
 };
 use notify_core::{Kind, Notifier, RouteContext, pipeline::alert_from_record};
 
@@ -15,7 +15,7 @@ fn per_kind<N: Notifier>(c: &mut Criterion, kind: IntegrationKind, notifier: &N)
     let engine = Engine::new();
     let now = chrono::Utc::now();
     let message = sample_alert_message("bench-alert").unwrap_or_else(|error| panic!("{error}"));
-    let record = sns_record("bench", &message, None);
+    let record = test_support::sns::Record::new("bench", &message).to_json();
     let alert = alert_from_record(&record).unwrap_or_else(|error| panic!("{error}"));
 
     // One route of this kind: payload build alone, then the whole warm per-route work.

@@ -10,13 +10,13 @@ use alert_model::{
     template::{Engine, Escape, RenderContext, TemplateSource},
 };
 use criterion::{Criterion, criterion_group, criterion_main};
-use e2e::bench::{sample_alert_message, sample_definitions, sns_record};
+use e2e::bench::{sample_alert_message, sample_definitions};
 use notify_core::pipeline::alert_from_record;
 
 fn render(c: &mut Criterion) {
     let message = sample_alert_message("bench-alert").unwrap_or_else(|error| panic!("{error}"));
-    let mut alert =
-        alert_from_record(&sns_record("bench", &message, None)).unwrap_or_else(|error| panic!("{error}"));
+    let mut alert = alert_from_record(&test_support::sns::Record::new("bench", &message).to_json())
+        .unwrap_or_else(|error| panic!("{error}"));
     alert.alert_definition.guid = "dns-critical".to_owned();
     alert.alert_definition.name = "DNS critical".to_owned();
     alert.escalation_level.message = "DNS is failing; the ops team is on it.".to_owned();

@@ -5,13 +5,13 @@
 use alert_model::IntegrationKind;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use definition_store::Catalog;
-use e2e::bench::{routing_definitions, sample_alert_message, sns_record};
+use e2e::bench::{routing_definitions, sample_alert_message};
 use notify_core::pipeline::alert_from_record;
 
 fn routing(c: &mut Criterion) {
     let message = sample_alert_message("bench-alert").unwrap_or_else(|error| panic!("{error}"));
-    let alert =
-        alert_from_record(&sns_record("bench", &message, None)).unwrap_or_else(|error| panic!("{error}"));
+    let alert = alert_from_record(&test_support::sns::Record::new("bench", &message).to_json())
+        .unwrap_or_else(|error| panic!("{error}"));
     let mut group = c.benchmark_group("routing");
     for (total, covering) in [(10, 1), (1_000, 1), (100_000, 1), (100_000, 3)] {
         let catalog = Catalog::new(routing_definitions(total, covering));

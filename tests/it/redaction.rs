@@ -12,8 +12,9 @@
 //! Basic credentials), nor its first 12 characters.
 //!
 //! Kinds come from the registry; what differs between them is how they reach their target
-//! ([`Transport`]): a kind added later is covered without a change here, a transport added later is
-//! a compile error in [`case_of`] until it has its case.
+//! ([`Transport`](notify_core::Transport)): a kind added later is covered without a change here, and how each transport's
+//! targets answer is the conformance kit's ([`kind_kit::target::case`], where a transport added
+//! later is a compile error until it has its case).
 
 use std::{
     collections::HashMap,
@@ -27,11 +28,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use definition_store::{MemoryStore, SecretRef};
 use e2e::bench::{SECRET_USER, secret_definitions, set_templates};
+use kind_kit::target::{Answer, Case};
 use notify_core::{
     Config, DynamoDeliveryLog, EventReport, HandlerError, HttpClient, Init, Kind, LogTimes, Pipeline,
-    SecretResolver, Settings, Templates, Transport,
+    SecretResolver, Settings, Templates,
 };
-use serde_json::json;
 use test_support::{
     moto::{endpoint, sdk_config, unique, workspace_root},
     receiver::{Receiver, Reply, Script},
@@ -103,63 +104,6 @@ impl Scenario {
     }
 }
 
-/// What differs between transports: where the target is answered, how it answers, and what the
-/// `tocsin` command needs to reach the target.
-struct KindCase {
-    /// A failure answer carrying `text`.
-    error: fn(u16, String) -> Reply,
-    /// A success answer carrying `text`.
-    success: fn(String) -> Reply,
-    /// Environment for the `tocsin` command to send to `target`.
-    command_env: fn(&str) -> Vec<(String, String)>,
-}
-
-/// The case of `kind`, by the way it reaches its target: an AWS API answered as the service
-/// answers (errors in its own format), or an HTTP target that answers with plain text.
-fn case_of(kind: IntegrationKind) -> KindCase {
-    match kinds::transport(kind) {
-        Transport::Ses => KindCase {
-            error: |status, text| {
-                let code = if status >= 500 {
-                    "InternalFailure"
-                } else {
-                    "BadRequestException"
-                };
-                Reply::json(status, &json!({ "message": text })).header("x-amzn-ErrorType", code)
-            },
-            success: |text| Reply::json(200, &json!({ "MessageId": text })),
-            command_env: |target| vec![("AWS_ENDPOINT_URL_SESV2".to_owned(), target.to_owned())],
-        },
-        Transport::SnsSms => KindCase {
-            error: |status, text| {
-                let code = if status >= 500 {
-                    "InternalError"
-                } else {
-                    "InvalidParameter"
-                };
-                Reply::status(status)
-                    .header("content-type", "text/xml")
-                    .body(format!(
-                        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>r</RequestId></ErrorResponse>",
-                        alert_model::escape::html(&text)
-                    ))
-            },
-            success: |text| {
-                Reply::status(200).header("content-type", "text/xml").body(format!(
-                    "<PublishResponse><PublishResult><MessageId>{}</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>",
-                    alert_model::escape::html(&text)
-                ))
-            },
-            command_env: |target| vec![("AWS_ENDPOINT_URL_SNS".to_owned(), target.to_owned())],
-        },
-        Transport::Http => KindCase {
-            error: |status, text| Reply::status(status).body(text),
-            success: |text| Reply::status(200).body(text),
-            command_env: |_| Vec::new(),
-        },
-    }
-}
-
 #[tokio::test]
 async fn a_500_echoing_the_secret_leaks_it_nowhere() {
     matrix(Scenario::ServerError).await;
@@ -213,7 +157,7 @@ async fn matrix(scenario: Scenario) {
 async fn check_kind(kind: IntegrationKind, scenario: Scenario) -> Vec<String> {
     struct Check {
         scenario: Scenario,
-        case: KindCase,
+        case: Case,
     }
 
     impl kinds::Visitor for Check {
@@ -228,7 +172,7 @@ async fn check_kind(kind: IntegrationKind, scenario: Scenario) -> Vec<String> {
         kind,
         Check {
             scenario,
-            case: case_of(kind),
+            case: kind_kit::target::case(kinds::transport(kind)),
         },
     )
     .await
@@ -267,7 +211,7 @@ fn notifier_at<K: Kind>(target: &str) -> K {
 async fn check<K: Kind>(
     kind: IntegrationKind,
     scenario: Scenario,
-    case: &KindCase,
+    case: &Case,
     notifier: impl FnOnce(&str) -> K,
 ) -> Vec<String> {
     let cell = format!("{kind}, {scenario:?}");
@@ -388,7 +332,7 @@ async fn check<K: Kind>(
         // The runner retries; the SDK's own retries would only multiply the requests.
         ("AWS_MAX_ATTEMPTS".to_owned(), "1".to_owned()),
     ];
-    env.extend((case.command_env)(&target));
+    env.extend(case.endpoint_env.map(|name| (name.to_owned(), target.clone())));
     let integration = definitions.integrations[0].id.clone();
     let tested = tocsin(&["test", "-f", &file, "--integration", &integration], &env).await;
     let alert = workspace_root().join("examples/alerts/alert.json");
@@ -458,17 +402,21 @@ async fn check<K: Kind>(
 }
 
 /// The target's answer in `scenario`.
-fn reply(scenario: Scenario, case: &KindCase, secret: &str) -> Reply {
+fn reply(scenario: Scenario, case: &Case, secret: &str) -> Reply {
     match scenario {
-        Scenario::ServerError => (case.error)(500, echo(secret)),
-        Scenario::ClientError => (case.error)(400, echo(secret)),
+        Scenario::ServerError => case.reply(Answer::ServerError, &echo(secret)),
+        Scenario::ClientError => case.reply(Answer::ClientError, &echo(secret)),
         // Nothing listens where the notifier sends; this route is never asked.
-        Scenario::Refused | Scenario::Accepted | Scenario::TemplateError => (case.success)(echo(secret)),
-        Scenario::Slow => (case.error)(500, echo(secret)).delay(Duration::from_millis(4 * TIMEOUT_MS)),
+        Scenario::Refused | Scenario::Accepted | Scenario::TemplateError => {
+            case.reply(Answer::Success, &echo(secret))
+        }
+        Scenario::Slow => case
+            .reply(Answer::ServerError, &echo(secret))
+            .delay(Duration::from_millis(4 * TIMEOUT_MS)),
         // The error keeps 200 bytes of the body, the response preview 1 KiB: both cut the
         // secret after 14 and 12 characters.
-        Scenario::CutError => (case.error)(400, format!("{}{secret}", "a".repeat(186))),
-        Scenario::CutResponse => (case.success)(format!("{}{secret}", "a".repeat(1012))),
+        Scenario::CutError => case.reply(Answer::ClientError, &format!("{}{secret}", "a".repeat(186))),
+        Scenario::CutResponse => case.reply(Answer::Success, &format!("{}{secret}", "a".repeat(1012))),
     }
 }
 

@@ -291,12 +291,49 @@ impl Handled {
     }
 }
 
-/// `examples/definitions.yaml`, with every `BaseUrl` pointing at `base_url`, the sample secret
+/// The integrations of the sample these tests follow: the pipeline through e-mail (SES) and
+/// webhooks (the receiver). Each other kind has its own tests against its target (its crate, the
+/// conformance kit, the demo), so a kind added to the sample changes nothing here.
+const FOLLOWED: [&str; 3] = ["ops-email", "ops-webhook", "tocsin-relay"];
+
+/// Drops every integration but [`FOLLOWED`] from `definitions`, with its attachments and fallbacks.
+fn keep_followed_integrations(definitions: &mut Definitions) {
+    let followed = |id: &str| FOLLOWED.contains(&id);
+    for id in FOLLOWED {
+        assert!(
+            definitions
+                .integrations
+                .iter()
+                .any(|integration| integration.id == id),
+            "the sample should have the integration `{id}`"
+        );
+    }
+    definitions
+        .integrations
+        .retain(|integration| followed(&integration.id));
+    for integration in &mut definitions.integrations {
+        if integration.fallback.as_deref().is_some_and(|id| !followed(id)) {
+            integration.fallback = None;
+        }
+    }
+    for level in definitions
+        .alert_definitions
+        .iter_mut()
+        .flat_map(|definition| definition.levels.iter_mut())
+    {
+        level
+            .integrations
+            .retain(|attachment| followed(&attachment.integration));
+    }
+}
+
+/// `examples/definitions.yaml` reduced to the [`FOLLOWED`] integrations, with every `BaseUrl` pointing at `base_url`, the sample secret
 /// reference replaced by `secret`, and `+<tag>` added to every e-mail address. Panics if the sample
 /// no longer has what this rewrites.
 pub fn sample_definitions(base_url: &str, secret: &str, tag: &str) -> Definitions {
     let path = workspace_root().join("examples/definitions.yaml");
     let mut definitions = load_file(&path).expect("the sample definitions load");
+    keep_followed_integrations(&mut definitions);
     let tagged = |address: &mut String| {
         let (local, domain) = address.split_once('@').expect("an e-mail address");
         *address = format!("{local}+{tag}@{domain}");

@@ -1,10 +1,6 @@
 //! Inputs and the warm per-route work, for the benchmarks and the load command.
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeMap, fs, path::Path};
 
 use alert_model::{Alert, IntegrationKind, template::Engine};
 use definition_store::{
@@ -15,10 +11,10 @@ use notify_core::{
     Config, HttpClient, Init, Kind, Notifier, RouteContext, SampleEnv, Templates, Variables,
     pipeline::alert_from_record,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// The sample monitor of the examples.
-pub const SAMPLE_MONITOR_GUID: &str = "849b2046-213d-43ad-9efc-5af1faaeb222";
+/// The sample monitor of the examples, and the workspace root: test-support's.
+pub use test_support::{moto::workspace_root, sns::SAMPLE_MONITOR_GUID};
 
 /// The body of the sample custom webhook (`ops-webhook` in examples/definitions.yaml), used for the
 /// synthetic webhook integrations of the load command.
@@ -31,14 +27,6 @@ pub const WEBHOOK_BODY: &str = r#"{
   "level": "{{@escalationLevel.id}}"
 }
 "#;
-
-/// The workspace root (the parent of this crate's folder).
-pub fn workspace_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| here.to_path_buf())
-}
 
 fn read(path: &Path) -> Result<String, String> {
     fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
@@ -112,44 +100,6 @@ pub fn sample_alert_message(alert_guid: &str) -> Result<String, String> {
         *guid = Value::String(alert_guid.to_owned());
     }
     Ok(message.to_string())
-}
-
-/// An SNS event as Lambda receives it, one record per `(message id, message, subject)`.
-pub fn sns_event(records: &[(String, String, Option<String>)]) -> Value {
-    let records: Vec<Value> = records
-        .iter()
-        .map(|(id, message, subject)| {
-            json!({
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alerts:0b8c5e0a",
-                "Sns": {
-                    "Type": "Notification",
-                    "MessageId": id,
-                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
-                    "Subject": subject,
-                    "Message": message,
-                    "Timestamp": "2026-11-28T10:00:00.000Z",
-                    "SignatureVersion": "1",
-                    "Signature": "EXAMPLE",
-                    "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
-                    "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-                    "MessageAttributes": {"severity": {"Type": "String", "Value": "critical"}}
-                }
-            })
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
-/// One SNS record (the first of [`sns_event`]).
-pub fn sns_record(message_id: &str, message: &str, subject: Option<&str>) -> Value {
-    let event = sns_event(&[(
-        message_id.to_owned(),
-        message.to_owned(),
-        subject.map(str::to_owned),
-    )]);
-    event.pointer("/Records/0").cloned().unwrap_or(Value::Null)
 }
 
 /// The sample integration of `kind` named `id` ([`Kind::sample`]), sending to `base_url`: the

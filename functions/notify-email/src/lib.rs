@@ -11,7 +11,7 @@ mod payload;
 use alert_model::{Alert, IntegrationKind};
 use aws_sdk_sesv2::{
     config::http::HttpResponse,
-    error::{ProvideErrorMetadata, SdkError},
+    error::SdkError,
     operation::send_email::SendEmailError,
     types::{Body, Content, Destination, EmailContent, Message},
 };
@@ -229,63 +229,19 @@ fn sample_integration(id: &str, env: &SampleEnv<'_>) -> Integration {
 /// Sorts an SES `SendEmail` failure into retryable (throttling, quotas that refill, 5xx, timeouts,
 /// connection errors) and permanent (rejected message, unverified or suspended sender, bad request).
 pub fn classify(error: &SdkError<SendEmailError, HttpResponse>) -> NotifyError {
-    match error {
-        SdkError::ServiceError(context) => {
-            let service = context.err();
-            let status = context.raw().status().as_u16();
-            let code = service.code().unwrap_or("unknown error");
-            let detail = service.message().unwrap_or_default();
-            let reason = if detail.is_empty() {
-                format!("ses send email: {code} (http {status})")
-            } else {
-                format!("ses send email: {code}: {detail} (http {status})")
-            };
-            // Sending-rate limits refill within seconds, so LimitExceeded waits like throttling; a
-            // paused or suspended account, an unverified identity or a missing configuration set
-            // needs a human.
-            let retryable = match service {
-                SendEmailError::TooManyRequestsException(_) | SendEmailError::LimitExceededException(_) => {
-                    true
-                }
-                SendEmailError::AccountSuspendedException(_)
-                | SendEmailError::BadRequestException(_)
-                | SendEmailError::MailFromDomainNotVerifiedException(_)
-                | SendEmailError::MessageRejected(_)
-                | SendEmailError::NotFoundException(_)
-                | SendEmailError::SendingPausedException(_) => false,
-                other => {
-                    matches!(
-                        other.code(),
-                        Some("Throttling" | "ThrottlingException" | "ServiceUnavailable")
-                    ) || status == 429
-                        || status >= 500
-                }
-            };
-            if retryable {
-                NotifyError::Retryable {
-                    reason,
-                    status: Some(status),
-                    retry_after: None,
-                }
-            } else {
-                NotifyError::Permanent {
-                    reason,
-                    status: Some(status),
-                }
-            }
-        }
-        SdkError::TimeoutError(_) => NotifyError::retryable("ses send email: timed out"),
-        SdkError::DispatchFailure(failure) if failure.is_user() => {
-            NotifyError::permanent("ses send email: request could not be sent (client error)")
-        }
-        SdkError::DispatchFailure(failure) => NotifyError::retryable(format!(
-            "ses send email: connection failed{}",
-            if failure.is_timeout() { " (timeout)" } else { "" }
-        )),
-        SdkError::ResponseError(_) => NotifyError::retryable("ses send email: unreadable response"),
-        SdkError::ConstructionFailure(_) => NotifyError::permanent("ses send email: invalid request"),
-        _ => NotifyError::retryable("ses send email: unexpected failure"),
-    }
+    notify_core::classify_sdk_error("ses send email", error, |service| match service {
+        // Sending-rate limits refill within seconds, so LimitExceeded waits like throttling; a
+        // paused or suspended account, an unverified identity or a missing configuration set needs
+        // a human.
+        SendEmailError::TooManyRequestsException(_) | SendEmailError::LimitExceededException(_) => Some(true),
+        SendEmailError::AccountSuspendedException(_)
+        | SendEmailError::BadRequestException(_)
+        | SendEmailError::MailFromDomainNotVerifiedException(_)
+        | SendEmailError::MessageRejected(_)
+        | SendEmailError::NotFoundException(_)
+        | SendEmailError::SendingPausedException(_) => Some(false),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -14,9 +14,7 @@ mod payload;
 
 use alert_model::{Alert, IntegrationKind};
 use aws_sdk_sns::{
-    config::http::HttpResponse,
-    error::{ProvideErrorMetadata, SdkError},
-    operation::publish::PublishError,
+    config::http::HttpResponse, error::SdkError, operation::publish::PublishError,
     types::MessageAttributeValue,
 };
 use definition_store::{Integration, IntegrationCheck, Recipients};
@@ -188,49 +186,9 @@ impl Kind for SmsNotifier {
 /// connection errors) and permanent (an invalid number or parameter, an opted-out or unauthorised
 /// destination, a disabled account).
 pub fn classify(error: &SdkError<PublishError, HttpResponse>) -> NotifyError {
-    match error {
-        SdkError::ServiceError(context) => {
-            let service = context.err();
-            let status = context.raw().status().as_u16();
-            let code = service.code().unwrap_or("unknown error");
-            let detail = service.message().unwrap_or_default();
-            let reason = if detail.is_empty() {
-                format!("sns publish: {code} (http {status})")
-            } else {
-                format!("sns publish: {code}: {detail} (http {status})")
-            };
-            let retryable = matches!(service, PublishError::InternalErrorException(_))
-                || matches!(
-                    code,
-                    "Throttling" | "ThrottlingException" | "ThrottledException" | "ServiceUnavailable"
-                )
-                || status == 429
-                || status >= 500;
-            if retryable {
-                NotifyError::Retryable {
-                    reason,
-                    status: Some(status),
-                    retry_after: None,
-                }
-            } else {
-                NotifyError::Permanent {
-                    reason,
-                    status: Some(status),
-                }
-            }
-        }
-        SdkError::TimeoutError(_) => NotifyError::retryable("sns publish: timed out"),
-        SdkError::DispatchFailure(failure) if failure.is_user() => {
-            NotifyError::permanent("sns publish: request could not be sent (client error)")
-        }
-        SdkError::DispatchFailure(failure) => NotifyError::retryable(format!(
-            "sns publish: connection failed{}",
-            if failure.is_timeout() { " (timeout)" } else { "" }
-        )),
-        SdkError::ResponseError(_) => NotifyError::retryable("sns publish: unreadable response"),
-        SdkError::ConstructionFailure(_) => NotifyError::permanent("sns publish: invalid request"),
-        _ => NotifyError::retryable("sns publish: unexpected failure"),
-    }
+    notify_core::classify_sdk_error("sns publish", error, |service| {
+        matches!(service, PublishError::InternalErrorException(_)).then_some(true)
+    })
 }
 
 #[cfg(test)]

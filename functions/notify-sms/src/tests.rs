@@ -292,6 +292,14 @@ fn throttling_and_server_errors_are_retryable_the_rest_permanent() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What every kind must do (retries, idempotency, redaction, bad settings), against SNS's answers
+
+#[tokio::test]
+async fn conformance() {
+    kind_kit::conformance::<SmsNotifier>().await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sending through the local SNS emulator
 
 #[tokio::test]

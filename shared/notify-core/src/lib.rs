@@ -55,5 +55,5 @@ pub use runner::{
     ConfiguredDefinitions, ConfiguredPipeline, Init, build_pipeline, init_tracing, log_subscriber, run,
     target_sdk_config,
 };
-pub use sdk::load_sdk_config;
+pub use sdk::{classify_sdk_error, load_sdk_config};
 pub use secret::{MemorySecrets, PlaceholderSecrets, Secret, SecretLocation, SecretResolver, Secrets};

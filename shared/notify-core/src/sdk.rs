@@ -84,3 +84,72 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     }
     parts.join(": ")
 }
+
+/// Sorts the failure of one call to a target reached through the AWS SDK (SES, SNS, …) into
+/// retryable and permanent, for every such kind alike: `label` names the call (`ses send email`);
+/// `known` says what the kind knows of a service error (`Some(true)`: retryable, `Some(false)`:
+/// permanent); otherwise throttling codes, 429 and 5xx are retryable and the rest permanent.
+/// Timeouts, connection failures and unreadable answers are retryable; a request the client could
+/// not build or send (a client error) is permanent. The text holds the service's code and message
+/// and the HTTP status, never the request.
+pub fn classify_sdk_error<E>(
+    label: &str,
+    error: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+    known: impl FnOnce(&E) -> Option<bool>,
+) -> crate::NotifyError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+
+    use crate::NotifyError;
+    match error {
+        SdkError::ServiceError(context) => {
+            let service = context.err();
+            let status = context.raw().status().as_u16();
+            let code = service.code().unwrap_or("unknown error");
+            let detail = service.message().unwrap_or_default();
+            let reason = if detail.is_empty() {
+                format!("{label}: {code} (http {status})")
+            } else {
+                format!("{label}: {code}: {detail} (http {status})")
+            };
+            let by_default = matches!(
+                code,
+                "Throttling"
+                    | "ThrottlingException"
+                    | "ThrottledException"
+                    | "TooManyRequestsException"
+                    | "ServiceUnavailable"
+            ) || status == 429
+                || status >= 500;
+            let retryable = known(service).unwrap_or(by_default);
+            if retryable {
+                NotifyError::Retryable {
+                    reason,
+                    status: Some(status),
+                    retry_after: None,
+                }
+            } else {
+                NotifyError::Permanent {
+                    reason,
+                    status: Some(status),
+                }
+            }
+        }
+        SdkError::TimeoutError(_) => NotifyError::retryable(format!("{label}: timed out")),
+        SdkError::DispatchFailure(failure) if failure.is_user() => {
+            NotifyError::permanent(format!("{label}: request could not be sent (client error)"))
+        }
+        SdkError::DispatchFailure(failure) => NotifyError::retryable(format!(
+            "{label}: connection failed{}",
+            if failure.is_timeout() { " (timeout)" } else { "" }
+        )),
+        SdkError::ResponseError(_) => NotifyError::retryable(format!("{label}: unreadable response")),
+        SdkError::ConstructionFailure(_) => NotifyError::permanent(format!("{label}: invalid request")),
+        _ => NotifyError::retryable(format!("{label}: unexpected failure")),
+    }
+}

@@ -1,8 +1,9 @@
 //! Dev-only helpers shared by the tests of every crate: the local AWS emulator (moto) handle, HTTP
-//! receivers with scripted faults ([`Receiver`]), SNS events and sample alerts ([`sns`]), log
-//! capture ([`logs`]).
+//! receivers with scripted faults ([`Receiver`]), the one builder of SNS events and sample alerts
+//! ([`sns`]), log capture ([`logs`]).
 //!
-//! Invariant: only `[dev-dependencies]` name this crate.
+//! Invariant: only `[dev-dependencies]` name this crate, except the other dev-only crates (the
+//! conformance kit `kind-kit` and the test crate `e2e`): tests/it/tidy.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fixtures;

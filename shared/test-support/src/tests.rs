@@ -92,3 +92,35 @@ fn sample_events_carry_the_records_given() {
     assert_eq!(message["monitor"]["monitorGuid"], sns::SAMPLE_MONITOR_GUID);
     assert_eq!(message["monitor"]["customFields"]["Team"], "ops");
 }
+
+#[test]
+fn a_record_takes_a_subject_a_topic_a_time_and_attributes() {
+    let plain = sns::Record::new("m-1", "text").to_json();
+    assert_eq!(plain["Sns"]["Subject"], serde_json::Value::Null);
+    assert_eq!(plain["Sns"]["TopicArn"], sns::TOPIC_ARN);
+    assert_eq!(
+        plain["EventSubscriptionArn"],
+        format!("{}:0b8c5e0a", sns::TOPIC_ARN)
+    );
+    assert_eq!(plain["Sns"]["MessageAttributes"]["severity"]["Value"], "critical");
+    let record = sns::Record::new("m-2", "ALARM")
+        .subject("ALARM: \"cpu\" in US East")
+        .topic_arn("arn:aws:sns:eu-west-1:1:other")
+        .timestamp("2026-01-02T03:04:05.000Z")
+        .attributes(serde_json::json!({}));
+    let event = sns::event_of([record.clone(), record.subject(None)]);
+    let records = event["Records"].as_array().unwrap();
+    assert_eq!(records[0]["Sns"]["Subject"], "ALARM: \"cpu\" in US East");
+    assert_eq!(records[0]["Sns"]["TopicArn"], "arn:aws:sns:eu-west-1:1:other");
+    assert_eq!(
+        records[0]["EventSubscriptionArn"],
+        "arn:aws:sns:eu-west-1:1:other:0b8c5e0a"
+    );
+    assert_eq!(records[0]["Sns"]["Timestamp"], "2026-01-02T03:04:05.000Z");
+    assert_eq!(records[0]["Sns"]["MessageAttributes"], serde_json::json!({}));
+    assert_eq!(records[1]["Sns"]["Subject"], serde_json::Value::Null);
+    assert_eq!(
+        sns::event(&[("m-3", "x")])["Records"][0],
+        sns::Record::new("m-3", "x").to_json()
+    );
+}

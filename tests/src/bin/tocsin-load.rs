@@ -39,7 +39,7 @@ use std::{
 use alert_model::IntegrationKind;
 use bytes::Bytes;
 use definition_store::{Definitions, DynamoDbStore, MemoryStore};
-use e2e::bench::{load_definitions, notifier_at, sample_alert_message, sns_event};
+use e2e::bench::{load_definitions, notifier_at, sample_alert_message};
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, body::Incoming, header, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
@@ -468,7 +468,7 @@ impl Run<'_> {
             .map(|i| {
                 let guid = format!("{}-{kind}-{tag}-{i}", self.run_id);
                 let message = sample_alert_message(&guid)?;
-                Ok(sns_event(&[(format!("sns-{guid}"), message, None)]))
+                Ok(test_support::sns::event(&[(&format!("sns-{guid}"), &message)]))
             })
             .collect()
     }

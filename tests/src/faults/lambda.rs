@@ -19,6 +19,7 @@ use alert_model::IntegrationKind;
 use notify_core::{EventHandler, HandlerError};
 use serde::Serialize;
 use serde_json::{Value, json};
+use test_support::sns;
 use tokio::sync::{Mutex, Notify, mpsc};
 
 use super::http::{self, Answer, Server};
@@ -263,27 +264,18 @@ async fn worker(
 
 /// The SNS event Lambda gives a function for one notification of the topic.
 pub fn lambda_event(notification: &Value) -> Value {
-    let text = |key: &str| notification.get(key).cloned().unwrap_or(Value::Null);
-    json!({
-        "Records": [{
-            "EventSource": "aws:sns",
-            "EventVersion": "1.0",
-            "EventSubscriptionArn": format!("{}:fault-suite", text("TopicArn").as_str().unwrap_or_default()),
-            "Sns": {
-                "Type": "Notification",
-                "MessageId": text("MessageId"),
-                "TopicArn": text("TopicArn"),
-                "Subject": text("Subject"),
-                "Message": text("Message"),
-                "Timestamp": text("Timestamp"),
-                "SignatureVersion": "1",
-                "Signature": "fault-suite",
-                "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/fault-suite.pem",
-                "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-                "MessageAttributes": notification.get("MessageAttributes").cloned().unwrap_or(json!({})),
-            }
-        }]
-    })
+    let text = |key: &str| notification.get(key).and_then(Value::as_str).unwrap_or_default();
+    let record = sns::Record::new(text("MessageId"), text("Message"))
+        .subject(notification.get("Subject").and_then(Value::as_str))
+        .topic_arn(text("TopicArn"))
+        .timestamp(text("Timestamp"))
+        .attributes(
+            notification
+                .get("MessageAttributes")
+                .cloned()
+                .unwrap_or_else(|| json!({})),
+        );
+    sns::event_of([record])
 }
 
 /// Lambda's on-failure destination record of an event whose retries are exhausted.

@@ -731,11 +731,10 @@ async fn publish(
                 Some(id) => id,
                 // The id the functions derive, by the function that derives it.
                 None => {
-                    let record = json!({"Sns": {
-                        "MessageId": output.message_id.unwrap_or_default(),
-                        "Message": message,
-                        "Subject": subject,
-                    }});
+                    let record =
+                        test_support::sns::Record::new(output.message_id.unwrap_or_default(), &message)
+                            .subject(subject.as_deref())
+                            .to_json();
                     notify_core::pipeline::alert_from_record(&record)?
                         .alert
                         .alert_guid
