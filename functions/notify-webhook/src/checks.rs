@@ -1,6 +1,7 @@
 //! What `tocsin validate` checks in a webhook integration's own steps beyond their structure
 //! (`rules::message_problems`) and templates: the extraction rules compile (JSON paths, regular
-//! expressions and their captures), and OAuth 2 client secrets come from secret variables.
+//! expressions and their captures), and OAuth 2 client secrets and HMAC keys come from secret
+//! variables.
 
 use definition_store::{HttpAuth, IntegrationCheck, VariableDef};
 
@@ -34,6 +35,17 @@ pub(crate) fn steps(check: &mut IntegrationCheck<'_>) {
                 );
             }
         }
+    }
+}
+
+/// An HMAC function's key is a secret: it must come from a secret variable of the integration, not
+/// from the definitions file.
+pub(crate) fn hmac_key(check: &mut IntegrationCheck<'_>, path: &str, key: &str) {
+    if !names_a_secret(&check.integration().variables, key) {
+        check.issue(
+            path,
+            "the key must come from a secret variable (`{{HmacKey}}` with `HmacKey: {secret: \"ssm:/…\"}`)",
+        );
     }
 }
 

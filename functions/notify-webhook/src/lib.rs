@@ -126,7 +126,12 @@ impl Kind for WebhookNotifier {
         checks::steps(check);
         for (name, function) in &settings.functions {
             if let alert_model::template::FunctionDef::Hmac { key, .. } = function {
-                check.template(&format!("settings.functions.{name}.key"), key);
+                let path = format!(
+                    "settings.functions.{}.key",
+                    definition_store::escape_controls(name)
+                );
+                check.template(&path, key);
+                checks::hmac_key(check, &path, key);
             }
         }
         if let Some(url) = settings.url.as_deref().filter(|url| !url.trim().is_empty()) {

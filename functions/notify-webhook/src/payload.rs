@@ -412,20 +412,21 @@ impl Renderer<'_> {
     fn url(&self, step: &str, field: &str, template: &str) -> Result<String, NotifyError> {
         let url = self.render(field, template, Escape::Url)?;
         let url = url.trim().to_owned();
-        let lower = url.to_ascii_lowercase();
+        let (checked, shown) = without_placeholders(&url);
+        let lower = checked.to_ascii_lowercase();
         if !(lower.starts_with("https://") || lower.starts_with("http://")) {
             return Err(self.error(
                 step,
                 format!("`{field}` does not render to an absolute http:// or https:// URL"),
             ));
         }
-        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if checked.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(self.error(
                 step,
                 format!("`{field}` renders to a URL containing white space or control characters"),
             ));
         }
-        Ok(url)
+        Ok(shown)
     }
 
     fn headers(
@@ -659,4 +660,44 @@ fn header<'h>(headers: &'h BTreeMap<String, String>, name: &str) -> Option<&'h s
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case(name))
         .map(|(_, value)| value.as_str())
+}
+
+/// `url` checked and shown when it holds secret placeholders (`[secret …]`, shown by `tocsin
+/// render` and `tocsin test` instead of a secret; percent-encoded when it is a URL's value): for the
+/// checks, each placeholder is a plain word (a URL kept in a secret, such as a Discord webhook, is
+/// shown as its placeholder); for showing, a leading one is as the user wrote its reference and the
+/// others stay as they are sent. Such a request
+/// is never sent; a real value that looked like one would be refused by the client (no http(s) URL).
+fn without_placeholders(url: &str) -> (String, String) {
+    let raw = notify_core::secret::PLACEHOLDER_PREFIX;
+    let encoded = raw.replace('[', "%5B").replace(' ', "%20");
+    let mut checked = String::with_capacity(url.len());
+    let mut shown = String::with_capacity(url.len());
+    let mut rest = url;
+    loop {
+        let found = [(raw, "]"), (encoded.as_str(), "%5D")]
+            .into_iter()
+            .filter_map(|(prefix, end)| {
+                let start = rest.find(prefix)?;
+                let length = rest[start..].find(end)?;
+                Some((start, start + length + end.len()))
+            })
+            .min();
+        let Some((start, end)) = found else { break };
+        checked.push_str(&rest[..start]);
+        shown.push_str(&rest[..start]);
+        if checked.is_empty() {
+            // The whole URL, or its base, is a secret: shown as written.
+            checked.push_str("https://secret");
+            shown.push_str(&percent_encoding::percent_decode_str(&rest[start..end]).decode_utf8_lossy());
+        } else {
+            // A value inside the URL: shown as it is sent (percent-encoded).
+            checked.push_str("secret");
+            shown.push_str(&rest[start..end]);
+        }
+        rest = &rest[end..];
+    }
+    checked.push_str(rest);
+    shown.push_str(rest);
+    (checked, shown)
 }

@@ -1379,3 +1379,86 @@ async fn several_secrets_sign_at_once_so_that_a_receiver_can_rotate() {
         now
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Every preset file, built purely for every alert type: one snapshot per preset
+
+/// The value a preset test gives a variable: a URL for the `…Url` ones, a recognisable word
+/// otherwise.
+fn sample_value(name: &str) -> String {
+    if name.ends_with("Url") {
+        format!("https://hooks.example.com/{name}/s3cret")
+    } else {
+        format!("sample-{name}")
+    }
+}
+
+#[test]
+fn every_preset_builds_for_every_alert_type() {
+    for name in crate::presets::names() {
+        if name == crate::presets::ALL_VARIABLES {
+            // The native envelope, snapshotted by `preset_request`.
+            continue;
+        }
+        let definition = crate::presets::load(name).unwrap_or_else(|problem| panic!("{problem}"));
+        let mut integration = preset(json!({ "preset": name }));
+        let mut variables = variables();
+        for (variable, spec) in &definition.variables {
+            if spec.default.is_some() {
+                continue;
+            }
+            let value = sample_value(variable);
+            integration.variables.insert(
+                variable.clone(),
+                definition_store::VariableDef::Fixed(value.clone()),
+            );
+            if spec.secret {
+                variables.insert_secret(variable, &value);
+            } else {
+                variables.insert(variable, &value);
+            }
+        }
+        let built: serde_json::Map<String, serde_json::Value> =
+            [AlertType::Alert, AlertType::Reminder, AlertType::Ok]
+                .into_iter()
+                .map(|alert_type| {
+                    let requests = build_with(&alert(alert_type), &integration, &variables)
+                        .unwrap_or_else(|error| panic!("{name} {alert_type:?}: {error}"));
+                    // Every preset sends on an Alert and an Ok; some send nothing on a Reminder.
+                    assert!(
+                        !requests.is_empty() || alert_type == AlertType::Reminder,
+                        "{name} {alert_type:?}: nothing built"
+                    );
+                    (format!("{alert_type:?}"), rendered(&requests))
+                })
+                .collect();
+        insta::assert_json_snapshot!(format!("preset_{name}"), built);
+    }
+}
+
+#[test]
+fn a_url_kept_in_a_secret_builds_with_its_placeholder_for_showing() {
+    // GIVEN the Discord preset, its webhook URL a secret shown as `tocsin render` shows it
+    let mut integration = preset(json!({ "preset": "discord" }));
+    integration.variables.insert(
+        "WebhookUrl".to_owned(),
+        definition_store::VariableDef::Fixed("unused".to_owned()),
+    );
+    let mut variables = variables();
+    variables.insert_secret("WebhookUrl", "[secret ssm:/tocsin/discord]");
+
+    // THEN it builds, the placeholder in place of the URL
+    let request = only(build_with(&alert(AlertType::Alert), &integration, &variables).unwrap());
+    assert_eq!(request.url, "[secret ssm:/tocsin/discord]");
+
+    // AND a value that is no URL is still refused, placeholder or not
+    for value in [
+        "hooks.example.com/[secret x]",
+        "https://x.example.com/a b[secret x]",
+    ] {
+        let mut variables = self::variables();
+        variables.insert_secret("WebhookUrl", value);
+        let problem = permanent(build_with(&alert(AlertType::Alert), &integration, &variables));
+        assert!(problem.contains("messages[0].steps[0].url"), "{value}: {problem}");
+    }
+}

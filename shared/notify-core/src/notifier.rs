@@ -147,7 +147,10 @@ impl Variables {
         let mut shown = Variables::default();
         for (name, value) in &self.values {
             if self.is_secret(name) {
-                shown.insert(name.clone(), format!("[secret {name}]"));
+                shown.insert(
+                    name.clone(),
+                    format!("{}{name}]", crate::secret::PLACEHOLDER_PREFIX),
+                );
             } else {
                 shown.insert(name.clone(), value.clone());
             }

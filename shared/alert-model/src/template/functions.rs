@@ -708,9 +708,9 @@ impl Object for Callable {
         let internal = internal
             .as_ref()
             .and_then(|value| value.downcast_object_ref::<helpers::Internal>());
-        let now = internal
-            .map(|internal| internal.now)
-            .ok_or_else(|| helpers::failure(format!("{}: helper data missing from the context", self.name)))?;
+        let now = internal.map(|internal| internal.now).ok_or_else(|| {
+            helpers::failure(format!("{}: helper data missing from the context", self.name))
+        })?;
         let output = self
             .function
             .output(&input, now)
