@@ -307,7 +307,7 @@ fn step_preset(
         }
     }
     *functions = preset.functions.clone();
-    let messages = presets::overridden(&preset, &settings.overrides, problems);
+    let messages = presets::overridden(preset, &settings.overrides, problems);
     for (path, problem) in rules::message_problems(&messages) {
         problems.push((format!("settings.preset ({name}): {path}"), problem));
     }
