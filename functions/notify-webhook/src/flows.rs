@@ -654,3 +654,70 @@ fn the_custom_integrations_example_is_valid() {
         crate::WebhookTarget::parse(integration).unwrap_or_else(|error| panic!("{error}"));
     }
 }
+
+#[tokio::test]
+async fn token_requests_pass_the_ssrf_guard() {
+    // GIVEN an OAuth 2 token URL on the cloud metadata address
+    let receiver = Receiver::start(Script::new().route("/api/events", [Reply::ok()]).route(
+        "/lookup",
+        [Reply::json(
+            200,
+            &serde_json::json!({"next": "http://10.0.0.7/admin"}),
+        )],
+    ))
+    .await;
+    let oauth = OAUTH
+        .replace("{base}", &receiver.url(""))
+        .replace("{{Base}}/oauth/token", "http://169.254.169.254/latest/api/token");
+    let captured = notify_core::testing::capture(&pipeline(&oauth), &event("ssrf-1")).await;
+
+    // THEN the token is never requested, the step fails permanently naming the refused address,
+    // and the API is not called without a token
+    let report = captured.result.as_ref().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(report.failed, 1, "{report:?}");
+    let error = captured.records[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("http://169.254.169.254") && error.contains("the cloud metadata address"),
+        "{error}"
+    );
+    assert!(receiver.requests_to("/api/events").is_empty());
+}
+
+#[tokio::test]
+async fn extraction_sees_the_response_body_up_to_its_cap() {
+    // GIVEN a lookup answering 200 KiB, its marker past the 64 KiB the client reads
+    let large = format!("EARLY-1 {}MARKER-4711", "x".repeat(200 * 1024));
+    let receiver = Receiver::start(
+        Script::new()
+            .route("/lookup", [Reply::status(200).body(&large)])
+            .route("/next", [Reply::ok()]),
+    )
+    .await;
+    let flow = r#"
+  - id: flow
+    kind: webhook
+    variables:
+      Base: "{base}"
+    messages:
+      - types: [Alert, Reminder, Ok]
+        steps:
+          - name: lookup
+            method: GET
+            url: "{{Base}}/lookup"
+            extract:
+              Marker: {body: true, regex: "(MARKER-\\d+)", default: none}
+              Early: {body: true, regex: "(EARLY-\\d+)"}
+          - name: next
+            url: "{{Base}}/next?m={{Marker}}&e={{Early}}"
+            body: '{"n": 1}'
+"#
+    .replace("{base}", &receiver.url(""));
+    let captured = notify_core::testing::capture(&pipeline(&flow), &event("cap-1")).await;
+    let report = captured.result.as_ref().unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(report.failed, 0, "{report:?} {:#?}", captured.records);
+
+    // THEN the marker beyond the cap was not seen, the one inside it was
+    assert!(large.find("MARKER").unwrap_or_default() > notify_core::http::MAX_RESPONSE_BYTES);
+    let next = &receiver.requests_to("/next")[0];
+    assert_eq!(next.query.as_deref(), Some("m=none&e=EARLY-1"));
+}
