@@ -80,6 +80,9 @@ pub(crate) enum Command {
         #[arg(long = "to", value_name = "EMAIL or PHONE")]
         to: Vec<String>,
     },
+    /// List the presets (ready-made integrations, `settings.preset`) of every kind with the
+    /// variables each needs.
+    Presets,
     /// Publish an alert file to the alerts topic.
     Publish {
         /// The message to publish (any inbound format).

@@ -596,6 +596,7 @@ fn log_prints_the_state_and_every_attempt_as_a_table_and_as_json() {
             &claim,
             &Finish::Delivered {
                 external_id: Some("ext-42".to_owned()),
+                kept: Default::default(),
             },
         )
         .await
@@ -1397,4 +1398,231 @@ fn a_replayed_alert_reads_back_as_the_same_alert_in_every_inbound_format() {
             );
         }
     }
+}
+
+#[test]
+fn presets_lists_every_preset_with_its_variables() {
+    let output = tocsin(&["presets"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("webhook all-variables: "), "{text}");
+    assert!(
+        text.contains("webhook discord: ") && text.contains("required variables: WebhookUrl (secret)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("required variables: ApiToken (secret), DoneTransitionId, Email, JiraUrl, ProjectKey"),
+        "{text}"
+    );
+}
+
+#[test]
+fn test_prints_every_steps_request_and_response_and_what_it_extracted() {
+    use test_support::{Reply, Script};
+
+    let stack = TestSendStack::start(|_| {
+        Script::new()
+            .route(
+                "/lookup",
+                [Reply::status(200)
+                    .header("content-type", "application/json")
+                    .body(r#"{"result": [{"sys_id": "abc123"}]}"#)],
+            )
+            .route("/items/abc123", [Reply::status(200).body("patched")])
+    });
+    let yaml = r#"integrations:
+  - id: flow
+    kind: webhook
+    variables:
+      Base: "BASE"
+    messages:
+      - types: [Alert, Reminder, Ok]
+        steps:
+          - name: lookup
+            method: GET
+            url: "{{Base}}/lookup"
+            extract:
+              SysId: {jsonPath: "$.result[0].sys_id"}
+          - name: patch
+            method: PATCH
+            url: "{{Base}}/items/{{SysId}}"
+            body: '{"m": "{{@monitor.name}}"}'
+"#
+    .replace("BASE", &stack.receiver.url(""));
+    let file = write_temp("flow.yaml", &yaml);
+    let env: Vec<(&str, &str)> = stack
+        .env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let output = tocsin_with(
+        &["test", "-f", file.to_str().unwrap(), "--integration", "flow"],
+        &env,
+    );
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    assert!(text.contains("  step lookup: GET "), "{text}");
+    assert!(
+        text.contains("response: {\"result\": [{\"sys_id\": \"abc123\"}]}"),
+        "{text}"
+    );
+    assert!(text.contains("delivered; extracted SysId=abc123"), "{text}");
+    let patch = text.split("step patch").nth(1).unwrap_or_default();
+    assert!(
+        patch.contains("request: {") && patch.contains("/items/abc123"),
+        "{text}"
+    );
+    assert!(patch.contains("response: patched"), "{text}");
+    assert!(text.contains("2 of 2 message(s) delivered"), "{text}");
+    drop(stack.runtime);
+}
+
+/// Every preset `tocsin presets` lists, as one definitions file: each required variable given (the
+/// secret ones as references), attached to one level.
+fn every_preset_file() -> (PathBuf, Vec<String>) {
+    let output = tocsin(&["presets"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let mut names = Vec::new();
+    let mut integrations = String::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("webhook ") {
+            let name = rest.split(':').next().unwrap().to_owned();
+            current = Some(name);
+            continue;
+        }
+        let (Some(name), Some(required)) = (current.take(), line.strip_prefix("  required variables: "))
+        else {
+            continue;
+        };
+        let mut variables = String::new();
+        for variable in required.split(", ").filter(|variable| *variable != "none") {
+            let (variable, secret) = match variable.strip_suffix(" (secret)") {
+                Some(variable) => (variable, true),
+                None => (variable, false),
+            };
+            let value = if secret {
+                format!("{{secret: \"ssm:/tocsin/presets/{name}/{variable}\"}}")
+            } else if variable.ends_with("Url") {
+                format!("\"https://{name}.example.com/{variable}\"")
+            } else {
+                format!("\"sample-{variable}\"")
+            };
+            variables.push_str(&format!("      {variable}: {value}\n"));
+        }
+        let settings = if name == "all-variables" {
+            format!("      preset: {name}\n      url: https://{name}.example.com/in\n")
+        } else {
+            format!("      preset: {name}\n")
+        };
+        let variables = if variables.is_empty() {
+            String::new()
+        } else {
+            format!("    variables:\n{variables}")
+        };
+        integrations.push_str(&format!(
+            "  - id: p-{name}\n    kind: webhook\n{variables}    settings:\n{settings}"
+        ));
+        names.push(name);
+    }
+    let attached: String = names
+        .iter()
+        .map(|name| format!("          - integration: p-{name}\n"))
+        .collect();
+    let yaml = format!(
+        "integrations:\n{integrations}alertDefinitions:\n  - id: all\n    monitors: [\"*\"]\n    levels:\n      - id: 1\n        integrations:\n{attached}"
+    );
+    (write_temp("presets.yaml", &yaml), names)
+}
+
+#[test]
+fn every_preset_validates_and_renders_for_every_alert_type() {
+    let (file, names) = every_preset_file();
+    assert!(names.len() >= 14, "{names:?}");
+    let file = file.to_str().unwrap();
+    let output = tocsin(&["validate", "-f", file]);
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    for alert_type in ["alert", "reminder", "ok"] {
+        let output = tocsin(&[
+            "render",
+            "-f",
+            file,
+            "--alert",
+            "examples/alerts/alert.json",
+            "--type",
+            alert_type,
+        ]);
+        assert!(output.status.success(), "{alert_type}: {}", stderr(&output));
+        let lines = lines(&output);
+        for name in &names {
+            let integration = format!("p-{name}");
+            let rendered: Vec<&serde_json::Value> = lines
+                .iter()
+                .filter(|line| line["integration"] == integration.as_str())
+                .collect();
+            // Every preset sends on an Alert and an Ok; the Statuspage one sends nothing on a
+            // Reminder.
+            assert!(
+                !rendered.is_empty() || (alert_type == "reminder" && name == "statuspage"),
+                "{name} {alert_type}: nothing rendered"
+            );
+            for line in rendered {
+                let request = &line["request"];
+                let url = request["url"].as_str().unwrap_or_default();
+                // A URL kept in a secret is shown as its placeholder.
+                let placeholder = format!("[secret ssm:/tocsin/presets/{name}/");
+                assert!(
+                    url.starts_with("https://") || url.starts_with(&placeholder),
+                    "{name} {alert_type}: {line}"
+                );
+                assert!(request["method"].is_string(), "{name} {alert_type}: {line}");
+            }
+        }
+        // Secrets are references: shown as placeholders, never read.
+        let text = stdout(&output);
+        assert!(
+            text.contains("[secret ssm:/tocsin/presets/discord/WebhookUrl]"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn validate_checks_user_functions_and_names_their_paths() {
+    let yaml = r#"integrations:
+  - id: fns
+    kind: webhook
+    variables:
+      HmacKey: {secret: "ssm:/tocsin/hmac"}
+    settings:
+      functions:
+        badRegex: {type: regex, pattern: "(", replace: x}
+        badZone: {type: date, format: "yyyy-MM-dd", timeZone: Mars/Olympus}
+        badGroup: {type: regex, pattern: "(a)", group: 3}
+        badKey: {type: hmac, algorithm: sha256, key: "written-in-the-file"}
+        goodKey: {type: hmac, algorithm: sha256, key: "{{HmacKey}}"}
+        state: {type: map, values: {Ok: resolved}, default: firing}
+    messages:
+      - types: [Alert]
+        steps:
+          - url: "https://x.example.com/{{state({{@alert.type}})}}"
+"#;
+    let file = write_temp("functions.yaml", yaml);
+    let output = tocsin(&["validate", "-f", file.to_str().unwrap()]);
+    let text = format!("{}{}", stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    for expected in [
+        "integrations[0].settings.functions.badRegex.pattern: invalid regular expression",
+        "integrations[0].settings.functions.badZone.timeZone: unknown time zone `Mars/Olympus`",
+        "integrations[0].settings.functions.badGroup.group",
+        "integrations[0].settings.functions.badKey.key: the key must come from a secret variable",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    assert!(
+        !text.contains("functions.state") && !text.contains("functions.goodKey"),
+        "{text}"
+    );
+    assert!(!text.contains("written-in-the-file"), "{text}");
 }

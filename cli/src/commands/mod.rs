@@ -4,6 +4,7 @@ mod apply;
 mod demo;
 mod local;
 mod log;
+mod presets;
 mod publish;
 mod render;
 pub(crate) mod replay;
@@ -59,6 +60,10 @@ pub(crate) async fn run(args: Args) -> Result<(), CliError> {
                 to: &to,
             })
             .await
+        }
+        Command::Presets => {
+            presets::run();
+            Ok(())
         }
         Command::Publish {
             alert,

@@ -488,13 +488,19 @@ fn sns_record(alert: &Alert) -> Result<Value, CliError> {
     }))
 }
 
-/// `step X: what it is`, every attempt, and the final state.
+/// `step X: what it is`, every attempt with its request (as `tocsin render` shows it, built again
+/// with the values earlier steps extracted) and the target's response, and the final state.
 fn print_message(message: &PlannedMessage, state: Option<&DeliveryState>, history: &[DeliveryRecord]) {
     println!("  step {}: {}", message.step, summary(message));
     let attempts = history
         .iter()
         .filter(|record| step_of(&record.key.step) == message.step);
+    let mut shown_request: Option<&str> = None;
     for record in attempts {
+        if shown_request != Some(record.request.as_str()) {
+            println!("    request: {}", record.request);
+            shown_request = Some(record.request.as_str());
+        }
         let outcome = serde_json::to_value(record.outcome)
             .ok()
             .and_then(|value| value.as_str().map(str::to_owned))
@@ -512,14 +518,33 @@ fn print_message(message: &PlannedMessage, state: Option<&DeliveryState>, histor
             "    attempt {}: {outcome}{http}, {} ms{error}",
             record.attempt, record.latency_ms
         );
+        if !record.response.is_empty() {
+            println!(
+                "      response: {}",
+                definition_store::escape_controls(&record.response)
+            );
+        }
     }
     let result = match state {
         None => "not sent (an earlier step failed)".to_owned(),
         Some(state) => match state.status {
-            DeliveryStatus::Delivered => match &state.external_id {
-                Some(id) => format!("delivered (external id {id})"),
-                None => "delivered".to_owned(),
-            },
+            DeliveryStatus::Delivered => {
+                let mut text = match &state.external_id {
+                    Some(id) => format!("delivered (external id {id})"),
+                    None => "delivered".to_owned(),
+                };
+                if !state.kept.is_empty() {
+                    let mut values: Vec<String> = state
+                        .kept
+                        .extracted
+                        .iter()
+                        .map(|(name, value)| format!("{name}={value}"))
+                        .collect();
+                    values.extend(state.kept.withheld.iter().map(|name| format!("{name}=[secret]")));
+                    text.push_str(&format!("; extracted {}", values.join(", ")));
+                }
+                text
+            }
             DeliveryStatus::Failed => "failed permanently".to_owned(),
             DeliveryStatus::Released => "not delivered, retryable (a function would retry later)".to_owned(),
             DeliveryStatus::Claimed => "not delivered (the attempt did not finish)".to_owned(),

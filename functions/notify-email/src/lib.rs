@@ -107,6 +107,7 @@ impl Notifier for EmailNotifier {
             external_id: output.message_id().map(str::to_owned),
             response: String::new(),
             incident: None,
+            ..Sent::default()
         })
     }
 

@@ -306,6 +306,7 @@ impl Client<'_> {
                     "incident {name} is already open for this correlation id: kept, not opened again"
                 ),
                 incident: Some(merged(&message.keep, &open)),
+                extracted: Default::default(),
             });
         }
         let answer = self.call("POST", message.post_url(), Some(&message.body)).await?;
@@ -331,6 +332,7 @@ impl Client<'_> {
                 external_id: Some(created.number.clone().unwrap_or_else(|| created.sys_id.clone())),
                 response: preview,
                 incident: Some(merged(&message.keep, &created)),
+                extracted: Default::default(),
             },
             None => {
                 tracing::warn!(
@@ -341,6 +343,7 @@ impl Client<'_> {
                     external_id: None,
                     response: preview,
                     incident: Some(message.keep.clone()),
+                    extracted: Default::default(),
                 }
             }
         })
@@ -445,6 +448,7 @@ fn nothing(response: String) -> Sent {
         external_id: None,
         response,
         incident: None,
+        extracted: Default::default(),
     }
 }
 

@@ -104,6 +104,7 @@ impl Notifier for SmsNotifier {
             external_id: output.message_id().map(str::to_owned),
             response: String::new(),
             incident: None,
+            ..Sent::default()
         })
     }
 

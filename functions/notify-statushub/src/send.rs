@@ -104,6 +104,7 @@ pub(crate) async fn send(
             external_id: None,
             response: message.note.clone(),
             incident: Some(message.keep.clone()),
+            extracted: Default::default(),
         });
     }
     if let Err(wait) = limiter.admit(&message.limit_key, &message.write_id, Instant::now()) {

@@ -116,6 +116,7 @@ impl Notifier for VoiceNotifier {
             external_id: output.message_id().map(str::to_owned),
             response: String::new(),
             incident: None,
+            ..Sent::default()
         })
     }
 

@@ -9,7 +9,10 @@
 //! Every request goes through the shared [`HttpClient`] (timeouts, SSRF guard, classification).
 
 mod config;
+mod message;
 mod payload;
+pub mod presets;
+mod send;
 
 use std::collections::BTreeMap;
 
@@ -19,18 +22,21 @@ use definition_store::{
     HttpAuth, HttpStep, Integration, IntegrationCheck, MessageDefinition, Recipients, SecretRef, VariableDef,
 };
 use notify_core::{
-    ConfigError, Context, Field, HttpClient, HttpRequest, Init, Kind, Notifier, NotifyError, Outgoing,
+    ConfigError, Context, Field, HttpClient, Init, Kind, Notifier, NotifyError, Outgoing, PresetInfo,
     RouteContext, SampleEnv, Sent, Templates, Transport,
 };
 use serde_json::{Value, json};
 
-pub use config::{METHODS, Preset, WebhookRequests, WebhookSettings, WebhookTarget};
+pub use config::{METHODS, StepOverride, WebhookRequests, WebhookSettings, WebhookTarget};
+pub use message::{OAuthClient, WebhookMessage};
 pub use payload::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, sign};
+pub use send::{TOKEN_DEFAULT_LIFETIME, TOKEN_MARGIN};
 
-/// The webhook notifier: the shared HTTP client.
+/// The webhook notifier: the shared HTTP client and the OAuth 2 tokens of its integrations.
 #[derive(Debug)]
 pub struct WebhookNotifier {
     http: HttpClient,
+    tokens: send::TokenCache,
 }
 
 impl WebhookNotifier {
@@ -41,14 +47,17 @@ impl WebhookNotifier {
 
     /// A notifier sending through `http`.
     pub fn with_client(http: HttpClient) -> Self {
-        WebhookNotifier { http }
+        WebhookNotifier {
+            http,
+            tokens: send::TokenCache::default(),
+        }
     }
 }
 
 impl Notifier for WebhookNotifier {
     const KIND: IntegrationKind = IntegrationKind::Webhook;
     type Target = WebhookTarget;
-    type Message = HttpRequest;
+    type Message = WebhookMessage;
 
     fn target(&self, integration: &Integration) -> Result<WebhookTarget, NotifyError> {
         WebhookTarget::parse(integration)
@@ -58,16 +67,40 @@ impl Notifier for WebhookNotifier {
         &self,
         route: &RouteContext<'_>,
         target: &WebhookTarget,
-    ) -> Result<Vec<Outgoing<HttpRequest>>, NotifyError> {
+    ) -> Result<Vec<Outgoing<WebhookMessage>>, NotifyError> {
         payload::build_requests(route, target)
     }
 
-    async fn send(&self, message: &HttpRequest) -> Result<Sent, NotifyError> {
-        self.http.send(message).await
+    async fn send(&self, message: &WebhookMessage) -> Result<Sent, NotifyError> {
+        send::send(&self.http, &self.tokens, message).await
     }
 
-    fn describe(&self, message: &HttpRequest) -> serde_json::Value {
-        serde_json::json!({ "request": message })
+    /// `{"request": …}` (an OAuth 2 token shown as `Bearer [oauth2 token]`), with `extract` (the
+    /// names the step extracts), `optional` and `waitsFor` (values of earlier steps it uses that
+    /// are not known yet) when there are.
+    fn describe(&self, message: &WebhookMessage) -> serde_json::Value {
+        let mut request = message.request.clone();
+        if message.oauth.is_some() {
+            request
+                .headers
+                .insert("Authorization".to_owned(), "Bearer [oauth2 token]".to_owned());
+        }
+        let mut description = json!({ "request": request });
+        if !message.extract.is_empty() {
+            let names: Vec<&str> = message.extract.iter().map(|rule| rule.name.as_str()).collect();
+            description["extract"] = json!(names);
+        }
+        if message.optional {
+            description["optional"] = json!(true);
+        }
+        if !message.pending.is_empty() {
+            description["waitsFor"] = json!(message.pending);
+        }
+        description
+    }
+
+    fn is_optional(&self, message: &WebhookMessage) -> bool {
+        message.optional
     }
 }
 
@@ -88,6 +121,17 @@ impl Kind for WebhookNotifier {
         if let Err(problems) = WebhookTarget::from_settings(settings, check.integration()) {
             for (field, problem) in problems {
                 check.issue(&field, problem);
+            }
+        }
+        checks::steps(check);
+        for (name, function) in &settings.functions {
+            if let alert_model::template::FunctionDef::Hmac { key, .. } = function {
+                let path = format!(
+                    "settings.functions.{}.key",
+                    definition_store::escape_controls(name)
+                );
+                check.template(&path, key);
+                checks::hmac_key(check, &path, key);
             }
         }
         if let Some(url) = settings.url.as_deref().filter(|url| !url.trim().is_empty()) {
@@ -127,8 +171,6 @@ impl Kind for WebhookNotifier {
     fn set_templates(integration: &mut Integration, templates: &Templates) {
         let step = HttpStep {
             name: Some("templated".to_owned()),
-            method: "POST".to_owned(),
-            url: format!("{{{{BaseUrl}}}}{URL_TEMPLATE_BASE}{}", templates.url),
             headers: [
                 ("Content-Type".to_owned(), "application/json".to_owned()),
                 ("X-Value".to_owned(), templates.header.clone()),
@@ -139,6 +181,10 @@ impl Kind for WebhookNotifier {
                 username: "ops".to_owned(),
                 password: templates.text.clone(),
             }),
+            ..HttpStep::new(
+                "POST",
+                &format!("{{{{BaseUrl}}}}{URL_TEMPLATE_BASE}{}", templates.url),
+            )
         };
         integration.settings.clear();
         integration.messages = vec![MessageDefinition {
@@ -147,7 +193,20 @@ impl Kind for WebhookNotifier {
         }];
     }
 
-    fn fields(_step: &str, request: &HttpRequest) -> Vec<Field> {
+    fn presets() -> Vec<PresetInfo> {
+        presets::summaries()
+            .into_iter()
+            .map(|summary| PresetInfo {
+                name: summary.name,
+                title: summary.title,
+                required: summary.required,
+                optional: summary.optional,
+            })
+            .collect()
+    }
+
+    fn fields(_step: &str, message: &WebhookMessage) -> Vec<Field> {
+        let request = &message.request;
         let path = "messages[0].steps[0]";
         let url = request
             .url
@@ -198,14 +257,12 @@ fn sample_integration(id: &str, env: &SampleEnv<'_>) -> Integration {
         _ => {
             let step = HttpStep {
                 name: Some("notify".to_owned()),
-                method: "POST".to_owned(),
-                url,
                 headers: BTreeMap::from([("Content-Type".to_owned(), "application/json".to_owned())]),
                 body: Some(
                     r#"{"alert": "{{@alert.alertGuid}}", "type": "{{@alert.type}}", "monitor": "{{@monitor.name}}", "description": "{{@alert.description}}"}"#
                         .to_owned(),
                 ),
-                auth: None,
+                ..HttpStep::new("POST", &url)
             };
             let messages = vec![MessageDefinition {
                 types: AlertType::ALL.to_vec(),
@@ -229,5 +286,11 @@ fn sample_integration(id: &str, env: &SampleEnv<'_>) -> Integration {
     }
 }
 
+mod checks;
+
+#[cfg(test)]
+mod flows;
+#[cfg(test)]
+mod preset_tests;
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@ use notify_core::{
 };
 use serde_json::json;
 
-use crate::{WebhookNotifier, WebhookRequests, WebhookTarget};
+use crate::{WebhookMessage, WebhookNotifier, WebhookRequests, WebhookTarget};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -19,15 +19,12 @@ fn alert(alert_type: AlertType) -> Alert {
 
 fn step(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> HttpStep {
     HttpStep {
-        name: None,
-        method: method.to_owned(),
-        url: url.to_owned(),
         headers: headers
             .iter()
             .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
             .collect(),
         body: body.map(str::to_owned),
-        auth: None,
+        ..HttpStep::new(method, url)
     }
 }
 
@@ -151,7 +148,7 @@ fn build_with(
     alert: &Alert,
     integration: &Integration,
     variables: &Variables,
-) -> Result<Vec<Outgoing<HttpRequest>>, NotifyError> {
+) -> Result<Vec<Outgoing<WebhookMessage>>, NotifyError> {
     let notifier = notifier();
     let target = notifier.target(integration)?;
     let attachment = attachment();
@@ -171,11 +168,11 @@ fn build_with(
     notifier.build(&route, &target)
 }
 
-fn build(alert: &Alert, integration: &Integration) -> Result<Vec<Outgoing<HttpRequest>>, NotifyError> {
+fn build(alert: &Alert, integration: &Integration) -> Result<Vec<Outgoing<WebhookMessage>>, NotifyError> {
     build_with(alert, integration, &variables())
 }
 
-fn rendered(requests: &[Outgoing<HttpRequest>]) -> serde_json::Value {
+fn rendered(requests: &[Outgoing<WebhookMessage>]) -> serde_json::Value {
     let notifier = notifier();
     requests
         .iter()
@@ -188,7 +185,11 @@ fn check(name: &str, alert: &Alert, integration: &Integration) {
     insta::assert_json_snapshot!(name, rendered(&requests));
 }
 
-fn only(requests: Vec<Outgoing<HttpRequest>>) -> HttpRequest {
+fn only(requests: Vec<Outgoing<WebhookMessage>>) -> HttpRequest {
+    only_message(requests).request
+}
+
+fn only_message(requests: Vec<Outgoing<WebhookMessage>>) -> WebhookMessage {
     assert_eq!(requests.len(), 1, "expected one request");
     requests
         .into_iter()
@@ -221,6 +222,8 @@ fn preset_with_defaults() {
                 headers: BTreeMap::new()
             },
             signing_secret: None,
+            functions: BTreeMap::new(),
+            defaults: BTreeMap::new(),
         }
     );
 }
@@ -240,6 +243,8 @@ fn preset_method_and_headers() {
                 headers: BTreeMap::from([("X-Api-Key".to_owned(), "{{ApiKey}}".to_owned())])
             },
             signing_secret: None,
+            functions: BTreeMap::new(),
+            defaults: BTreeMap::new(),
         }
     );
 }
@@ -251,7 +256,7 @@ fn unknown_preset_is_refused() {
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: `settings.preset`: unknown variant `slack`, expected `all-variables`"
+        "integration `ops-hook`: `settings.preset`: unknown preset \"slack\" (known: all-variables, alertops, discord, google-chat, incident-io, jira, mattermost, ntfy, pushover, rocket-chat, statuspage, telegram, webex, zapier)"
     );
 }
 
@@ -275,7 +280,7 @@ fn settings_without_preset_are_refused() {
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: `settings.url`: only signingSecret goes with \"messages\" (the other settings are the preset's; set `preset`)"
+        "integration `ops-hook`: `settings.url`: only signingSecret and functions go with \"messages\" (the other settings are a preset's; set `preset`)"
     );
 }
 
@@ -286,7 +291,7 @@ fn unknown_setting_is_refused_by_name() {
     )));
     assert_eq!(
         error,
-        "integration `ops-hook`: `settings.secret`: unknown field `secret`, expected one of `preset`, `url`, `method`, `headers`, `signingSecret`"
+        "integration `ops-hook`: `settings.secret`: unknown field `secret`, expected one of `preset`, `url`, `method`, `headers`, `overrides`, `signingSecret`, `functions`"
     );
 }
 
@@ -363,7 +368,7 @@ fn neither_messages_nor_preset_is_refused() {
     let error = permanent(WebhookTarget::parse(&custom(Vec::new())));
     assert_eq!(
         error,
-        "integration `ops-hook`: webhook integration \"ops-hook\" needs \"messages\" or settings.preset \"all-variables\""
+        "integration `ops-hook`: webhook integration \"ops-hook\" needs \"messages\" or settings.preset (`tocsin presets` lists them)"
     );
 }
 
@@ -460,6 +465,8 @@ fn method_is_validated_when_building() {
             messages: integration.messages.clone(),
         },
         signing_secret: None,
+        functions: BTreeMap::new(),
+        defaults: BTreeMap::new(),
     };
     let notifier = notifier();
     let (attachment, level, variables) = (attachment(), level(), variables());
@@ -502,7 +509,8 @@ fn hostile_values_give_valid_json_encoded_urls_and_clean_headers() {
         "https://incidents.example.com/api/v1/incidents?team=ops%20%26%20dev%2F%23%3F%3D"
     );
     assert_eq!(request.headers["X-Monitor"], alert.monitor.name);
-    insta::assert_json_snapshot!("hostile", notifier().describe(&request));
+    let message = only_message(build(&alert, &incident_api()).unwrap());
+    insta::assert_json_snapshot!("hostile", notifier().describe(&message));
 }
 
 #[test]
@@ -559,7 +567,7 @@ fn basic_auth_username_with_colon_is_refused() {
 fn bearer_auth() {
     let requests = build(&alert(AlertType::Ok), &incident_api()).unwrap();
     assert_eq!(
-        requests[0].message.headers["Authorization"],
+        requests[0].message.request.headers["Authorization"],
         "Bearer s3cr3t-t0ken"
     );
 }
@@ -611,7 +619,12 @@ fn body_escaping_follows_the_content_type() {
             "a \"b\" & c",
             Some("text/plain"),
         ),
-        (vec![], "Monitor {{@monitor.name}}", "Monitor a \"b\" & c", None),
+        (
+            vec![],
+            "Monitor {{@monitor.name}}",
+            "Monitor a \"b\" & c",
+            Some("text/plain; charset=utf-8"),
+        ),
     ];
     let mut alert = alert(AlertType::Alert);
     alert.monitor.name = "a \"b\" & c".to_owned();
@@ -731,8 +744,19 @@ fn describe_shape() {
         headers: BTreeMap::from([("Content-Type".to_owned(), "application/json".to_owned())]),
         body: "{}".to_owned(),
     };
+    let integration = custom(vec![MessageDefinition {
+        types: vec![AlertType::Alert],
+        steps: vec![step(
+            "POST",
+            &request.url,
+            &[("Content-Type", "application/json")],
+            Some("{}"),
+        )],
+    }]);
+    let mut message = only_message(build(&alert(AlertType::Alert), &integration).unwrap());
+    message.request = request;
     assert_eq!(
-        notifier().describe(&request),
+        notifier().describe(&message),
         json!({"request": {"method": "POST", "url": "https://x.example.com/", "headers": {"Content-Type": "application/json"}, "body": "{}"}})
     );
 }
@@ -965,10 +989,10 @@ fn request_to(
     receiver: &test_support::Receiver,
     path_and_query: &str,
     integration: &Integration,
-) -> HttpRequest {
-    let mut request = only(build(&alert(AlertType::Alert), integration).unwrap());
-    request.url = receiver.url(path_and_query);
-    request
+) -> WebhookMessage {
+    let mut message = only_message(build(&alert(AlertType::Alert), integration).unwrap());
+    message.request.url = receiver.url(path_and_query);
+    message
 }
 
 #[tokio::test]
@@ -983,11 +1007,12 @@ async fn delivered_on_200() {
         "url": receiver.url("/in?source={{@account.accountId}}"),
         "headers": {"X-Api-Key": "{{ApiKey}}"},
     }));
-    let request = only(build(&alert(AlertType::Alert), &integration).unwrap());
+    let message = only_message(build(&alert(AlertType::Alert), &integration).unwrap());
+    let request = message.request.clone();
 
     // WHEN it is sent
     let sent = notifier()
-        .send(&request)
+        .send(&message)
         .await
         .unwrap_or_else(|error| panic!("send failed: {error:?}"));
 
@@ -1218,7 +1243,7 @@ fn signing_settings_are_validated() {
         .insert("url".to_owned(), json!("https://x.example.com"));
     assert_eq!(
         permanent(WebhookTarget::parse(&integration)),
-        "integration `ops-hook`: `settings.url`: only signingSecret goes with \"messages\" (the other settings are the preset's; set `preset`)"
+        "integration `ops-hook`: `settings.url`: only signingSecret and functions go with \"messages\" (the other settings are a preset's; set `preset`)"
     );
     let mut integration = incident_api();
     integration
@@ -1226,4 +1251,214 @@ fn signing_settings_are_validated() {
         .insert("signingSecret".to_owned(), json!("{{SigningSecret}}"));
     let target = WebhookTarget::parse(&integration).unwrap();
     assert_eq!(target.signing_secret.as_deref(), Some("{{SigningSecret}}"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing key rotation, verified by a second implementation written from the specification
+
+/// A Standard Webhooks verifier written from the specification (standard-webhooks.md, "Verifying
+/// webhook authenticity") and RFC 2104, independent of the signer: HMAC-SHA256 built by hand on
+/// SHA-256, the secret's `whsec_` prefix stripped and base64-decoded, the signed content
+/// `{id}.{timestamp}.{body}`, the header a space-separated list of `v<n>,<base64>` of which any
+/// `v1` may match, and a timestamp within five minutes of `now`.
+fn verify(secret: &str, headers: &[(String, String)], body: &str, now: i64) -> bool {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    };
+    let (Some(id), Some(timestamp), Some(signatures)) = (
+        get("webhook-id"),
+        get("webhook-timestamp"),
+        get("webhook-signature"),
+    ) else {
+        return false;
+    };
+    let Ok(sent_at) = timestamp.parse::<i64>() else {
+        return false;
+    };
+    if (now - sent_at).abs() > 300 {
+        return false;
+    }
+    let Ok(key) = base64::engine::general_purpose::STANDARD.decode(secret.trim_start_matches("whsec_"))
+    else {
+        return false;
+    };
+    // RFC 2104: H((K ^ opad) || H((K ^ ipad) || m)), K padded to the 64-byte block.
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&sha2::Sha256::digest(&key));
+    } else {
+        block[..key.len()].copy_from_slice(&key);
+    }
+    let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    let content = format!("{id}.{timestamp}.{body}");
+    let inner_hash = sha2::Sha256::digest([inner.as_slice(), content.as_bytes()].concat());
+    let mac = sha2::Sha256::digest([outer.as_slice(), inner_hash.as_slice()].concat());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac);
+    signatures
+        .split(' ')
+        .filter_map(|signature| signature.split_once(','))
+        .any(|(version, value)| version == "v1" && value == expected)
+}
+
+const OLD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const NEW_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+#[test]
+fn the_independent_verifier_accepts_the_specification_vector() {
+    let headers = vec![
+        ("webhook-id".to_owned(), "msg_p5jXN8AQM9LWM0D4loKWxJek".to_owned()),
+        ("webhook-timestamp".to_owned(), "1614265330".to_owned()),
+        (
+            "webhook-signature".to_owned(),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".to_owned(),
+        ),
+    ];
+    assert!(verify(
+        OLD_SECRET,
+        &headers,
+        r#"{"test": 2432232314}"#,
+        1_614_265_330
+    ));
+    assert!(!verify(
+        NEW_SECRET,
+        &headers,
+        r#"{"test": 2432232314}"#,
+        1_614_265_330
+    ));
+    assert!(!verify(
+        OLD_SECRET,
+        &headers,
+        r#"{"test": 2432232315}"#,
+        1_614_265_330
+    ));
+}
+
+#[tokio::test]
+async fn several_secrets_sign_at_once_so_that_a_receiver_can_rotate() {
+    // GIVEN an integration signing with the old and the new secret, pointed at a receiver
+    let receiver =
+        test_support::Receiver::start(test_support::Script::new().route("/in", [test_support::Reply::ok()]))
+            .await;
+    let mut integration = preset(json!({
+        "preset": "all-variables",
+        "url": receiver.url("/in"),
+        "signingSecret": "{{OldSecret}} {{NewSecret}}",
+    }));
+    integration.variables.insert(
+        "OldSecret".to_owned(),
+        definition_store::VariableDef::Fixed("unused".to_owned()),
+    );
+    let mut variables = variables();
+    variables.insert_secret("OldSecret", OLD_SECRET);
+    variables.insert_secret("NewSecret", NEW_SECRET);
+    let message = only_message(build_with(&alert(AlertType::Alert), &integration, &variables).unwrap());
+
+    // WHEN it is sent
+    notifier()
+        .send(&message)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+
+    // THEN the receiver verifies it with either secret, and not with another
+    let recorded = &receiver.requests_to("/in")[0];
+    let signature = recorded.header("webhook-signature").unwrap_or_default();
+    assert_eq!(signature.split(' ').count(), 2, "{signature}");
+    let now = now().timestamp();
+    assert!(verify(OLD_SECRET, &recorded.headers, &recorded.body, now));
+    assert!(verify(NEW_SECRET, &recorded.headers, &recorded.body, now));
+    assert!(!verify(
+        "whsec_dGhpcyBpcyBub3QgdGhlIHNlY3JldA==",
+        &recorded.headers,
+        &recorded.body,
+        now
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every preset file, built purely for every alert type: one snapshot per preset
+
+/// The value a preset test gives a variable: a URL for the `…Url` ones, a recognisable word
+/// otherwise.
+fn sample_value(name: &str) -> String {
+    if name.ends_with("Url") {
+        format!("https://hooks.example.com/{name}/s3cret")
+    } else {
+        format!("sample-{name}")
+    }
+}
+
+#[test]
+fn every_preset_builds_for_every_alert_type() {
+    for name in crate::presets::names() {
+        if name == crate::presets::ALL_VARIABLES {
+            // The native envelope, snapshotted by `preset_request`.
+            continue;
+        }
+        let definition = crate::presets::load(name).unwrap_or_else(|problem| panic!("{problem}"));
+        let mut integration = preset(json!({ "preset": name }));
+        let mut variables = variables();
+        for (variable, spec) in &definition.variables {
+            if spec.default.is_some() {
+                continue;
+            }
+            let value = sample_value(variable);
+            integration.variables.insert(
+                variable.clone(),
+                definition_store::VariableDef::Fixed(value.clone()),
+            );
+            if spec.secret {
+                variables.insert_secret(variable, &value);
+            } else {
+                variables.insert(variable, &value);
+            }
+        }
+        let built: serde_json::Map<String, serde_json::Value> =
+            [AlertType::Alert, AlertType::Reminder, AlertType::Ok]
+                .into_iter()
+                .map(|alert_type| {
+                    let requests = build_with(&alert(alert_type), &integration, &variables)
+                        .unwrap_or_else(|error| panic!("{name} {alert_type:?}: {error}"));
+                    // Every preset sends on an Alert and an Ok; some send nothing on a Reminder.
+                    assert!(
+                        !requests.is_empty() || alert_type == AlertType::Reminder,
+                        "{name} {alert_type:?}: nothing built"
+                    );
+                    (format!("{alert_type:?}"), rendered(&requests))
+                })
+                .collect();
+        insta::assert_json_snapshot!(format!("preset_{name}"), built);
+    }
+}
+
+#[test]
+fn a_url_kept_in_a_secret_builds_with_its_placeholder_for_showing() {
+    // GIVEN the Discord preset, its webhook URL a secret shown as `tocsin render` shows it
+    let mut integration = preset(json!({ "preset": "discord" }));
+    integration.variables.insert(
+        "WebhookUrl".to_owned(),
+        definition_store::VariableDef::Fixed("unused".to_owned()),
+    );
+    let mut variables = variables();
+    variables.insert_secret("WebhookUrl", "[secret ssm:/tocsin/discord]");
+
+    // THEN it builds, the placeholder in place of the URL
+    let request = only(build_with(&alert(AlertType::Alert), &integration, &variables).unwrap());
+    assert_eq!(request.url, "[secret ssm:/tocsin/discord]");
+
+    // AND a value that is no URL is still refused, placeholder or not
+    for value in [
+        "hooks.example.com/[secret x]",
+        "https://x.example.com/a b[secret x]",
+    ] {
+        let mut variables = self::variables();
+        variables.insert_secret("WebhookUrl", value);
+        let problem = permanent(build_with(&alert(AlertType::Alert), &integration, &variables));
+        assert!(problem.contains("messages[0].steps[0].url"), "{value}: {problem}");
+    }
 }

@@ -9,7 +9,7 @@
 //!   a value that looks like template code renders literally.
 //! - Jinja (minijinja): `{% if alert.type == "Ok" %}`, loops, filters, `{{ monitor.customFields.Team }}`.
 //!   The helpers are also Jinja functions and filters (`{{ JsonEncode(x) }}`, `{{ x | Base64Encode }}`),
-//!   plus `|firstline`. The context holds `account`, `alert`, `alertDefinition`, `escalationLevel`,
+//!   plus `|firstline` and `|truncate(n)`. The context holds `account`, `alert`, `alertDefinition`, `escalationLevel`,
 //!   `incident`, `monitor` and the user variables (an alert group wins over a variable of the same name).
 //! - Escaping per [`Escape`]: every bare value is escaped where it lands. Encoder outputs
 //!   (`JsonEncode`, `XmlEncode`, `UrlEncode`, `Base64Encode`, `HexToBase64`) are not escaped again
@@ -52,6 +52,9 @@ use crate::Alert;
 
 mod bounds;
 mod datetime;
+pub mod functions;
+#[cfg(test)]
+mod functions_tests;
 mod helpers;
 mod operators;
 mod prepass;
@@ -120,6 +123,7 @@ pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 pub const MAX_BUILT_BYTES: usize = 4 * MAX_OUTPUT_BYTES;
 
 pub use bounds::{MAX_INTEGER_ARGUMENT, MAX_ITEMS};
+pub use functions::{FunctionDef, Functions};
 
 /// Compiled templates kept at most; the cache is emptied when it would grow beyond.
 const MAX_CACHED: usize = 512;
@@ -196,6 +200,7 @@ impl Engine {
         env.add_filter("escape", escape_filter);
         env.add_filter("e", escape_filter);
         env.add_filter("firstline", first_line);
+        env.add_filter("truncate", truncate);
         Engine {
             env: RwLock::new(env),
             alerts: Mutex::new(Vec::new()),
@@ -210,6 +215,19 @@ impl Engine {
         escape: Escape,
         context: &RenderContext<'_>,
     ) -> Result<String, TemplateError> {
+        self.render_with(source, template, escape, context, &Functions::default())
+    }
+
+    /// [`Engine::render`] with the integration's user functions callable (`{{fn({{x}})}}`,
+    /// `{{ fn(x) }}`); a function wins over a user variable of the same name.
+    pub fn render_with(
+        &self,
+        source: TemplateSource<'_>,
+        template: &str,
+        escape: Escape,
+        context: &RenderContext<'_>,
+        functions: &Functions,
+    ) -> Result<String, TemplateError> {
         let name = format!("{}\u{0}{template}", escape.tag());
         let output_full = Arc::new(AtomicBool::new(false));
         let values = context_value(
@@ -217,6 +235,7 @@ impl Engine {
             context,
             &self.alert_groups(context.alert),
             Arc::clone(&output_full),
+            functions,
         );
         let render_cached =
             |env: &Environment<'static>| render_cached(source, env, &name, &values, &output_full);
@@ -493,19 +512,23 @@ fn undefined_names(scope: &Scope<'_>, line: Option<usize>) -> Vec<String> {
     missing
 }
 
-/// The template context: user variables, then the alert groups (which win over a user variable
-/// of the same name), then the helpers' per-render object.
+/// The template context: user variables, the user functions, then the alert groups (which win over a
+/// user variable of the same name), then the helpers' per-render object.
 fn context_value(
     source: TemplateSource<'_>,
     context: &RenderContext<'_>,
     groups: &[(String, Value)],
     output_full: Arc<AtomicBool>,
+    functions: &Functions,
 ) -> Value {
     let mut map: BTreeMap<String, Value> = context
         .variables
         .iter()
         .map(|(name, value)| (name.clone(), Value::from(value.as_str())))
         .collect();
+    for (name, function) in functions.values() {
+        map.insert(name.clone(), function);
+    }
     for (group, value) in groups {
         map.insert(group.clone(), value.clone());
     }
@@ -655,6 +678,19 @@ fn first_line(value: &Value) -> Result<String, minijinja::Error> {
         .find(|line| !line.is_empty())
         .unwrap_or_default()
         .to_owned())
+}
+
+/// `|truncate(n)`: at most `n` characters (255 by default), the last one `…` when the text was
+/// cut (targets count characters: Discord's 256-character titles, Telegram's 4,096).
+fn truncate(value: &Value, length: Option<usize>) -> Result<String, minijinja::Error> {
+    let text = bounded_text(value)?;
+    let length = length.unwrap_or(255).max(1);
+    if text.chars().count() <= length {
+        return Ok(text.into_owned());
+    }
+    let mut cut: String = text.chars().take(length - 1).collect();
+    cut.push('…');
+    Ok(cut)
 }
 
 fn html_escape(text: &str) -> String {

@@ -106,6 +106,9 @@ pub struct MessageDefinition {
     pub steps: Vec<HttpStep>,
 }
 
+/// The most steps one message definition may have (`tocsin validate` and the notifier refuse more).
+pub const MAX_STEPS: usize = 10;
+
 /// One templated HTTP request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -121,18 +124,113 @@ pub struct HttpStep {
     /// Templates; a value containing CR or LF is refused.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// Template; JSON-escaped when the content type is JSON.
+    /// Template; its values are escaped for the body type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// How the body is written: `json` (values JSON-escaped, the result must parse), `xml` (values
+    /// XML-escaped), `form` (`application/x-www-form-urlencoded`, values percent-encoded) or `text`
+    /// (values as they are). Without it, the `Content-Type` header decides, else a body that starts
+    /// with `{` or `[` is JSON. It sets `Content-Type` when the step has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_type: Option<BodyType>,
     /// Authentication, templated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<HttpAuth>,
+    /// Values this step takes from its response, by variable name (`{{IssueKey}}` in later steps of
+    /// the message): from a JSON path of the body, a header, the status code or the whole body,
+    /// optionally through a regular expression.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extract: BTreeMap<String, Extract>,
+    /// When true, a failure of this step is logged and recorded and the message goes on with the
+    /// next step (which cannot use what this one would have extracted).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub optional: bool,
+    /// This step's request timeout in seconds (at most the function's `TOCSIN_HTTP_TIMEOUT_MS`,
+    /// which also applies when none is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
 }
 
-/// Request authentication: `{type: basic, username, password}` or `{type: bearer, token}`.
+impl HttpStep {
+    /// A step with `method` and `url` and nothing else.
+    pub fn new(method: &str, url: &str) -> HttpStep {
+        HttpStep {
+            name: None,
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: BTreeMap::new(),
+            body: None,
+            body_type: None,
+            auth: None,
+            extract: BTreeMap::new(),
+            optional: false,
+            timeout_seconds: None,
+        }
+    }
+}
+
+/// How a step's body is written and its values escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyType {
+    /// `application/json`: values JSON-escaped; the rendered body must parse.
+    Json,
+    /// `application/xml`: values XML-escaped.
+    Xml,
+    /// `application/x-www-form-urlencoded`: values percent-encoded.
+    Form,
+    /// `text/plain`: values as they are.
+    Text,
+}
+
+/// Where an extracted value comes from: exactly one of `jsonPath`, `header`, `status` and `body`;
+/// then, optionally, a regular expression's capture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Extract {
+    /// A JSON path (RFC 9535) into the JSON body: `$.issues[0].key`; its first match, a string as
+    /// it is, any other value as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
+    /// A response header (any case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// The HTTP status code.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub status: bool,
+    /// The whole body (as read: at most 64 KiB).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub body: bool,
+    /// A regular expression applied to the value: its capture `group` (default 1 when the pattern
+    /// has a group, else the whole match) is the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// The capture of `regex`: a number or a name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<alert_model::template::functions::CaptureGroup>,
+    /// The value when the response does not have one; without it a missing value fails the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// The value is a secret (a token): redacted wherever it could be printed and never kept in
+    /// the delivery log, so a retry that needs it sends this step again (make it a read, such as a
+    /// token request).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub secret: bool,
+}
+
+/// Request authentication: `{type: none}`, `{type: basic, username, password}`, `{type: bearer,
+/// token}`, `{type: apiKey, header | query, value}` or `{type: oauth2, tokenUrl, clientId,
+/// clientSecret, scope?, audience?}` (client credentials).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum HttpAuth {
+    /// No authentication (a preset's auth switched off).
+    None,
     /// `Authorization: Basic …`
     Basic {
         /// Template.
@@ -145,6 +243,79 @@ pub enum HttpAuth {
         /// Template.
         token: String,
     },
+    /// An API key in a header (`header: X-Api-Key`) or a query parameter (`query: api_key`).
+    ApiKey {
+        /// The header that carries the key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
+        /// The query parameter that carries the key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
+        /// Template, usually a secret variable (`{{ApiKey}}`).
+        value: String,
+    },
+    /// OAuth 2 client credentials (RFC 6749 §4.4): a token from `tokenUrl`, kept per integration
+    /// until shortly before it expires and fetched again once when the target answers 401; sent
+    /// as `Authorization: Bearer …`.
+    #[serde(rename = "oauth2")]
+    OAuth2 {
+        /// Template: the token endpoint (https).
+        token_url: String,
+        /// Template: the client id, usually a secret variable.
+        client_id: String,
+        /// Template: the client secret, a secret variable (`{{ClientSecret}}`).
+        client_secret: String,
+        /// Template: the scopes, space-separated.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+        /// Template: the audience (Auth0, Okta and others ask for one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audience: Option<String>,
+        /// How the client authenticates to the token endpoint: `basic` (HTTP Basic, the default,
+        /// RFC 6749 §2.3.1) or `body` (`client_id` and `client_secret` in the form).
+        #[serde(default)]
+        client_auth: ClientAuth,
+    },
+}
+
+/// How an OAuth 2 client authenticates to the token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// HTTP Basic with the client id and secret.
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Body,
+}
+
+impl HttpAuth {
+    /// Every template of the authentication, with its field name (`password`, `tokenUrl`, …).
+    pub fn templates(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            HttpAuth::None => Vec::new(),
+            HttpAuth::Basic { username, password } => vec![("username", username), ("password", password)],
+            HttpAuth::Bearer { token } => vec![("token", token)],
+            HttpAuth::ApiKey { value, .. } => vec![("value", value)],
+            HttpAuth::OAuth2 {
+                token_url,
+                client_id,
+                client_secret,
+                scope,
+                audience,
+                ..
+            } => {
+                let mut templates = vec![
+                    ("tokenUrl", token_url.as_str()),
+                    ("clientId", client_id.as_str()),
+                    ("clientSecret", client_secret.as_str()),
+                ];
+                templates.extend(scope.as_deref().map(|scope| ("scope", scope)));
+                templates.extend(audience.as_deref().map(|audience| ("audience", audience)));
+                templates
+            }
+        }
+    }
 }
 
 /// An alert definition: which monitors it covers, and its escalation levels.
@@ -573,6 +744,10 @@ impl serde::de::Visitor<'_> for ScalarTextVisitor {
 
 fn yes() -> bool {
     true
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 fn default_method() -> String {

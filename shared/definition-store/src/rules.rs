@@ -183,6 +183,17 @@ pub fn message_problems(messages: &[crate::MessageDefinition]) -> Vec<(String, S
         if message.steps.is_empty() {
             problems.push((format!("{path}.steps"), "no step".to_owned()));
         }
+        if message.steps.len() > crate::MAX_STEPS {
+            problems.push((
+                format!("{path}.steps"),
+                format!(
+                    "{} steps; a message has at most {}",
+                    message.steps.len(),
+                    crate::MAX_STEPS
+                ),
+            ));
+        }
+        problems.extend(extraction_problems(&path, &message.steps));
         let mut names = std::collections::BTreeSet::new();
         for (s, step) in message.steps.iter().enumerate() {
             let step_path = format!("{path}.steps[{s}]");
@@ -209,6 +220,86 @@ pub fn message_problems(messages: &[crate::MessageDefinition]) -> Vec<(String, S
                         problem.to_owned(),
                     ));
                 }
+            }
+            if let Some(problem) = step.auth.as_ref().and_then(auth_problem) {
+                problems.push((format!("{step_path}.auth"), problem));
+            }
+            if let Some(seconds) = step.timeout_seconds
+                && !(1..=MAX_STEP_TIMEOUT_SECONDS).contains(&seconds)
+            {
+                problems.push((
+                    format!("{step_path}.timeoutSeconds"),
+                    format!("{seconds} is not between 1 and {MAX_STEP_TIMEOUT_SECONDS}"),
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// The longest timeout a step may ask for, in seconds (the function's own HTTP timeout still caps
+/// it at run time).
+pub const MAX_STEP_TIMEOUT_SECONDS: u32 = 60;
+
+/// Why an authentication is malformed beyond its type, if it is: an API key goes in exactly one of
+/// a header (a valid name) and a query parameter.
+fn auth_problem(auth: &crate::HttpAuth) -> Option<String> {
+    let crate::HttpAuth::ApiKey { header, query, .. } = auth else {
+        return None;
+    };
+    match (header, query) {
+        (Some(_), Some(_)) | (None, None) => {
+            Some("an API key goes in exactly one of `header` and `query`".to_owned())
+        }
+        (Some(header), None) => header_name_problem(header).map(|problem| format!("header: {problem}")),
+        (None, Some(query)) if query.trim().is_empty() => Some("empty query parameter name".to_owned()),
+        (None, Some(_)) => None,
+    }
+}
+
+/// Why `name` cannot name a variable a step extracts, if it cannot: an identifier
+/// (`[A-Za-z_][A-Za-z0-9_]*`), so that `{{Name}}` reads it.
+pub fn variable_name_problem(name: &str) -> Option<&'static str> {
+    let identifier = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (!identifier)
+        .then_some("an extracted variable's name is letters, digits and `_`, not starting with a digit")
+}
+
+/// The structure of the steps' `extract` rules: identifier names, each extracted by one step of
+/// the message only, exactly one source each, `group` only with `regex`.
+fn extraction_problems(path: &str, steps: &[crate::HttpStep]) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let mut extracted_by: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (s, step) in steps.iter().enumerate() {
+        for (name, rule) in &step.extract {
+            let rule_path = format!("{path}.steps[{s}].extract.{}", crate::escape_controls(name));
+            if let Some(problem) = variable_name_problem(name) {
+                problems.push((rule_path.clone(), problem.to_owned()));
+            }
+            if let Some(first) = extracted_by.insert(name, s) {
+                problems.push((
+                    rule_path.clone(),
+                    format!("`{name}` is already extracted by {path}.steps[{first}]"),
+                ));
+            }
+            let sources = [
+                rule.json_path.is_some(),
+                rule.header.is_some(),
+                rule.status,
+                rule.body,
+            ];
+            if sources.iter().filter(|given| **given).count() != 1 {
+                problems.push((
+                    rule_path.clone(),
+                    "give exactly one of `jsonPath`, `header`, `status: true` and `body: true`".to_owned(),
+                ));
+            }
+            if rule.group.is_some() && rule.regex.is_none() {
+                problems.push((format!("{rule_path}.group"), "`group` needs `regex`".to_owned()));
             }
         }
     }

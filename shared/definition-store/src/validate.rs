@@ -461,13 +461,8 @@ impl Checker<'_> {
                 if let Some(body) = &step.body {
                     template("body", body);
                 }
-                match &step.auth {
-                    Some(HttpAuth::Basic { username, password }) => {
-                        template("auth.username", username);
-                        template("auth.password", password);
-                    }
-                    Some(HttpAuth::Bearer { token }) => template("auth.token", token),
-                    None => {}
+                for (name, text) in step.auth.iter().flat_map(HttpAuth::templates) {
+                    template(&format!("auth.{name}"), text);
                 }
             }
         }

@@ -80,6 +80,11 @@ kind_constant!(
 );
 
 kind_constant!(
+    /// The presets of `kind` ([`Kind::presets`]).
+    presets, PresetsOf, Vec<notify_core::PresetInfo>, |K| K::presets()
+);
+
+kind_constant!(
     /// How `kind` reaches its target.
     transport, TransportOf, Transport, |K| K::TRANSPORT
 );

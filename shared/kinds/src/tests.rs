@@ -194,14 +194,14 @@ integrations:
 "#
         ),
         [
-            "integrations[0]: webhook integration \"a\" needs \"messages\" or settings.preset \"all-variables\"",
-            "integrations[1].settings.preset: unknown variant `everything`, expected `all-variables`",
+            "integrations[0]: webhook integration \"a\" needs \"messages\" or settings.preset (`tocsin presets` lists them)",
+            "integrations[1].settings.preset: unknown preset \"everything\" (known: all-variables, alertops, discord, google-chat, incident-io, jira, mattermost, ntfy, pushover, rocket-chat, statuspage, telegram, webex, zapier)",
             "integrations[2].settings.url: preset \"all-variables\" needs a url",
             "integrations[3].settings.method: unknown method \"SEND\" (expected GET, POST, PUT, PATCH, DELETE)",
             "integrations[3].settings.headers.bad name: not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)",
             "integrations[4].settings.headers: invalid type: sequence, expected a map",
             "integrations[5].settings.signingSecret: empty signing secret: give a template such as \"{{SigningSecret}}\" naming a secret variable",
-            "integrations[5].settings.url: only signingSecret goes with \"messages\" (the other settings are the preset's; set `preset`)",
+            "integrations[5].settings.url: only signingSecret and functions go with \"messages\" (the other settings are a preset's; set `preset`)",
             "integrations[6].settings.signingSecret: invalid type: integer `5`, expected a string",
         ]
     );

@@ -110,6 +110,16 @@ impl HttpClient {
     /// [`MAX_RESPONSE_BYTES`]: for kinds whose targets answer 200 with an error inside (Slack's
     /// `"ok": false`), or whose answer carries what later messages need (a message's `ts`).
     pub async fn exchange(&self, request: &HttpRequest) -> Result<HttpAnswer, NotifyError> {
+        self.exchange_within(request, None).await
+    }
+
+    /// [`HttpClient::exchange`] with a shorter request timeout for this request (a custom step's
+    /// `timeoutSeconds`); the client's own timeout applies when `timeout` is `None` or longer.
+    pub async fn exchange_within(
+        &self,
+        request: &HttpRequest,
+        timeout: Option<Duration>,
+    ) -> Result<HttpAnswer, NotifyError> {
         let url = Url::parse(&request.url)
             .map_err(|error| NotifyError::permanent(format!("invalid url: {error}")))?;
         let target = origin(&url);
@@ -145,11 +155,15 @@ impl HttpClient {
             headers.insert(header, value);
         }
         let label = format!("{method} {target}");
-        let response = self
+        let mut builder = self
             .client()?
             .request(method, url)
             .headers(headers)
-            .body(request.body.clone())
+            .body(request.body.clone());
+        if let Some(timeout) = timeout.filter(|timeout| *timeout < self.timeout) {
+            builder = builder.timeout(timeout);
+        }
+        let response = builder
             .send()
             .await
             .map_err(|error| transport_error(&label, &target, error))?;
@@ -159,11 +173,23 @@ impl HttpClient {
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(parse_retry_after);
+        let response_headers = response
+            .headers()
+            .iter()
+            .take(MAX_RESPONSE_HEADERS)
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    truncate_utf8(&String::from_utf8_lossy(value.as_bytes()), MAX_RESPONSE_BYTES),
+                )
+            })
+            .collect();
         let body = read_body(response, MAX_RESPONSE_BYTES).await;
         Ok(HttpAnswer {
             label,
             status: status.as_u16(),
             retry_after,
+            headers: response_headers,
             body,
         })
     }
@@ -275,6 +301,9 @@ async fn read_body(mut response: reqwest::Response, max: usize) -> String {
 /// The most of a response body [`HttpClient::exchange`] reads.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
+/// The most response headers [`HttpClient::exchange`] keeps.
+pub const MAX_RESPONSE_HEADERS: usize = 100;
+
 /// A target's answer, unclassified ([`HttpClient::exchange`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpAnswer {
@@ -284,8 +313,21 @@ pub struct HttpAnswer {
     pub status: u16,
     /// `Retry-After`, when given.
     pub retry_after: Option<Duration>,
+    /// The response headers (lower-case names, at most [`MAX_RESPONSE_HEADERS`], values cut at
+    /// [`MAX_RESPONSE_BYTES`]).
+    pub headers: Vec<(String, String)>,
     /// The body, at most [`MAX_RESPONSE_BYTES`].
     pub body: String,
+}
+
+impl HttpAnswer {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 impl HttpAnswer {
@@ -326,7 +368,7 @@ fn classify(
             status: Some(code),
             external_id: None,
             response: body,
-            incident: None,
+            ..Sent::default()
         });
     }
     let snippet = {

@@ -72,6 +72,24 @@ pub trait Kind: Notifier + Sized {
     fn service_problem(_settings: &Self::Settings, _service: &str) -> Option<String> {
         None
     }
+    /// The kind's presets: ready-made integrations an integration names (`settings.preset`), which
+    /// `tocsin presets` lists. None by default.
+    fn presets() -> Vec<PresetInfo> {
+        Vec::new()
+    }
+}
+
+/// A preset of a kind, as `tocsin presets` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetInfo {
+    /// Its name (`settings.preset`).
+    pub name: String,
+    /// One line on what it sends.
+    pub title: String,
+    /// The variables an integration must define (`Name (secret)` for secrets).
+    pub required: Vec<String>,
+    /// The variables it reads when they are defined.
+    pub optional: Vec<String>,
 }
 
 /// A request at a local target, for [`Kind::sample_answer`].

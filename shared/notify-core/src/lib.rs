@@ -44,13 +44,13 @@ mod tests;
 pub use config::{AllowList, Cidr, Config, ConfigError};
 pub use deliveries::{
     AnyDeliveryLog, Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord,
-    DeliveryState, DeliveryStatus, DynamoDeliveryLog, Finish, IncidentKey, LogTimes, MemoryDeliveryLog,
+    DeliveryState, DeliveryStatus, DynamoDeliveryLog, Finish, IncidentKey, Kept, LogTimes, MemoryDeliveryLog,
     NoticeClaim, NoticeKey,
 };
 pub use http::{HttpAnswer, HttpClient};
 pub use kind::{
-    Context, EventHandler, Field, Kind, SampleAnswer, SampleEnv, SampleRequest, Templates, Transport,
-    settings_of,
+    Context, EventHandler, Field, Kind, PresetInfo, SampleAnswer, SampleEnv, SampleRequest, Templates,
+    Transport, settings_of,
 };
 pub use notifier::*;
 pub use pipeline::{

@@ -46,6 +46,12 @@ pub trait Notifier: Send + Sync + 'static {
     /// What `tocsin render` prints and the delivery log summarises: `{"request": {...}}` for HTTP
     /// kinds, `{"email": {...}}` for e-mail. Secret values are redacted by the caller.
     fn describe(&self, message: &Self::Message) -> serde_json::Value;
+
+    /// Whether a failure of this message is logged and recorded and the route goes on (a custom
+    /// integration's `optional` step); a failure otherwise stops a route of dependent steps.
+    fn is_optional(&self, _message: &Self::Message) -> bool {
+        false
+    }
 }
 
 /// Everything a notifier may use to build the messages for one route.
@@ -74,9 +80,11 @@ pub struct RouteContext<'a> {
 }
 
 /// The values of an integration's user variables, with the secret ones marked.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Variables {
     values: BTreeMap<String, String>,
+    /// The names of the secret values.
+    secret_names: std::collections::BTreeSet<String>,
     /// Every secret value, raw.
     secrets: Vec<String>,
     /// Every form a secret may take once written into a message (raw, JSON-escaped,
@@ -107,7 +115,68 @@ impl Variables {
             self.forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
             self.secrets.push(value.clone());
         }
-        self.values.insert(name.into(), value);
+        let name = name.into();
+        self.secret_names.insert(name.clone());
+        self.values.insert(name, value);
+    }
+
+    /// Adds every value of `other`, secret ones as secrets (a step's extracted values).
+    pub fn extend(&mut self, other: &Variables) {
+        for (name, value) in &other.values {
+            if other.secret_names.contains(name) {
+                self.insert_secret(name.clone(), value.clone());
+            } else {
+                self.insert(name.clone(), value.clone());
+            }
+        }
+    }
+
+    /// Whether there is no value.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Whether a value is secret.
+    pub fn has_secrets(&self) -> bool {
+        !self.secret_names.is_empty()
+    }
+
+    /// These values with each secret one replaced by `[secret <name>]` (plain values, for showing
+    /// a message as `tocsin render` does).
+    pub fn with_placeholders(&self) -> Variables {
+        let mut shown = Variables::default();
+        for (name, value) in &self.values {
+            if self.is_secret(name) {
+                shown.insert(
+                    name.clone(),
+                    format!("{}{name}]", crate::secret::PLACEHOLDER_PREFIX),
+                );
+            } else {
+                shown.insert(name.clone(), value.clone());
+            }
+        }
+        shown
+    }
+
+    /// Whether the value of `name` is secret.
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.secret_names.contains(name)
+    }
+
+    /// The values that may be kept and printed: not secret, and holding no secret of `known` in
+    /// any form (an extracted value that equals or contains a secret is withheld too). The names
+    /// withheld come second.
+    pub fn keepable(&self, known: &Variables) -> (BTreeMap<String, String>, Vec<String>) {
+        let mut kept = BTreeMap::new();
+        let mut withheld = Vec::new();
+        for (name, value) in &self.values {
+            if self.is_secret(name) || known.redact(value) != *value || self.redact(value) != *value {
+                withheld.push(name.clone());
+            } else {
+                kept.insert(name.clone(), value.clone());
+            }
+        }
+        (kept, withheld)
     }
 
     /// Name → value, for the template context.
@@ -283,6 +352,10 @@ pub struct Sent {
     /// State to keep for the incident (kinds with [`Notifier::INCIDENT_STATE`]): its keys replace
     /// the same keys of what was kept, the others stay.
     pub incident: Option<serde_json::Value>,
+    /// Values the step took from its response for the route's later messages (a custom
+    /// integration's `extract` rules), secret ones marked: the runner builds the later messages
+    /// again with them and keeps the ones that are not secret in the delivery log.
+    pub extracted: Variables,
 }
 
 /// A failed attempt, classified.

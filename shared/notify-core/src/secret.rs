@@ -205,6 +205,11 @@ impl Secrets for SecretResolver {
     }
 }
 
+/// How the placeholder shown instead of a secret starts: `[secret ssm:/path]` (`tocsin render`),
+/// `[secret Name]` (`tocsin test`, [`Variables::with_placeholders`](crate::Variables)). It ends at
+/// the next `]`.
+pub const PLACEHOLDER_PREFIX: &str = "[secret ";
+
 /// The resolver of `tocsin render`: yields `[secret ssm:/path]` without calling AWS.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlaceholderSecrets;
@@ -212,7 +217,10 @@ pub struct PlaceholderSecrets;
 impl Secrets for PlaceholderSecrets {
     async fn resolve(&self, reference: &SecretRef) -> Result<Secret<String>, NotifyError> {
         locate(reference)?;
-        Ok(Secret::new(format!("[secret {}]", reference.0.trim())))
+        Ok(Secret::new(format!(
+            "{PLACEHOLDER_PREFIX}{}]",
+            reference.0.trim()
+        )))
     }
 
     fn are_secret(&self) -> bool {

@@ -1143,6 +1143,7 @@ fn what_a_successful_answer_may_say() {
         label: "POST https://prod-01.westeurope.logic.azure.com".to_owned(),
         status,
         retry_after: None,
+        headers: Vec::new(),
         body: body.to_owned(),
     };
     for (status, body, outcome) in [

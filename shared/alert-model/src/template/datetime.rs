@@ -63,12 +63,28 @@ pub(super) fn render(now: DateTime<Utc>, format: &str, offset: Option<&str>) -> 
         None => now,
         Some(text) => shift(now, text)?,
     };
+    formatted(at, 0, at.timestamp(), format)
+}
+
+/// Renders `at` in time zone `zone` with `format` (the formats of [`render`]); `zzz` and `K` give
+/// the zone's offset at that time.
+pub(super) fn render_in(at: DateTime<Utc>, zone: chrono_tz::Tz, format: &str) -> Result<String, String> {
+    use chrono::Offset as _;
+    let local = at.with_timezone(&zone);
+    let offset = local.offset().fix().local_minus_utc();
+    formatted(local.naive_local().and_utc(), offset, at.timestamp(), format)
+}
+
+/// `wall` (the local time, written as UTC) whose offset from UTC is `offset` seconds, in `format`;
+/// `Unix` gives `epoch`.
+fn formatted(wall: DateTime<Utc>, offset: i32, epoch: i64, format: &str) -> Result<String, String> {
+    let at = wall;
     let format = format.trim();
     if format.eq_ignore_ascii_case("iso") {
-        return custom(at, "yyyy-MM-ddTHH:mm:ssK");
+        return custom(at, offset, "yyyy-MM-ddTHH:mm:ssK");
     }
     if format.eq_ignore_ascii_case("unix") {
-        return Ok(at.timestamp().to_string());
+        return Ok(epoch.to_string());
     }
     if format.is_empty() {
         return Err(
@@ -92,7 +108,7 @@ pub(super) fn render(now: DateTime<Utc>, format: &str, offset: Option<&str>) -> 
         "Y" | "y" => Some("yyyy MMMM"),
         _ => None,
     };
-    custom(at, standard.unwrap_or(format))
+    custom(at, offset, standard.unwrap_or(format))
 }
 
 /// Applies an offset argument.
@@ -137,8 +153,8 @@ fn shift(now: DateTime<Utc>, text: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("DateTime: offset `{text}` is out of range"))
 }
 
-/// Formats `at` with a .NET custom format string.
-fn custom(at: DateTime<Utc>, format: &str) -> Result<String, String> {
+/// Formats `at` (a wall-clock time `offset` seconds ahead of UTC) with a .NET custom format string.
+fn custom(at: DateTime<Utc>, offset: i32, format: &str) -> Result<String, String> {
     let chars: Vec<char> = format.chars().collect();
     let mut out = String::with_capacity(format.len() + 8);
     let mut i = 0;
@@ -197,12 +213,9 @@ fn custom(at: DateTime<Utc>, format: &str) -> Result<String, String> {
                 let text = if pm { "PM" } else { "AM" };
                 out.push_str(if run == 1 { &text[..1] } else { text });
             }
-            'z' => out.push_str(match run {
-                1 => "+0",
-                2 => "+00",
-                _ => "+00:00",
-            }),
-            'K' => out.push_str(&"Z".repeat(run)),
+            'z' => out.push_str(&zone_offset(offset, run)),
+            'K' if offset == 0 => out.push_str(&"Z".repeat(run)),
+            'K' => out.push_str(&zone_offset(offset, 3).repeat(run)),
             'g' => out.push_str("A.D."),
             '\'' | '"' => {
                 let Some(close) = chars[i + 1..].iter().position(|&q| q == c) else {
@@ -232,6 +245,18 @@ fn custom(at: DateTime<Utc>, format: &str) -> Result<String, String> {
         i += run;
     }
     Ok(out)
+}
+
+/// `+1`, `+01` or `+01:00` (.NET `z`, `zz`, `zzz`) for an offset in seconds.
+fn zone_offset(offset: i32, run: usize) -> String {
+    let sign = if offset < 0 { '-' } else { '+' };
+    let minutes = offset.unsigned_abs() / 60;
+    let (hours, minutes) = (minutes / 60, minutes % 60);
+    match run {
+        1 => format!("{sign}{hours}"),
+        2 => format!("{sign}{hours:02}"),
+        _ => format!("{sign}{hours:02}:{minutes:02}"),
+    }
 }
 
 fn two(out: &mut String, value: u32, run: usize) {

@@ -138,6 +138,11 @@ impl Internal {
         Ok(Value::from_safe_string(text))
     }
 
+    /// A URL-encoded output of a user function: kept as it is in URLs, like `UrlEncode`'s.
+    pub(super) fn url_encoded(&self, text: String) -> Result<Value, Error> {
+        self.encoded(text, Encoding::Url)
+    }
+
     /// The encoding of `text` when an encoder produced it in this render.
     pub fn encoding_of(&self, text: &str) -> Option<Encoding> {
         self.encoded
@@ -251,6 +256,11 @@ fn text_of(value: &Value) -> Result<String, Error> {
                 "a helper's argument is larger than {MAX_BUILT_BYTES} bytes; bound its input"
             ))
         })
+}
+
+/// A function argument as text ([`text_of`]: undefined is an error, the size is bounded).
+pub(super) fn argument_text(value: &Value) -> Result<String, Error> {
+    text_of(value)
 }
 
 fn call(internal: &Internal, name: &str, args: &[Value]) -> Result<Value, Error> {

@@ -15,7 +15,7 @@ use super::{
     Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState, Finish,
     IncidentKey, LogTimes, MAX_ERROR_BYTES, NoticeClaim, NoticeKey, State, describe_key,
     item::{
-        attempt_sk, incident_pk, incident_sk, item_status, n, notice_pk, notice_sk, number, pk,
+        attempt_sk, incident_pk, incident_sk, item_status, kept_of, n, notice_pk, notice_sk, number, pk,
         record_from_item, s, state_from_item, state_sk,
     },
     new_token,
@@ -113,7 +113,7 @@ impl DeliveryLog for DynamoDeliveryLog {
             Some(item) => {
                 let attempts = number(item, "attempts") as u32;
                 match item_status(item) {
-                    Some(State::Delivered) => return Ok(ClaimOutcome::AlreadyDelivered),
+                    Some(State::Delivered) => return Ok(ClaimOutcome::AlreadyDelivered(kept_of(item))),
                     Some(State::Failed) => return Ok(ClaimOutcome::AlreadyFailed),
                     Some(State::Claimed) if number(item, "claimExpiresMs") > now => {
                         return Ok(ClaimOutcome::InFlight);
@@ -257,10 +257,12 @@ impl DeliveryLog for DynamoDeliveryLog {
     }
 
     async fn finish(&self, claim: &Claim, finish: &Finish) -> Result<(), DeliveryLogError> {
-        let (state, error, external_id) = match finish {
-            Finish::Delivered { external_id } => (State::Delivered, None, external_id.clone()),
-            Finish::FailedPermanently { error } => (State::Failed, Some(error), None),
-            Finish::ReleasedForRetry { error } => (State::Released, Some(error), None),
+        let (state, error, external_id, kept) = match finish {
+            Finish::Delivered { external_id, kept } => {
+                (State::Delivered, None, external_id.clone(), kept.to_json())
+            }
+            Finish::FailedPermanently { error } => (State::Failed, Some(error), None, None),
+            Finish::ReleasedForRetry { error } => (State::Released, Some(error), None, None),
         };
         let mut update = String::from("SET #status = :state, updatedAt = :now");
         let mut request = self
@@ -282,6 +284,10 @@ impl DeliveryLog for DynamoDeliveryLog {
         if let Some(external_id) = external_id {
             update.push_str(", externalId = :external");
             request = request.expression_attribute_values(":external", s(external_id));
+        }
+        if let Some(kept) = kept {
+            update.push_str(", kept = :kept");
+            request = request.expression_attribute_values(":kept", s(kept));
         }
         match self.limited(request.update_expression(update).send()).await {
             Ok(_) => Ok(()),
@@ -517,7 +523,9 @@ impl DynamoDeliveryLog {
     async fn claim_lost_race(&self, key: &DeliveryKey) -> Result<ClaimOutcome, DeliveryLogError> {
         let item = self.state_item(key).await?;
         Ok(match item.as_ref().and_then(item_status) {
-            Some(State::Delivered) => ClaimOutcome::AlreadyDelivered,
+            Some(State::Delivered) => {
+                ClaimOutcome::AlreadyDelivered(item.as_ref().map(kept_of).unwrap_or_default())
+            }
             Some(State::Failed) => ClaimOutcome::AlreadyFailed,
             // Claimed by the winner, or released by it meanwhile: either way not ours now.
             Some(State::Claimed | State::Released) | None => ClaimOutcome::InFlight,

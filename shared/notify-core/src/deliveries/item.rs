@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     AttemptOutcome, DeliveryKey, DeliveryLogError, DeliveryRecord, DeliveryState, DeliveryStatus,
-    IncidentKey, NoticeKey,
+    IncidentKey, Kept, NoticeKey,
 };
 
 /// A key part with `%` and `#` percent-encoded.
@@ -95,7 +95,17 @@ pub(crate) fn state_from_item(
         attempts: number(item, "attempts") as u32,
         external_id: text("externalId"),
         last_error: text("lastError"),
+        kept: kept_of(item),
     })
+}
+
+/// What a delivered step kept (`kept`, JSON), or nothing.
+pub(crate) fn kept_of(item: &HashMap<String, AttributeValue>) -> Kept {
+    Kept::from_json(
+        item.get("kept")
+            .and_then(|value| value.as_s().ok())
+            .map(String::as_str),
+    )
 }
 
 pub(crate) fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {

@@ -4,7 +4,7 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use super::{
     Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryLogError, DeliveryRecord, DeliveryState, Finish,
-    IncidentKey, LogTimes, MAX_ERROR_BYTES, NoticeClaim, NoticeKey, State, describe_key, new_token,
+    IncidentKey, Kept, LogTimes, MAX_ERROR_BYTES, NoticeClaim, NoticeKey, State, describe_key, new_token,
 };
 use crate::{
     clock::{SharedClock, system_clock},
@@ -19,6 +19,7 @@ struct MemoryState {
     attempts: u32,
     external_id: Option<String>,
     last_error: Option<String>,
+    kept: Kept,
 }
 
 /// The delivery log in memory: tests, the CLI's local runs.
@@ -81,7 +82,7 @@ impl DeliveryLog for MemoryDeliveryLog {
         let (previous_attempts, taken_over) = match states.get(key) {
             None => (0, false),
             Some(existing) => match existing.state {
-                State::Delivered => return Ok(ClaimOutcome::AlreadyDelivered),
+                State::Delivered => return Ok(ClaimOutcome::AlreadyDelivered(existing.kept.clone())),
                 State::Failed => return Ok(ClaimOutcome::AlreadyFailed),
                 State::Claimed if existing.claim_expires_ms > now => return Ok(ClaimOutcome::InFlight),
                 State::Claimed => (existing.attempts, true),
@@ -99,6 +100,7 @@ impl DeliveryLog for MemoryDeliveryLog {
                 attempts: previous_attempts,
                 external_id: None,
                 last_error: None,
+                kept: Kept::default(),
             },
         );
         Ok(ClaimOutcome::Claimed(Claim {
@@ -154,8 +156,9 @@ impl DeliveryLog for MemoryDeliveryLog {
             return Err(DeliveryLogError::ClaimLost(describe_key(&claim.key)));
         }
         state.state = match finish {
-            Finish::Delivered { external_id } => {
+            Finish::Delivered { external_id, kept } => {
                 state.external_id = external_id.clone();
+                state.kept = kept.clone();
                 State::Delivered
             }
             Finish::FailedPermanently { error } => {
@@ -184,6 +187,7 @@ impl DeliveryLog for MemoryDeliveryLog {
                 attempts: state.attempts,
                 external_id: state.external_id.clone(),
                 last_error: state.last_error.clone(),
+                kept: state.kept.clone(),
             })
             .collect();
         found.sort_by(|a, b| (&a.key.integration_id, &a.key.step).cmp(&(&b.key.integration_id, &b.key.step)));

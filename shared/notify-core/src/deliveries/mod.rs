@@ -21,7 +21,7 @@ pub mod dynamo;
 mod item;
 mod memory;
 
-use std::{future::Future, time::Duration};
+use std::{collections::BTreeMap, future::Future, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -104,8 +104,8 @@ pub struct NoticeClaim {
 pub enum ClaimOutcome {
     /// Ours to send.
     Claimed(Claim),
-    /// Already delivered by an earlier invocation: skip.
-    AlreadyDelivered,
+    /// Already delivered by an earlier invocation: skip; what the step kept for later steps.
+    AlreadyDelivered(Kept),
     /// Failed permanently earlier: do not send again.
     AlreadyFailed,
     /// Another invocation holds a live claim.
@@ -177,6 +177,37 @@ impl DeliveryRecord {
     }
 }
 
+/// What a delivered step keeps in the delivery log for the route's later steps: the values it
+/// extracted that are not secret, and the names of those withheld (secret, or holding a secret),
+/// which a retry needing them gets by sending the step again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Kept {
+    /// Name → value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extracted: BTreeMap<String, String>,
+    /// Names extracted but not kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
+}
+
+impl Kept {
+    /// Whether nothing was extracted.
+    pub fn is_empty(&self) -> bool {
+        self.extracted.is_empty() && self.withheld.is_empty()
+    }
+
+    /// As stored in a state item (JSON), `None` when empty.
+    pub(crate) fn to_json(&self) -> Option<String> {
+        (!self.is_empty()).then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// Read back from a state item; an unreadable value keeps nothing.
+    pub(crate) fn from_json(text: Option<&str>) -> Kept {
+        text.and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// How a claimed step ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finish {
@@ -184,6 +215,8 @@ pub enum Finish {
     Delivered {
         /// SES MessageId, incident id, …
         external_id: Option<String>,
+        /// The values kept for later steps.
+        kept: Kept,
     },
     /// Failed permanently; never sent again.
     FailedPermanently {
@@ -408,6 +441,9 @@ pub struct DeliveryState {
     pub external_id: Option<String>,
     /// The last failure, redacted.
     pub last_error: Option<String>,
+    /// What a delivered step kept for the route's later steps.
+    #[serde(skip_serializing_if = "Kept::is_empty")]
+    pub kept: Kept,
 }
 
 pub(crate) fn describe_key(key: &DeliveryKey) -> String {

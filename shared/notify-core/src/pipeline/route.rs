@@ -13,7 +13,10 @@ use crate::{
 /// A route ready to send: its variables, its messages, and each message as the delivery log and
 /// `tocsin test` show it.
 pub(crate) struct Prepared<M> {
+    /// The route's variables and the values its steps extracted so far (builds and redaction).
     pub(crate) variables: Variables,
+    /// The values the route's steps extracted so far.
+    pub(crate) extracted: Variables,
     pub(crate) messages: Vec<Outgoing<M>>,
     /// One per message: its description as `tocsin render` shows it (secret variables as
     /// `[secret …]` placeholders, whatever filters a template applied to them), credentials headers
@@ -42,12 +45,53 @@ pub(crate) async fn prepare<N: Notifier, S: Secrets>(
     let variables = resolve_variables(route, input.secrets).await?;
     let messages =
         build(notifier, route, &alert, &variables, input).map_err(|error| (variables.clone(), error))?;
-    let shown = show(notifier, route, &alert, &variables, &messages, input).await;
+    let extracted = Variables::default();
+    let shown = show(notifier, route, &alert, &variables, &extracted, &messages, input).await;
     Ok(Prepared {
         variables,
+        extracted,
         messages,
         shown,
     })
+}
+
+/// Builds the route's messages again with `extracted` added to what the steps extracted so far
+/// (a step took values from its response for the later steps). The messages keep their steps.
+pub(crate) async fn rebuild<N: Notifier, S: Secrets>(
+    notifier: &N,
+    route: &Route<'_>,
+    input: &Preparation<'_, S>,
+    prepared: &mut Prepared<N::Message>,
+    extracted: &Variables,
+) -> Result<(), NotifyError> {
+    prepared.extracted.extend(extracted);
+    prepared.variables.extend(extracted);
+    let alert = route_alert(input.alert, route);
+    let messages = build(notifier, route, &alert, &prepared.variables, input)?;
+    let same_steps = messages.len() == prepared.messages.len()
+        && messages
+            .iter()
+            .zip(&prepared.messages)
+            .all(|(new, old)| new.step == old.step);
+    if !same_steps {
+        return Err(NotifyError::permanent(format!(
+            "integration `{}`: the steps changed when built with the extracted values",
+            route.integration.id
+        )));
+    }
+    let shown = show(
+        notifier,
+        route,
+        &alert,
+        &prepared.variables,
+        &prepared.extracted,
+        &messages,
+        input,
+    )
+    .await;
+    prepared.messages = messages;
+    prepared.shown = shown;
+    Ok(())
 }
 
 /// The alert with the route's definition and level message filled in.
@@ -90,17 +134,19 @@ async fn show<N: Notifier, S: Secrets>(
     route: &Route<'_>,
     alert: &Alert,
     variables: &Variables,
+    extracted: &Variables,
     messages: &[Outgoing<N::Message>],
     input: &Preparation<'_, S>,
 ) -> Vec<serde_json::Value> {
     let has_secrets = input.secrets.are_secret()
-        && route
+        && (route
             .integration
             .variables
             .values()
-            .any(|variable| matches!(variable, VariableDef::Secret { .. }));
+            .any(|variable| matches!(variable, VariableDef::Secret { .. }))
+            || extracted.has_secrets());
     let placeholders = if has_secrets {
-        placeholder_messages(notifier, route, alert, input).await
+        placeholder_messages(notifier, route, alert, extracted, input).await
     } else {
         None
     };
@@ -129,9 +175,11 @@ async fn placeholder_messages<N: Notifier, S>(
     notifier: &N,
     route: &Route<'_>,
     alert: &Alert,
+    extracted: &Variables,
     input: &Preparation<'_, S>,
 ) -> Option<Vec<Outgoing<N::Message>>> {
-    let variables = resolve_variables(route, &PlaceholderSecrets).await.ok()?;
+    let mut variables = resolve_variables(route, &PlaceholderSecrets).await.ok()?;
+    variables.extend(&extracted.with_placeholders());
     let placeholder_input = Preparation {
         alert: input.alert,
         secrets: &PlaceholderSecrets,

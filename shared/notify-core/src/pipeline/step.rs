@@ -10,12 +10,13 @@ use super::{
     Pipeline,
     failure::{RouteFailure, RouteOutcome},
     retry::{Decision, decide},
-    route::{Preparation, Prepared, prepare},
+    route::{Preparation, Prepared, prepare, rebuild},
 };
 use crate::{
     Notifier, NotifyError, Outgoing, Sent, Variables,
     deliveries::{
         AttemptOutcome, Claim, ClaimOutcome, DeliveryKey, DeliveryLog, DeliveryRecord, Finish, IncidentKey,
+        Kept,
     },
     http::truncate_utf8,
     metrics::FailureOutcome,
@@ -28,21 +29,20 @@ the claim stopped mid-delivery); its claim expired and was taken over";
 
 /// How one step ended.
 pub(crate) enum StepOutcome {
-    /// Sent now; what the target reported to keep for the incident.
-    Delivered(Option<serde_json::Value>),
-    AlreadyDelivered,
+    /// Sent now; what the target reported to keep for the incident, and the values the step
+    /// extracted for the later steps.
+    Delivered {
+        incident: Option<serde_json::Value>,
+        extracted: Variables,
+    },
+    /// Delivered by an earlier invocation; what it kept for the later steps.
+    AlreadyDelivered(Kept),
     /// Failed permanently in an earlier invocation.
     AlreadyFailed,
     /// Failed permanently now.
-    Failed {
-        reason: String,
-        attempts: u32,
-    },
+    Failed { reason: String, attempts: u32 },
     /// Left for a retry; `attempts` (over every invocation) when the target was tried and failed.
-    Retryable {
-        reason: String,
-        attempts: Option<u32>,
-    },
+    Retryable { reason: String, attempts: Option<u32> },
 }
 
 impl StepOutcome {
@@ -72,6 +72,8 @@ struct Failed<'a> {
     failure: &'a NotifyError,
     variables: &'a Variables,
     deadline: Instant,
+    /// An optional step: given up (settled as failed) instead of released for a retry.
+    optional: bool,
 }
 
 /// One attempt's result and when it happened.
@@ -79,6 +81,59 @@ struct Attempt {
     result: Result<Sent, NotifyError>,
     time: chrono::DateTime<Utc>,
     latency_ms: u64,
+}
+
+/// What stays the same for every step of one route.
+struct RouteWork<'a, 'r> {
+    route: &'a Route<'r>,
+    alert: &'a alert_model::Alert,
+    now: chrono::DateTime<Utc>,
+    deadline: Instant,
+}
+
+impl RouteWork<'_, '_> {
+    fn failure(
+        &self,
+        kind: alert_model::IntegrationKind,
+        step: Option<String>,
+        reason: String,
+        attempts: u32,
+        outcome: FailureOutcome,
+    ) -> RouteFailure {
+        RouteFailure {
+            kind,
+            alert_id: self.alert.alert.alert_guid.clone(),
+            integration_id: self.route.integration.id.clone(),
+            step,
+            reason,
+            attempts,
+            outcome,
+        }
+    }
+
+    /// The delivery key of `step`: an alert that reaches one integration through two alert
+    /// definitions is two deliveries, as in the product we replace, so the step is scoped by the
+    /// definition.
+    fn key(&self, step: &str) -> DeliveryKey {
+        DeliveryKey {
+            alert_id: self.alert.alert.alert_guid.clone(),
+            integration_id: self.route.integration.id.clone(),
+            step: format!("{}/{step}", self.route.definition.id),
+        }
+    }
+}
+
+/// Where a route's delivery stands.
+#[derive(Default)]
+struct RouteRun {
+    sent_any: bool,
+    /// With independent messages, the worst failure so far.
+    failed: Option<RouteOutcome>,
+    /// Delivered steps whose extracted values were withheld from the log (secrets): sent again
+    /// before a later step is sent, which may need them.
+    refetch: Vec<usize>,
+    /// The incident's state, when the kind keeps one.
+    incident: Option<serde_json::Value>,
 }
 
 impl<N, D, S, L> Pipeline<N, D, S, L>
@@ -89,115 +144,199 @@ where
     L: DeliveryLog,
 {
     /// Delivers every message of one route, in order; a failed step stops the route (later steps
-    /// depend on earlier ones, as in the product's step semantics).
+    /// depend on earlier ones, as in the product's step semantics) unless it is optional or the
+    /// kind's messages are independent. A step that extracted values has the later messages built
+    /// again with them.
     pub(crate) async fn deliver_route(
         &self,
         route: &Route<'_>,
         alert: &alert_model::Alert,
         deadline: Instant,
     ) -> RouteOutcome {
-        let failure = |step: Option<String>, reason: String, attempts: u32, outcome| RouteFailure {
-            kind: N::KIND,
-            alert_id: alert.alert.alert_guid.clone(),
-            integration_id: route.integration.id.clone(),
-            step,
-            reason,
-            attempts,
-            outcome,
+        let work = RouteWork {
+            route,
+            alert,
+            now: Utc::now(),
+            deadline,
         };
         let incident_key = IncidentKey {
             integration_id: route.integration.id.clone(),
             incident_key: alert.incident.key.clone(),
         };
-        let mut incident = match self.incident_state(&incident_key).await {
-            Ok(state) => state,
+        let mut run = RouteRun::default();
+        match self.incident_state(&incident_key).await {
+            Ok(state) => run.incident = state,
             Err(reason) => {
-                let failed = failure(None, reason, 0, FailureOutcome::Retryable);
+                let failed = work.failure(N::KIND, None, reason, 0, FailureOutcome::Retryable);
                 return RouteOutcome::Retryable {
                     failure: failed,
                     reported: true,
                 };
             }
-        };
-        let input = Preparation {
-            alert,
-            secrets: &self.secrets,
-            engine: &self.engine,
-            now: Utc::now(),
-            incident: incident.as_ref(),
-        };
-        let prepared = match prepare(&self.notifier, route, &input).await {
+        }
+        let mut prepared = match self.prepare_route(&work, run.incident.as_ref()).await {
             Ok(prepared) => prepared,
-            Err((variables, failure_error)) => {
-                let reason = variables.redact(&failure_error.to_string());
-                return if failure_error.is_retryable() {
-                    warn!(%reason, "route preparation failed, will retry");
-                    let failed = failure(None, reason, 0, FailureOutcome::Retryable);
-                    RouteOutcome::Retryable {
-                        failure: failed,
-                        reported: true,
-                    }
-                } else {
-                    error!(%reason, "route failed permanently");
-                    RouteOutcome::Failed(Some(failure(None, reason, 0, FailureOutcome::Permanent)))
-                };
-            }
+            Err(outcome) => return outcome,
         };
-        let mut sent_any = false;
-        // With independent messages (one per recipient), a failed one is remembered and the others
-        // are still sent; the route ends as its worst message: retryable, else failed.
-        let mut failed: Option<RouteOutcome> = None;
-        for (outgoing, shown) in prepared.messages.iter().zip(&prepared.shown) {
-            // An alert that reaches one integration through two alert definitions is two
-            // deliveries, as in the product we replace: the key's step is scoped by the definition.
-            let key = DeliveryKey {
-                alert_id: alert.alert.alert_guid.clone(),
-                integration_id: route.integration.id.clone(),
-                step: format!("{}/{}", route.definition.id, outgoing.step),
-            };
-            let span = info_span!("step", step = %outgoing.step);
-            let outcome = self
-                .deliver_step(&key, outgoing, shown, &prepared, deadline)
-                .instrument(span)
-                .await;
-            let step = Some(key.step.clone());
-            let ended = match outcome {
-                StepOutcome::Delivered(update) => {
-                    sent_any = true;
-                    if let Some(update) = update {
-                        incident = Some(
-                            self.keep_incident_state(&incident_key, incident.as_ref(), update)
-                                .await,
-                        );
-                    }
-                    continue;
-                }
-                StepOutcome::AlreadyDelivered => continue,
-                StepOutcome::AlreadyFailed => RouteOutcome::Failed(None),
-                StepOutcome::Failed { reason, attempts } => {
-                    RouteOutcome::Failed(Some(failure(step, reason, attempts, FailureOutcome::Permanent)))
-                }
-                StepOutcome::Retryable { reason, attempts } => RouteOutcome::Retryable {
-                    failure: failure(step, reason, attempts.unwrap_or(0), FailureOutcome::Retryable),
-                    reported: attempts.is_some(),
-                },
+        for index in 0..prepared.messages.len() {
+            let Some(ended) = self
+                .route_step(&work, &incident_key, &mut prepared, index, &mut run)
+                .await
+            else {
+                continue;
             };
             if !N::INDEPENDENT_STEPS {
                 return ended;
             }
-            failed = Some(worse(failed, ended));
+            run.failed = Some(worse(run.failed.take(), ended));
         }
-        if let Some(failed) = failed {
+        if let Some(failed) = run.failed {
             return failed;
         }
         if prepared.messages.is_empty() {
             info!("the route has nothing to send");
         }
-        if sent_any {
+        if run.sent_any {
             RouteOutcome::Delivered
         } else {
             RouteOutcome::Skipped
         }
+    }
+
+    /// The route's variables and messages, or how the route ends when they cannot be had.
+    async fn prepare_route(
+        &self,
+        work: &RouteWork<'_, '_>,
+        incident: Option<&serde_json::Value>,
+    ) -> Result<Prepared<N::Message>, RouteOutcome> {
+        let input = self.preparation(work, incident);
+        prepare(&self.notifier, work.route, &input)
+            .await
+            .map_err(|(variables, failure_error)| self.unprepared(work, &variables, &failure_error))
+    }
+
+    fn preparation<'a>(
+        &'a self,
+        work: &RouteWork<'a, '_>,
+        incident: Option<&'a serde_json::Value>,
+    ) -> Preparation<'a, S> {
+        Preparation {
+            alert: work.alert,
+            secrets: &self.secrets,
+            engine: &self.engine,
+            now: work.now,
+            incident,
+        }
+    }
+
+    /// How a route ends whose messages could not be built.
+    fn unprepared(
+        &self,
+        work: &RouteWork<'_, '_>,
+        variables: &Variables,
+        failure_error: &NotifyError,
+    ) -> RouteOutcome {
+        let reason = variables.redact(&failure_error.to_string());
+        if failure_error.is_retryable() {
+            warn!(%reason, "route preparation failed, will retry");
+            let failed = work.failure(N::KIND, None, reason, 0, FailureOutcome::Retryable);
+            RouteOutcome::Retryable {
+                failure: failed,
+                reported: true,
+            }
+        } else {
+            error!(%reason, "route failed permanently");
+            RouteOutcome::Failed(Some(work.failure(
+                N::KIND,
+                None,
+                reason,
+                0,
+                FailureOutcome::Permanent,
+            )))
+        }
+    }
+
+    /// Delivers message `index` of the route; how the route ends when it ends there.
+    async fn route_step(
+        &self,
+        work: &RouteWork<'_, '_>,
+        incident_key: &IncidentKey,
+        prepared: &mut Prepared<N::Message>,
+        index: usize,
+        run: &mut RouteRun,
+    ) -> Option<RouteOutcome> {
+        let step = prepared.messages.get(index)?.step.clone();
+        let key = work.key(&step);
+        let span = info_span!("step", step = %step);
+        async {
+            let outcome = self.deliver_step(work, &key, prepared, index, run).await;
+            let optional = self.notifier.is_optional(&prepared.messages.get(index)?.message);
+            let step = Some(key.step.clone());
+            match outcome {
+                StepOutcome::Delivered { incident, extracted } => {
+                    run.sent_any = true;
+                    if let Some(update) = incident {
+                        run.incident = Some(
+                            self.keep_incident_state(incident_key, run.incident.as_ref(), update)
+                                .await,
+                        );
+                    }
+                    self.take_extracted(work, prepared, run, &extracted).await
+                }
+                StepOutcome::AlreadyDelivered(kept) => {
+                    if !kept.withheld.is_empty() {
+                        run.refetch.push(index);
+                    }
+                    let mut extracted = Variables::default();
+                    for (name, value) in kept.extracted {
+                        extracted.insert(name, value);
+                    }
+                    self.take_extracted(work, prepared, run, &extracted).await
+                }
+                StepOutcome::AlreadyFailed | StepOutcome::Failed { .. } if optional => {
+                    warn!("the optional step failed; the message goes on");
+                    None
+                }
+                StepOutcome::AlreadyFailed => Some(RouteOutcome::Failed(None)),
+                StepOutcome::Failed { reason, attempts } => Some(RouteOutcome::Failed(Some(work.failure(
+                    N::KIND,
+                    step,
+                    reason,
+                    attempts,
+                    FailureOutcome::Permanent,
+                )))),
+                StepOutcome::Retryable { reason, attempts } => Some(RouteOutcome::Retryable {
+                    failure: work.failure(
+                        N::KIND,
+                        step,
+                        reason,
+                        attempts.unwrap_or(0),
+                        FailureOutcome::Retryable,
+                    ),
+                    reported: attempts.is_some(),
+                }),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Builds the later messages again with the values a step extracted; a build that fails ends
+    /// the route permanently.
+    async fn take_extracted(
+        &self,
+        work: &RouteWork<'_, '_>,
+        prepared: &mut Prepared<N::Message>,
+        run: &RouteRun,
+        extracted: &Variables,
+    ) -> Option<RouteOutcome> {
+        if extracted.is_empty() {
+            return None;
+        }
+        let input = self.preparation(work, run.incident.as_ref());
+        let rebuilt = rebuild(&self.notifier, work.route, &input, prepared, extracted).await;
+        let failure_error = rebuilt.err()?;
+        Some(self.unprepared(work, &prepared.variables, &failure_error))
     }
 
     /// The state kept for the incident, when the kind keeps one; the error (redacted by nature: ids
@@ -227,26 +366,100 @@ where
         merged
     }
 
-    /// Claims one message, then sends it until it is delivered, fails permanently, or is left for a
-    /// later invocation.
+    /// Claims message `index`, sends again the earlier steps whose withheld values it may need,
+    /// then sends it until it is delivered, fails permanently, or is left for a later invocation.
     async fn deliver_step(
         &self,
+        work: &RouteWork<'_, '_>,
         key: &DeliveryKey,
-        outgoing: &Outgoing<N::Message>,
-        shown: &serde_json::Value,
-        prepared: &Prepared<N::Message>,
-        deadline: Instant,
+        prepared: &mut Prepared<N::Message>,
+        index: usize,
+        run: &mut RouteRun,
     ) -> StepOutcome {
-        if Instant::now() >= deadline {
+        if Instant::now() >= work.deadline {
             return StepOutcome::retryable("the invocation deadline was reached before sending");
         }
-        let variables = &prepared.variables;
-        let mut claim = match self.claim_step(key, variables).await {
+        let claim = match self.claim_step(key, &prepared.variables).await {
             Ok(claim) => claim,
             Err(outcome) => return outcome,
         };
+        if !run.refetch.is_empty()
+            && let Err(reason) = self.refetch(work, prepared, run).await
+        {
+            let finish = Finish::ReleasedForRetry {
+                error: truncate_utf8(&reason, 1024),
+            };
+            self.finish_logged(&claim, &finish, &prepared.variables, work.deadline)
+                .await;
+            return StepOutcome::retryable(reason);
+        }
+        let (Some(outgoing), Some(shown)) = (prepared.messages.get(index), prepared.shown.get(index)) else {
+            return StepOutcome::retryable("the route's messages changed while it was delivered");
+        };
+        self.send_claimed(claim, outgoing, shown, &prepared.variables, work.deadline)
+            .await
+    }
+
+    /// Sends again the delivered steps whose extracted values were withheld from the delivery log
+    /// (secrets, such as a token), for the step about to be sent; each send is recorded as an
+    /// attempt of its step. The error is the redacted reason.
+    async fn refetch(
+        &self,
+        work: &RouteWork<'_, '_>,
+        prepared: &mut Prepared<N::Message>,
+        run: &mut RouteRun,
+    ) -> Result<(), String> {
+        for index in std::mem::take(&mut run.refetch) {
+            let Some(outgoing) = prepared.messages.get(index) else {
+                continue;
+            };
+            let key = work.key(&outgoing.step);
+            let previous = self
+                .deliveries
+                .states(&key.alert_id)
+                .await
+                .ok()
+                .and_then(|states| states.into_iter().find(|state| state.key == key))
+                .map_or(0, |state| state.attempts);
+            info!(step = %outgoing.step, "sending a delivered step again for the values it extracted");
+            let tried = self.send_once(&outgoing.message, work.deadline).await;
+            let summary =
+                serde_json::to_string(prepared.shown.get(index).unwrap_or(&serde_json::Value::Null))
+                    .unwrap_or_default();
+            self.record(&key, previous + 1, &tried, &summary, &prepared.variables)
+                .await;
+            let extracted = match tried.result {
+                Ok(sent) => sent.extracted,
+                Err(failure) => {
+                    let reason = prepared.variables.redact(&failure.to_string());
+                    return Err(format!(
+                        "step `{}`, sent again for its extracted values: {reason}",
+                        outgoing.step
+                    ));
+                }
+            };
+            if let Some(RouteOutcome::Failed(Some(failure)) | RouteOutcome::Retryable { failure, .. }) =
+                self.take_extracted(work, prepared, run, &extracted).await
+            {
+                return Err(failure.reason);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a claimed message until it is delivered, fails permanently, or is left for a later
+    /// invocation.
+    async fn send_claimed(
+        &self,
+        mut claim: Claim,
+        outgoing: &Outgoing<N::Message>,
+        shown: &serde_json::Value,
+        variables: &Variables,
+        deadline: Instant,
+    ) -> StepOutcome {
         let summary = serde_json::to_string(shown).unwrap_or_default();
         let previous = self.record_takeover(&claim, &summary, variables).await;
+        let optional = self.notifier.is_optional(&outgoing.message);
         let mut attempt_in_invocation = 0;
         loop {
             attempt_in_invocation += 1;
@@ -255,15 +468,13 @@ where
             }
             let attempt = previous + attempt_in_invocation;
             let tried = self.send_once(&outgoing.message, deadline).await;
-            self.record(&claim, attempt, &tried, &summary, variables).await;
+            self.record(&claim.key, attempt, &tried, &summary, variables)
+                .await;
             let failure = match tried.result {
                 Ok(sent) => {
-                    info!(attempt, status = ?sent.status, latency_ms = tried.latency_ms, "delivered");
-                    let finish = Finish::Delivered {
-                        external_id: sent.external_id.map(|id| variables.redact(&id)),
-                    };
-                    self.finish_logged(&claim, &finish, variables, deadline).await;
-                    return StepOutcome::Delivered(sent.incident);
+                    return self
+                        .delivered(&claim, (attempt, tried.latency_ms), sent, variables, deadline)
+                        .await;
                 }
                 Err(failure) => failure,
             };
@@ -281,11 +492,33 @@ where
                 failure: &failure,
                 variables,
                 deadline,
+                optional,
             };
-            match self.after_failure(failed, decision).await {
-                Some(outcome) => return outcome,
-                None => continue,
+            if let Some(outcome) = self.after_failure(failed, decision).await {
+                return outcome;
             }
+        }
+    }
+
+    /// Ends the claim of a delivered message, keeping the values it extracted that may be kept.
+    async fn delivered(
+        &self,
+        claim: &Claim,
+        (attempt, latency_ms): (u32, u64),
+        sent: Sent,
+        variables: &Variables,
+        deadline: Instant,
+    ) -> StepOutcome {
+        info!(attempt, status = ?sent.status, latency_ms, "delivered");
+        let (extracted, withheld) = sent.extracted.keepable(variables);
+        let finish = Finish::Delivered {
+            external_id: sent.external_id.map(|id| variables.redact(&id)),
+            kept: Kept { extracted, withheld },
+        };
+        self.finish_logged(claim, &finish, variables, deadline).await;
+        StepOutcome::Delivered {
+            incident: sent.incident,
+            extracted: sent.extracted,
         }
     }
 
@@ -298,6 +531,7 @@ where
             failure,
             variables,
             deadline,
+            optional,
         } = failed;
         let reason = variables.redact(&failure.to_string());
         let status = failure.status();
@@ -306,6 +540,18 @@ where
                 warn!(attempt, ?status, %reason, wait_ms = wait.as_millis() as u64, "retrying");
                 tokio::time::sleep(wait).await;
                 None
+            }
+            Decision::Release(why) if optional => {
+                warn!(attempt, ?status, %reason, why, "the optional step is given up");
+                let reason = format!("{reason} (optional step given up: {why})");
+                let finish = Finish::FailedPermanently {
+                    error: truncate_utf8(&reason, 1024),
+                };
+                self.finish_logged(claim, &finish, variables, deadline).await;
+                Some(StepOutcome::Failed {
+                    reason,
+                    attempts: attempt,
+                })
             }
             Decision::Permanent => {
                 error!(attempt, ?status, %reason, "failed permanently");
@@ -337,9 +583,9 @@ where
     async fn claim_step(&self, key: &DeliveryKey, variables: &Variables) -> Result<Claim, StepOutcome> {
         match self.deliveries.claim(key).await {
             Ok(ClaimOutcome::Claimed(claim)) => Ok(claim),
-            Ok(ClaimOutcome::AlreadyDelivered) => {
+            Ok(ClaimOutcome::AlreadyDelivered(kept)) => {
                 info!("already delivered, skipped");
-                Err(StepOutcome::AlreadyDelivered)
+                Err(StepOutcome::AlreadyDelivered(kept))
             }
             Ok(ClaimOutcome::AlreadyFailed) => {
                 info!("failed permanently earlier, not sent again");
@@ -451,18 +697,19 @@ where
     /// The attempt record of `tried`, redacted and bounded.
     async fn record(
         &self,
-        claim: &Claim,
+        key: &DeliveryKey,
         attempt: u32,
         tried: &Attempt,
         summary: &str,
         variables: &Variables,
     ) {
         let (outcome, http_status, error, response) = match &tried.result {
+            // The values the step extracted are redacted too: a token it fetched is a secret.
             Ok(sent) => (
                 AttemptOutcome::Delivered,
                 sent.status,
                 None,
-                variables.redact(&sent.response),
+                sent.extracted.redact(&variables.redact(&sent.response)),
             ),
             Err(failure) => (
                 if failure.is_retryable() {
@@ -476,7 +723,7 @@ where
             ),
         };
         let record = DeliveryRecord {
-            key: claim.key.clone(),
+            key: key.clone(),
             attempt,
             time: tried.time,
             outcome,

@@ -126,7 +126,7 @@ async fn a_claim_about_to_expire_is_renewed_before_the_attempt() {
     };
     assert_eq!(
         pipeline.deliveries().claim(&key).await.unwrap(),
-        ClaimOutcome::AlreadyDelivered
+        ClaimOutcome::AlreadyDelivered(Default::default())
     );
 }
 

@@ -83,17 +83,24 @@ async fn claim_once_then_settled(log: &impl DeliveryLog) {
         &first,
         &Finish::Delivered {
             external_id: Some("ext-1".to_owned()),
+            kept: Default::default(),
         },
     )
     .await
     .unwrap();
     assert_eq!(
         log.claim(&key(&alert, "step-1")).await.unwrap(),
-        ClaimOutcome::AlreadyDelivered
+        ClaimOutcome::AlreadyDelivered(Default::default())
     );
     // Finishing twice is refused: the claim is settled.
     let again = log
-        .finish(&first, &Finish::Delivered { external_id: None })
+        .finish(
+            &first,
+            &Finish::Delivered {
+                external_id: None,
+                kept: Default::default(),
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(again, DeliveryLogError::ClaimLost(_)), "{again}");
@@ -156,13 +163,25 @@ async fn released_and_expired_claims_are_reclaimable(log: &impl DeliveryLog, clo
     };
     // The crashed holder's late finish cannot overwrite the new holder's claim.
     let late = log
-        .finish(&stale, &Finish::Delivered { external_id: None })
+        .finish(
+            &stale,
+            &Finish::Delivered {
+                external_id: None,
+                kept: Default::default(),
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(late, DeliveryLogError::ClaimLost(_)), "{late}");
-    log.finish(&fresh, &Finish::Delivered { external_id: None })
-        .await
-        .unwrap();
+    log.finish(
+        &fresh,
+        &Finish::Delivered {
+            external_id: None,
+            kept: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
 }
 
 async fn concurrent_claims_have_one_winner<L: DeliveryLog + 'static>(log: Arc<L>) {
@@ -292,6 +311,7 @@ async fn dynamo_items_all_expire_and_the_table_has_ttl() {
         &claim,
         &Finish::Delivered {
             external_id: Some("ext".to_owned()),
+            kept: Default::default(),
         },
     )
     .await
@@ -342,6 +362,7 @@ async fn states_show_where_each_message_stands(log: &impl DeliveryLog) {
         &delivered,
         &Finish::Delivered {
             external_id: Some("msg-1".to_owned()),
+            kept: Default::default(),
         },
     )
     .await
@@ -492,4 +513,44 @@ async fn the_dynamodb_log_keeps_at_most_max_log_calls_in_flight() {
     assert_eq!(crate::deliveries::MAX_LOG_CALLS, 32);
     assert!(most <= 48, "{most} connections open at once");
     assert!(most > 1, "the calls ran concurrently: {most}");
+}
+
+/// A delivered step's extracted values come back to the claim that finds it delivered, and with its
+/// state (`tocsin log`): what a retry resumes with.
+async fn kept_values_come_back(log: &impl DeliveryLog) {
+    let alert = unique("alert");
+    let claim = match log.claim(&key(&alert, "lookup")).await.unwrap() {
+        ClaimOutcome::Claimed(claim) => claim,
+        other => panic!("expected a claim, got {other:?}"),
+    };
+    let kept = crate::Kept {
+        extracted: [("SysId".to_owned(), "9d38\"5017".to_owned())].into(),
+        withheld: vec!["Token".to_owned()],
+    };
+    log.finish(
+        &claim,
+        &Finish::Delivered {
+            external_id: None,
+            kept: kept.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        log.claim(&key(&alert, "lookup")).await.unwrap(),
+        ClaimOutcome::AlreadyDelivered(kept.clone())
+    );
+    let states = log.states(&alert).await.unwrap();
+    assert_eq!(states[0].kept, kept);
+    assert_eq!(states[0].status, DeliveryStatus::Delivered);
+}
+
+#[tokio::test]
+async fn memory_kept_values_come_back() {
+    kept_values_come_back(&MemoryDeliveryLog::new(LogTimes::default())).await;
+}
+
+#[tokio::test]
+async fn dynamo_kept_values_come_back() {
+    kept_values_come_back(&dynamo(Duration::from_secs(300)).await.0).await;
 }
