@@ -20,8 +20,8 @@ pub(crate) enum Decision {
 /// `now`, with the sending `deadline`; `jitter` in `0.0..=1.0` picks the wait in the backoff window.
 ///
 /// Full-jitter exponential backoff (`base·2^(n-1)`, capped), never shorter than the target's
-/// `Retry-After`; no more than `max_attempts`; no retry whose wait and shortest attempt would end
-/// after the deadline.
+/// `Retry-After`; no more than `max_attempts`; no retry whose wait and attempt (the longer of
+/// `min_attempt_time` and `attempt_time`) would end after the deadline.
 pub(crate) fn decide(
     settings: &Settings,
     attempt: u32,
@@ -37,8 +37,11 @@ pub(crate) fn decide(
         return Decision::Release("attempts exhausted");
     }
     let wait = backoff(settings, attempt, failure, jitter);
+    // No attempt is started with less than `attempt_time` left (the deadline could cut it after it
+    // reached the target): a wait that leaves less would be spent for nothing.
+    let shortest = settings.min_attempt_time.max(settings.attempt_time);
     let out_of_time = now
-        .checked_add(wait.saturating_add(settings.min_attempt_time))
+        .checked_add(wait.saturating_add(shortest))
         .is_none_or(|earliest_end| earliest_end > deadline);
     if out_of_time {
         return Decision::Release("no time left to retry");

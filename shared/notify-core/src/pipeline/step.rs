@@ -422,7 +422,12 @@ where
                 .and_then(|states| states.into_iter().find(|state| state.key == key))
                 .map_or(0, |state| state.attempts);
             info!(step = %outgoing.step, "sending a delivered step again for the values it extracted");
-            let tried = self.send_once(&outgoing.message, work.deadline).await;
+            let Some(tried) = self.send_once(&outgoing.message, work.deadline).await else {
+                return Err(format!(
+                    "step `{}`, to be sent again for its extracted values: less than one attempt's time was left before the invocation deadline",
+                    outgoing.step
+                ));
+            };
             let summary =
                 serde_json::to_string(prepared.shown.get(index).unwrap_or(&serde_json::Value::Null))
                     .unwrap_or_default();
@@ -467,7 +472,17 @@ where
                 return outcome;
             }
             let attempt = previous + attempt_in_invocation;
-            let tried = self.send_once(&outgoing.message, deadline).await;
+            let Some(tried) = self.send_once(&outgoing.message, deadline).await else {
+                return self
+                    .release_unsent(
+                        &claim,
+                        attempt_in_invocation > 1,
+                        attempt - 1,
+                        variables,
+                        deadline,
+                    )
+                    .await;
+            };
             self.record(&claim.key, attempt, &tried, &summary, variables)
                 .await;
             let failure = match tried.result {
@@ -671,26 +686,60 @@ where
     /// One send, bounded by the invocation's deadline; at most `max_concurrent_sends` messages on
     /// the wire at once over every route (Lambda gives a function 1,024 file descriptors, and each
     /// send in flight holds a connection and its buffers). A retry's backoff holds no permit.
-    async fn send_once(&self, message: &N::Message, deadline: Instant) -> Attempt {
-        let mut started = Instant::now();
-        let mut time = Utc::now();
+    ///
+    /// `None` when the send was not started: less than one whole attempt's time
+    /// ([`Settings::attempt_time`](super::Settings::attempt_time)) is left before the deadline once a
+    /// permit is held. A send the deadline cuts may already have reached the target, which then acts
+    /// on it while its answer is lost: the step stays undelivered and is sent again, a duplicate at
+    /// every target without an idempotency key (Slack). So no send is started that the deadline
+    /// could cut; a later invocation sends it whole.
+    async fn send_once(&self, message: &N::Message, deadline: Instant) -> Option<Attempt> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let _permit = tokio::time::timeout(remaining, self.sends.acquire())
+            .await
+            .ok()?
+            .ok();
+        let started = Instant::now();
         let remaining = deadline.saturating_duration_since(started);
-        let send = async {
-            let _permit = self.sends.acquire().await.ok();
-            started = Instant::now();
-            time = Utc::now();
-            self.notifier.send(message).await
-        };
-        let result = match tokio::time::timeout(remaining, send).await {
+        if remaining < self.settings.attempt_time {
+            return None;
+        }
+        let time = Utc::now();
+        // The HTTP timeouts end an attempt within `attempt_time`; this bound only guards a notifier
+        // that ignores them.
+        let result = match tokio::time::timeout(remaining, self.notifier.send(message)).await {
             Ok(result) => result,
             Err(_) => Err(NotifyError::retryable(
                 "the invocation deadline was reached while sending",
             )),
         };
-        Attempt {
+        Some(Attempt {
             result,
             time,
             latency_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// Ends a claim whose send was not started for lack of time ([`Pipeline::send_once`]): released
+    /// for a later invocation. `tried`: an earlier attempt of this invocation failed (`attempts`
+    /// over every invocation).
+    async fn release_unsent(
+        &self,
+        claim: &Claim,
+        tried: bool,
+        attempts: u32,
+        variables: &Variables,
+        deadline: Instant,
+    ) -> StepOutcome {
+        let reason = "not sent: less than one attempt's time was left before the invocation deadline";
+        warn!(reason, "released for a later retry");
+        let finish = Finish::ReleasedForRetry {
+            error: reason.to_owned(),
+        };
+        self.finish_logged(claim, &finish, variables, deadline).await;
+        StepOutcome::Retryable {
+            reason: reason.to_owned(),
+            attempts: tried.then_some(attempts),
         }
     }
 

@@ -241,6 +241,8 @@ async fn the_deadline_is_respected() {
     let settings = Settings {
         backoff_base: Duration::from_millis(200),
         backoff_cap: Duration::from_millis(400),
+        // The receiver answers at once: an attempt takes far less.
+        attempt_time: Duration::from_millis(100),
         ..settings(50)
     };
     let pipeline = pipeline(
@@ -271,6 +273,51 @@ async fn the_deadline_is_respected() {
         .unwrap_err();
     assert!(error.to_string().contains("deadline"), "{error}");
     assert_eq!(receiver.requests().len(), before);
+}
+
+#[tokio::test]
+async fn no_send_is_started_that_the_deadline_could_cut() {
+    // GIVEN a target that answers at once but an attempt may take 2 s (the HTTP timeouts), and an
+    // invocation with 1 s left: a send started now could be cut by the deadline after the target
+    // acted on it, and be sent again (a duplicate at a target without an idempotency key)
+    let receiver = Receiver::start(Script::new().route("/hook", [Reply::ok()])).await;
+    let pipeline = pipeline(
+        definitions(vec![integration("hook", &receiver.url("/hook"))]),
+        Settings {
+            attempt_time: Duration::from_secs(2),
+            ..settings(3)
+        },
+    );
+    let alert_id = unique("alert");
+    let event = sns_event(&[("m-1", &native(&alert_id))]);
+
+    // WHEN the event comes with 1 s left, then again with time for an attempt
+    let short = pipeline
+        .handle_event(&event, Instant::now() + Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    let requests_after_short = receiver.requests().len();
+    let states_after_short = pipeline.deliveries().states(&alert_id).await.unwrap();
+    let history_after_short = pipeline.deliveries().history(&alert_id).await.unwrap();
+    let full = pipeline.handle_event(&event, later(30)).await.unwrap();
+
+    // THEN the first sends nothing, records no attempt and releases the claim for a retry; the
+    // retry sends the message once, as attempt #1
+    assert!(short.to_string().contains("not sent"), "{short}");
+    assert_eq!(requests_after_short, 0);
+    assert_eq!(states_after_short[0].status, crate::DeliveryStatus::Released);
+    assert!(history_after_short.is_empty(), "{history_after_short:?}");
+    assert_eq!(full.delivered, 1);
+    assert_eq!(receiver.requests().len(), 1);
+    let attempts: Vec<u32> = pipeline
+        .deliveries()
+        .history(&alert_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.attempt)
+        .collect();
+    assert_eq!(attempts, vec![1]);
 }
 
 #[tokio::test]
