@@ -27,4 +27,4 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export RUST_LOG="${RUST_LOG:-warn}"
 
-"$root/target/debug/tocsin" demo -f examples/definitions.yaml --alerts examples/alerts
+"${CARGO_TARGET_DIR:-$root/target}/debug/tocsin" demo -f examples/definitions.yaml --alerts examples/alerts

@@ -436,7 +436,25 @@ fn subject(body: &Bytes) -> Option<String> {
 /// message; around it, other words may come).
 pub fn route_of(text: &str) -> Option<(String, String)> {
     let (before, after) = text.split_once(" via ")?;
-    let alert = before.split_whitespace().last()?;
-    let integration = after.split_whitespace().next()?;
-    Some((alert.to_owned(), integration.to_owned()))
+    // Ids are letters, digits, `-` and `_`: markup or punctuation around them (`<p>…`, `…:` in a
+    // spoken script) is not part of them.
+    let id_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let token = before.split_whitespace().last()?;
+    let alert_start = token
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| id_char(*c))
+        .last()
+        .map(|(at, _)| at)?;
+    let alert = &token[alert_start..];
+    let integration: String = after
+        .split_whitespace()
+        .next()?
+        .chars()
+        .take_while(|c| id_char(*c))
+        .collect();
+    if alert.is_empty() || integration.is_empty() {
+        return None;
+    }
+    Some((alert.to_owned(), integration))
 }
