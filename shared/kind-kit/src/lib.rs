@@ -62,6 +62,7 @@
 
 mod harness;
 mod leaks;
+pub mod lifecycle;
 pub mod target;
 #[cfg(test)]
 mod tests;

@@ -2,13 +2,14 @@
 //! log in memory) and the real notifier, against the local Jira Service Management API of
 //! [`super::vendor`], which refuses what the API refuses, answers `202` and processes afterwards.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use kind_kit::lifecycle::{delivered, event, handle, nothing_sent};
 use notify_core::{
-    DeliveryRecord, EventReport, HandlerError, MemoryDeliveryLog, MemorySecrets, Pipeline, Settings,
+    DeliveryRecord, HandlerError, MemoryDeliveryLog, MemorySecrets, Pipeline, Settings,
     deliveries::AttemptOutcome,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{
     API_KEY, notifier,
@@ -64,49 +65,6 @@ alertDefinitions:
 
 fn runner(api: &ApiServer) -> Runner {
     runner_with(api, "", API_KEY)
-}
-
-/// A native alert of `alert_type` for incident `key` at `time`, with its own guid, in an SNS event.
-fn event(guid: &str, alert_type: &str, time: &str, key: &str) -> Value {
-    let message = json!({
-        "version": 1,
-        "alert": {
-            "alertGuid": guid,
-            "type": alert_type,
-            "description": "DNS lookup failed: NXDOMAIN",
-            "timestampUtc": time,
-            "firstErrorUtc": "2026-11-28T10:00:00",
-        },
-        "monitor": {"monitorGuid": "dns-1", "name": "GalacticResorts.com - DNS", "url": "galacticresorts.com"},
-        "incident": {"key": key},
-    });
-    test_support::sns::event(&[(&format!("sns-{guid}"), &message.to_string())])
-}
-
-async fn handle(runner: &Runner, event: &Value) -> Result<EventReport, HandlerError> {
-    runner
-        .handle_event(event, Instant::now() + Duration::from_secs(30))
-        .await
-}
-
-/// Handles `event` and expects its one route delivered.
-async fn delivered(runner: &Runner, event: &Value) {
-    let report = handle(runner, event)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
-    assert_eq!((report.routes, report.delivered), (1, 1), "{report:?}");
-}
-
-/// Handles `event` and expects its one route skipped with nothing to send.
-async fn nothing_sent(runner: &Runner, event: &Value) {
-    let report = handle(runner, event)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
-    assert_eq!(
-        (report.routes, report.delivered, report.skipped),
-        (1, 0, 1),
-        "{report:?}"
-    );
 }
 
 async fn records(runner: &Runner, alert: &str) -> Vec<DeliveryRecord> {
