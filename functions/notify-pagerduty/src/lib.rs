@@ -20,8 +20,7 @@ use definition_store::{Integration, IntegrationCheck, Recipients, VariableDef};
 use notify_core::{
     ConfigError, Context, Field, HttpAnswer, HttpClient, HttpRequest, Init, Kind, Notifier, NotifyError,
     Outgoing, RouteContext, SampleAnswer, SampleEnv, SampleRequest, Sent, Templates, Transport,
-    http::truncate_utf8,
-    incident::{self, Action},
+    http::truncate_utf8, incident,
 };
 use serde_json::{Value, json};
 
@@ -215,16 +214,12 @@ impl Kind for PagerDutyNotifier {
 
     fn nothing_to_send(integration: &Integration, alert: &Alert) -> String {
         let reminders = PagerDutyTarget::parse(integration).is_ok_and(|target| target.send_reminders);
-        match incident::action(alert, "PagerDuty", reminders, None) {
-            Action::Skip(reason) => reason,
-            Action::Close if alert.incident.key.trim().is_empty() => {
-                "the Ok has no incident key to resolve by".to_owned()
-            }
-            _ => format!(
-                "PagerDuty has nothing to send for this {}",
-                alert.alert.alert_type
-            ),
-        }
+        incident::nothing_to_send(
+            alert,
+            "PagerDuty",
+            reminders,
+            "the Ok has no incident key to resolve by",
+        )
     }
 
     fn summary(description: &Value) -> String {

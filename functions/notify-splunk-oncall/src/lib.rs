@@ -21,8 +21,7 @@ use definition_store::{Integration, IntegrationCheck, Recipients, VariableDef};
 use notify_core::{
     ConfigError, Context, Field, HttpAnswer, HttpClient, HttpRequest, Init, Kind, Notifier, NotifyError,
     Outgoing, RouteContext, SampleAnswer, SampleEnv, SampleRequest, Sent, Templates, Transport,
-    http::truncate_utf8,
-    incident::{self, Action},
+    http::truncate_utf8, incident,
 };
 use serde_json::{Value, json};
 
@@ -227,16 +226,12 @@ impl Kind for SplunkOnCallNotifier {
 
     fn nothing_to_send(integration: &Integration, alert: &Alert) -> String {
         let reminders = SplunkOnCallTarget::parse(integration).is_ok_and(|target| target.send_reminders);
-        match incident::action(alert, "Splunk On-Call", reminders, None) {
-            Action::Skip(reason) => reason,
-            Action::Close if alert.incident.key.trim().is_empty() => {
-                "the Ok has no incident key (entity_id) to recover".to_owned()
-            }
-            _ => format!(
-                "Splunk On-Call has nothing to send for this {}",
-                alert.alert.alert_type
-            ),
-        }
+        incident::nothing_to_send(
+            alert,
+            "Splunk On-Call",
+            reminders,
+            "the Ok has no incident key (entity_id) to recover",
+        )
     }
 
     fn summary(description: &Value) -> String {

@@ -42,6 +42,17 @@ pub enum Action {
     Skip(String),
 }
 
+/// Why a kind that opens and closes incidents at `target` sends nothing for `alert` (the kind's
+/// `nothing_to_send`): the skip's reason, or an Ok without the key (`key_name`, as the target
+/// calls it) it would close by.
+pub fn nothing_to_send(alert: &Alert, target: &str, reminders: bool, no_key: &str) -> String {
+    match action(alert, target, reminders, None) {
+        Action::Skip(reason) => reason,
+        Action::Close if alert.incident.key.trim().is_empty() => no_key.to_owned(),
+        _ => format!("{target} has nothing to send for this {}", alert.alert.alert_type),
+    }
+}
+
 /// What `alert` does at `target` (a name for the reasons: `PagerDuty`), with reminders sent or
 /// not, given the state `kept` for its incident (`None` before the first message, and in
 /// `tocsin render`).
